@@ -1,0 +1,297 @@
+"""`PrunableWrapper`: learned-threshold pruning around any Keras layer."""
+
+import math
+
+import keras
+from keras import ops
+
+from keras_ltp import masks
+from keras_ltp.registry import prunable_weights
+
+DEFAULT_TEMPERATURE = 1e-3
+
+
+class _MaskedScope(keras.StatelessScope):
+    """Reads the given variables as masked tensors, and nothing else.
+
+    Unlike a bare `StatelessScope`, every variable not in the mapping is read
+    from the enclosing scope (so this nests inside JAX's stateless training
+    step), and assignments made inside (RNG seeds, RNN states) are handed on
+    when the scope exits instead of being dropped.
+    """
+
+    def __init__(self, mapping):
+        super().__init__(mapping, collect_losses=True, initialize_variables=False)
+        self._masked_ids = set(self.state_mapping)
+        self._updates = []
+
+    def get_current_value(self, variable):
+        value = self.state_mapping.get(id(variable))
+        if value is None and self.original_scope is not None:
+            return self.original_scope.get_current_value(variable)
+        return value
+
+    def add_update(self, update):
+        variable, value = update
+        if id(variable) in self._masked_ids:
+            raise RuntimeError(
+                f"Layer code assigned to the pruned weight '{variable.path}' inside "
+                "its call(); PrunableWrapper cannot prune a weight the layer rewrites."
+            )
+        super().add_update(update)
+        self._updates.append(update)
+
+    def apply_updates(self):
+        for variable, value in self._updates:
+            variable.assign(value)
+
+
+def _check_positive_finite(value, what, layer_name):
+    if not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+        raise ValueError(
+            f"PrunableWrapper({layer_name!r}): {what} must be a finite number > 0, "
+            f"got {value!r}."
+        )
+
+
+def _check_strength(value, layer_name):
+    if not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+        raise ValueError(
+            f"PrunableWrapper({layer_name!r}): l0_strength (lambda) must be a finite "
+            f"number >= 0, got {value!r}. Use 0 to train thresholds on the task "
+            "loss alone."
+        )
+
+
+def _as_symbolic(x):
+    if hasattr(x, "shape") and hasattr(x, "dtype") and len(x.shape) > 0:
+        shape = (None,) + tuple(x.shape[1:])
+        return keras.KerasTensor(shape, dtype=keras.backend.standardize_dtype(x.dtype))
+    return x
+
+
+@keras.saving.register_keras_serializable(package="keras_ltp")
+class PrunableWrapper(keras.layers.Wrapper):
+    """Prunes the weights of `layer` with a learned threshold per weight tensor.
+
+    For each prunable weight `w` (see `keras_ltp.registry`) the wrapper holds a
+    trainable threshold `theta` and computes with `w * mask`, where, with
+    `tau = theta * mean(w^2)` and `T = temperature * Var(|w|)` (paper eq. 15):
+
+    * training: `mask = sigm((w^2 - tau) / T)`, gradient as in paper eq. 14;
+    * inference (`training=False` or unset): `mask = (w^2 > tau)`, the hard
+      mask that `keras_ltp.strip` bakes in, so `evaluate()` measures the
+      model you will export.
+
+    In training it adds the soft-L0 regularizer with `add_loss`:
+
+        l0_strength * l0_weight * sum_i sum_k sigm(z_ik) / l0_normalizer
+
+    With the defaults set by `keras_ltp.prune` (`l0_weight = 1`,
+    `l0_normalizer` = number of prunable weights in the model), this is
+    `lambda` times the fraction of weights kept, so `lambda` is the task loss
+    you would trade for pruning every weight. With FLOP weighting
+    (`prune(..., cost="flops")`) it is `lambda` times the fraction of
+    multiply-adds kept.
+
+    The temperature and lambda live in (non-trainable) variables, so callbacks
+    can anneal them and they are saved with the model. Mask math runs in
+    float32 under any dtype policy.
+
+    Args:
+        layer: the `keras.layers.Layer` to prune (built or not).
+        initial_threshold: starting `theta` (0 prunes nothing).
+        temperature: relative temperature `T0 > 0` of paper eq. 15.
+        l0_strength: `lambda >= 0`, weight of the soft-L0 regularizer.
+        l0_weight: cost per kept weight of this layer (e.g. FLOPs per weight).
+        l0_normalizer: divisor of the regularizer; default: this layer's
+            number of prunable weights times `l0_weight`.
+        **kwargs: base `keras.layers.Layer` arguments (`name`, ...).
+
+    Example:
+    >>> import keras, numpy as np, keras_ltp
+    >>> layer = keras_ltp.PrunableWrapper(keras.layers.Dense(4), l0_strength=1.0)
+    >>> layer(np.ones((2, 3))).shape
+    (2, 4)
+    """
+
+    def __init__(
+        self,
+        layer,
+        initial_threshold=0.0,
+        temperature=DEFAULT_TEMPERATURE,
+        l0_strength=1.0,
+        l0_weight=1.0,
+        l0_normalizer=None,
+        **kwargs,
+    ):
+        if isinstance(layer, PrunableWrapper):
+            raise ValueError(
+                f"Layer {layer.name!r} is already a PrunableWrapper; wrap the "
+                "original layer once (use `layer.layer` to get it back)."
+            )
+        if not isinstance(layer, keras.layers.Layer):
+            raise TypeError(
+                f"PrunableWrapper expects a keras.layers.Layer, got "
+                f"{type(layer).__name__}: {layer!r}."
+            )
+        name = layer.name
+        _check_positive_finite(temperature, "temperature", name)
+        _check_strength(l0_strength, name)
+        _check_positive_finite(l0_weight, "l0_weight", name)
+        if l0_normalizer is not None:
+            _check_positive_finite(l0_normalizer, "l0_normalizer", name)
+        if not isinstance(initial_threshold, (int, float)) or not math.isfinite(
+            initial_threshold
+        ):
+            raise ValueError(
+                f"PrunableWrapper({name!r}): initial_threshold must be a finite "
+                f"number, got {initial_threshold!r}."
+            )
+        if layer.built and not prunable_weights(layer):
+            raise ValueError(_nothing_to_prune_message(layer))
+        kwargs.pop("autocast", None)
+        kwargs.setdefault("dtype", layer.dtype_policy)
+        kwargs.setdefault("name", f"ltp_{name}")
+        # The wrapper reads raw float32 weights; the inner layer autocasts.
+        super().__init__(layer, autocast=False, **kwargs)
+        self.initial_threshold = float(initial_threshold)
+        self.initial_temperature = float(temperature)
+        self.initial_l0_strength = float(l0_strength)
+        self.l0_weight = float(l0_weight)
+        self.l0_normalizer = None if l0_normalizer is None else float(l0_normalizer)
+        self.supports_masking = layer.supports_masking
+
+    # -- building -----------------------------------------------------------
+
+    def __call__(self, *args, **kwargs):
+        if not self.layer.built:
+            # Let the inner layer build itself from its real call signature
+            # (several inputs, keyword inputs), on symbolic copies of the inputs.
+            self.layer(
+                *keras.tree.map_structure(_as_symbolic, args),
+                **keras.tree.map_structure(_as_symbolic, kwargs),
+            )
+        return super().__call__(*args, **kwargs)
+
+    def build(self, input_shape=None):
+        if not self.layer.built:
+            if input_shape is None:
+                raise ValueError(
+                    f"PrunableWrapper({self.layer.name!r}): cannot build the wrapped "
+                    "layer without an input shape; call the wrapper on inputs."
+                )
+            self.layer.build(input_shape)
+        weights = prunable_weights(self.layer)
+        if not weights:
+            raise ValueError(_nothing_to_prune_message(self.layer))
+        self.thresholds = [
+            self.add_weight(
+                shape=(),
+                name=f"threshold_{i}",
+                initializer=keras.initializers.Constant(self.initial_threshold),
+                dtype="float32",
+                autocast=False,
+                trainable=True,
+            )
+            for i in range(len(weights))
+        ]
+        self.temperature = self.add_weight(
+            shape=(),
+            name="temperature",
+            initializer=keras.initializers.Constant(self.initial_temperature),
+            dtype="float32",
+            autocast=False,
+            trainable=False,
+        )
+        self.l0_strength = self.add_weight(
+            shape=(),
+            name="l0_strength",
+            initializer=keras.initializers.Constant(self.initial_l0_strength),
+            dtype="float32",
+            autocast=False,
+            trainable=False,
+        )
+        self.built = True
+
+    def get_build_config(self):
+        # The inner layer carries its own build config; ours only says "built".
+        return {"input_shape": None} if self.built else None
+
+    def build_from_config(self, config):
+        if config:
+            self.build(config.get("input_shape"))
+
+    # -- the pruning math -----------------------------------------------------
+
+    @property
+    def pruned_weights(self):
+        """The wrapped layer's variables this wrapper prunes, in threshold order."""
+        return prunable_weights(self.layer)
+
+    def num_prunable(self):
+        """Total number of prunable weights (elements) in the wrapped layer."""
+        return int(sum(math.prod(w.shape) for w in self.pruned_weights))
+
+    def effective_thresholds(self):
+        """Returns the absolute thresholds `tau_i = theta_i * mean(w_i^2)`."""
+        return [
+            masks.threshold(w.value, theta.value)
+            for w, theta in zip(self.pruned_weights, self.thresholds)
+        ]
+
+    def hard_masks(self):
+        """Returns the float32 0/1 masks that inference and `strip` apply."""
+        return [
+            masks.hard_mask(w.value, tau)
+            for w, tau in zip(self.pruned_weights, self.effective_thresholds())
+        ]
+
+    def call(self, *args, training=None, **kwargs):
+        training = bool(training)
+        mapping, l0_terms = [], []
+        for w, theta in zip(self.pruned_weights, self.thresholds):
+            value = w.value
+            tau = masks.threshold(value, theta)
+            if training:
+                temp = masks.temperature(value, self.temperature)
+                mapping.append((w, masks.masked_weight(value, tau, temp, True)))
+                l0_terms.append(masks.soft_l0(value, tau, temp))
+            else:
+                mapping.append((w, masks.masked_weight(value, tau, None, False)))
+        if training:
+            normalizer = self.l0_normalizer or self.l0_weight * self.num_prunable()
+            scale = ops.cast(self.l0_strength, "float32") * (self.l0_weight / normalizer)
+            self.add_loss(scale * ops.sum(ops.stack(l0_terms)))
+        with _MaskedScope(mapping) as scope:
+            outputs = self.layer(*args, **kwargs)
+        scope.apply_updates()
+        for loss in scope.losses:
+            self.add_loss(loss)
+        return outputs
+
+    def compute_mask(self, *args, **kwargs):
+        return self.layer.compute_mask(*args, **kwargs)
+
+    def get_config(self):
+        config = super().get_config()
+        config.pop("autocast", None)
+        config.update(
+            {
+                "initial_threshold": self.initial_threshold,
+                "temperature": self.initial_temperature,
+                "l0_strength": self.initial_l0_strength,
+                "l0_weight": self.l0_weight,
+                "l0_normalizer": self.l0_normalizer,
+            }
+        )
+        return config
+
+
+def _nothing_to_prune_message(layer):
+    return (
+        f"Layer {layer.name!r} ({type(layer).__name__}) has no prunable weights. "
+        "Leave it unwrapped (keras_ltp.prune() does this by itself), or declare "
+        "its weights with a `prunable_weight_names` class attribute, a "
+        "`get_prunable_weights()` method, or keras_ltp.register_prunable()."
+    )

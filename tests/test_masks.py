@@ -1,0 +1,107 @@
+"""The mask math against numpy and finite differences."""
+
+import keras
+import numpy as np
+import pytest
+
+from keras_ltp import masks
+from conftest import gradients
+
+
+def sigm(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+@pytest.fixture
+def weights():
+    return np.random.default_rng(1).normal(0.0, 0.1, size=(7, 5)).astype("float64")
+
+
+def test_hard_mask_keeps_exactly_weights_with_square_above_threshold(weights):
+    tau = 0.004
+    got = keras.ops.convert_to_numpy(masks.hard_mask(weights, tau))
+    np.testing.assert_array_equal(got, (weights**2 > tau).astype("float32"))
+    assert 0 < got.sum() < got.size
+
+
+def test_soft_mask_and_l0_match_numpy(weights):
+    tau, temp = 0.004, 0.002
+    z = (weights**2 - tau) / temp
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(masks.soft_mask(weights, tau, temp)), sigm(z), rtol=1e-5)
+    np.testing.assert_allclose(float(masks.soft_l0(weights, tau, temp)), sigm(z).sum(), rtol=1e-5)
+
+
+def test_temperature_is_t0_times_variance_of_abs_weights(weights):
+    np.testing.assert_allclose(float(masks.temperature(weights, 0.3)), 0.3 * np.var(np.abs(weights)), rtol=1e-5)
+
+
+def test_threshold_is_theta_times_mean_square(weights):
+    np.testing.assert_allclose(float(masks.threshold(weights, 2.5)), 2.5 * np.mean(weights**2), rtol=1e-5)
+
+
+def test_masks_computed_in_float32_for_float16_weights():
+    w = np.array([1e-4, 3e-4, -2e-4], dtype="float16")  # w^2 underflows in float16
+    got = keras.ops.convert_to_numpy(masks.hard_mask(w, 2e-8))
+    np.testing.assert_array_equal(got, [0.0, 1.0, 1.0])  # 1e-8, 9e-8, 4e-8 vs 2e-8
+    assert keras.ops.convert_to_numpy(masks.soft_mask(w, 5e-8, 1e-9)).dtype == np.float32
+
+
+def _masked_loss_numpy(w, tau, temp, c):
+    return np.sum(c * w * sigm((w**2 - tau) / temp))
+
+
+def test_gradients_follow_paper_eq14(weights):
+    """d/dtau is the full derivative (finite differences); d/dw drops the
+    2 w^2 / T * sigm'(z) term, i.e. equals c * sigm(z)."""
+    rng = np.random.default_rng(2)
+    c = rng.normal(size=weights.shape)
+    tau0, temp = 0.004, 0.003
+    w = keras.Variable(weights.astype("float32"))
+    tau = keras.Variable(np.float32(tau0))
+
+    def loss():
+        return keras.ops.sum(c.astype("float32") * masks.masked_weight(w, tau, temp, training=True))
+
+    grad_w, grad_tau = gradients(loss, [w, tau])
+    eps = 1e-7
+    fd_tau = (_masked_loss_numpy(weights, tau0 + eps, temp, c) - _masked_loss_numpy(weights, tau0 - eps, temp, c)) / (2 * eps)
+    np.testing.assert_allclose(grad_tau, fd_tau, rtol=2e-3)
+    z = (weights**2 - tau0) / temp
+    np.testing.assert_allclose(grad_w, c * sigm(z), rtol=1e-4, atol=1e-6)
+    # The full derivative differs by the dropped term: check that it is really dropped.
+    full = c * sigm(z) + c * (2 * weights**2 / temp) * sigm(z) * (1 - sigm(z))
+    assert np.abs(grad_w - full).max() > 1e-2
+
+
+def test_soft_l0_gradient_matches_finite_differences(weights):
+    tau0, temp = 0.004, 0.003
+    w = keras.Variable(weights.astype("float32"))
+    tau = keras.Variable(np.float32(tau0))
+    grad_w, grad_tau = gradients(lambda: masks.soft_l0(w, tau, temp), [w, tau])
+
+    def l0(ww, t):
+        return sigm((ww**2 - t) / temp).sum()
+
+    eps = 1e-7
+    np.testing.assert_allclose(grad_tau, (l0(weights, tau0 + eps) - l0(weights, tau0 - eps)) / (2 * eps), rtol=2e-3)
+    fd_w = np.zeros_like(weights)
+    for idx in np.ndindex(weights.shape):
+        up, down = weights.copy(), weights.copy()
+        up[idx] += 1e-6
+        down[idx] -= 1e-6
+        fd_w[idx] = (l0(up, tau0) - l0(down, tau0)) / 2e-6
+    np.testing.assert_allclose(grad_w, fd_w, rtol=2e-3, atol=1e-3)
+
+
+def test_soft_l0_is_scale_invariant(weights):
+    """Scaling w by a and tau, T by a^2 leaves the soft L0 count unchanged (why
+    LTP prunes networks with batch-norm, where L1/L2 would just shrink w)."""
+    a = 7.0
+    base = float(masks.soft_l0(weights, 0.004, 0.003))
+    scaled = float(masks.soft_l0(a * weights, a**2 * 0.004, a**2 * 0.003))
+    np.testing.assert_allclose(scaled, base, rtol=1e-5)
+    # And with the learned (relative) threshold and eq. 15 temperature too.
+    def count(w):
+        return float(masks.soft_l0(w, masks.threshold(w, 1.3), masks.temperature(w, 0.05)))
+
+    np.testing.assert_allclose(count(a * weights), count(weights), rtol=1e-4)
