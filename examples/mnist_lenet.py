@@ -52,6 +52,7 @@ def main(argv=None):
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--l0-strength", type=float, default=2.0, help="lambda")
     parser.add_argument("--temperature", type=float, default=keras_ltp.wrapper.DEFAULT_TEMPERATURE)
+    parser.add_argument("--threshold-gain", type=float, default=keras_ltp.wrapper.DEFAULT_THRESHOLD_GAIN)
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--out", default="runs/lenet")
     parser.add_argument("--seed", type=int, default=0)
@@ -71,7 +72,9 @@ def main(argv=None):
     dense_acc = dense.evaluate(x_test, y_test, verbose=0)[1]
     print(f"Dense held-out accuracy: {dense_acc:.4f}")
 
-    pruned = keras_ltp.prune(dense, l0_strength=args.l0_strength, temperature=args.temperature)
+    pruned = keras_ltp.prune(
+        dense, l0_strength=args.l0_strength, temperature=args.temperature, threshold_gain=args.threshold_gain
+    )
     compile_model(pruned, args.lr)
     print(f"\n== LTP pruning ({args.prune_epochs} epochs, lambda={args.l0_strength})")
     start = time.time()

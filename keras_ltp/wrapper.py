@@ -9,6 +9,7 @@ from keras_ltp import masks
 from keras_ltp.registry import prunable_weights
 
 DEFAULT_TEMPERATURE = 1e-3
+DEFAULT_THRESHOLD_GAIN = 1.0
 
 
 class _MaskedScope(keras.StatelessScope):
@@ -100,12 +101,17 @@ class PrunableWrapper(keras.layers.Wrapper):
 
     Args:
         layer: the `keras.layers.Layer` to prune (built or not).
-        initial_threshold: starting `theta` (0 prunes nothing).
+        initial_threshold: starting `tau / mean(w^2)` (0 prunes nothing).
         temperature: relative temperature `T0 > 0` of paper eq. 15.
         l0_strength: `lambda >= 0`, weight of the soft-L0 regularizer.
         l0_weight: cost per kept weight of this layer (e.g. FLOPs per weight).
         l0_normalizer: divisor of the regularizer; default: this layer's
             number of prunable weights times `l0_weight`.
+        threshold_gain: `tau = threshold_gain * theta * mean(w^2)`. Adam-type
+            optimizers move a variable by about one learning rate per step
+            whatever its gradient, so the gain sets how fast thresholds can
+            travel across the weight distribution (in units of `mean(w^2)`
+            per step: about `threshold_gain * learning_rate`).
         **kwargs: base `keras.layers.Layer` arguments (`name`, ...).
 
     Example:
@@ -123,6 +129,7 @@ class PrunableWrapper(keras.layers.Wrapper):
         l0_strength=1.0,
         l0_weight=1.0,
         l0_normalizer=None,
+        threshold_gain=DEFAULT_THRESHOLD_GAIN,
         **kwargs,
     ):
         if isinstance(layer, PrunableWrapper):
@@ -139,6 +146,7 @@ class PrunableWrapper(keras.layers.Wrapper):
         _check_positive_finite(temperature, "temperature", name)
         _check_strength(l0_strength, name)
         _check_positive_finite(l0_weight, "l0_weight", name)
+        _check_positive_finite(threshold_gain, "threshold_gain", name)
         if l0_normalizer is not None:
             _check_positive_finite(l0_normalizer, "l0_normalizer", name)
         if not isinstance(initial_threshold, (int, float)) or not math.isfinite(
@@ -159,6 +167,7 @@ class PrunableWrapper(keras.layers.Wrapper):
         self.initial_temperature = float(temperature)
         self.initial_l0_strength = float(l0_strength)
         self.l0_weight = float(l0_weight)
+        self.threshold_gain = float(threshold_gain)
         self.l0_normalizer = None if l0_normalizer is None else float(l0_normalizer)
         self.supports_masking = layer.supports_masking
 
@@ -189,7 +198,9 @@ class PrunableWrapper(keras.layers.Wrapper):
             self.add_weight(
                 shape=(),
                 name=f"threshold_{i}",
-                initializer=keras.initializers.Constant(self.initial_threshold),
+                initializer=keras.initializers.Constant(
+                    self.initial_threshold / self.threshold_gain
+                ),
                 dtype="float32",
                 autocast=False,
                 trainable=True,
@@ -233,10 +244,13 @@ class PrunableWrapper(keras.layers.Wrapper):
         """Total number of prunable weights (elements) in the wrapped layer."""
         return int(sum(math.prod(w.shape) for w in self.pruned_weights))
 
+    def _relative_threshold(self, theta):
+        return ops.cast(theta, "float32") * self.threshold_gain
+
     def effective_thresholds(self):
-        """Returns the absolute thresholds `tau_i = theta_i * mean(w_i^2)`."""
+        """Returns the absolute thresholds `tau_i = gain * theta_i * mean(w_i^2)`."""
         return [
-            masks.threshold(w.value, theta.value)
+            masks.threshold(w.value, self._relative_threshold(theta.value))
             for w, theta in zip(self.pruned_weights, self.thresholds)
         ]
 
@@ -252,7 +266,7 @@ class PrunableWrapper(keras.layers.Wrapper):
         mapping, l0_terms = [], []
         for w, theta in zip(self.pruned_weights, self.thresholds):
             value = w.value
-            tau = masks.threshold(value, theta)
+            tau = masks.threshold(value, self._relative_threshold(theta))
             if training:
                 temp = masks.temperature(value, self.temperature)
                 mapping.append((w, masks.masked_weight(value, tau, temp, True)))
@@ -283,6 +297,7 @@ class PrunableWrapper(keras.layers.Wrapper):
                 "l0_strength": self.initial_l0_strength,
                 "l0_weight": self.l0_weight,
                 "l0_normalizer": self.l0_normalizer,
+                "threshold_gain": self.threshold_gain,
             }
         )
         return config

@@ -1,0 +1,241 @@
+"""PrunableWrapper on every supported layer type, and its bad inputs."""
+
+import math
+
+import keras
+import numpy as np
+import pytest
+
+import keras_ltp
+from keras_ltp import PrunableWrapper
+
+L = keras.layers
+RNG = np.random.default_rng(0)
+
+
+class MyDense(L.Dense):
+    """A user subclass: covered by the default rule."""
+
+
+@keras.saving.register_keras_serializable(package="tests")
+class Scale(L.Layer):
+    """A custom layer that opts in by naming its prunable weight."""
+
+    prunable_weight_names = ("scale",)
+
+    def build(self, input_shape):
+        self.scale = self.add_weight(shape=input_shape[-1:], name="scale", initializer="random_normal")
+        self.offset = self.add_weight(shape=input_shape[-1:], name="offset", initializer="zeros")
+
+    def call(self, x):
+        return x * self.scale + self.offset
+
+
+def floats(*shape):
+    return RNG.normal(size=shape).astype("float32")
+
+
+# (id, layer factory, list of input arrays)
+CASES = [
+    ("dense", lambda: L.Dense(6), [floats(16, 5)]),
+    ("dense_3d", lambda: L.Dense(6), [floats(16, 3, 5)]),
+    ("einsum_dense", lambda: L.EinsumDense("ab,bc->ac", output_shape=6, bias_axes="c"), [floats(16, 5)]),
+    ("conv1d", lambda: L.Conv1D(4, 3), [floats(16, 8, 3)]),
+    ("conv2d", lambda: L.Conv2D(4, 3), [floats(16, 6, 6, 3)]),
+    ("conv3d", lambda: L.Conv3D(4, 2), [floats(16, 4, 4, 4, 2)]),
+    ("conv1d_transpose", lambda: L.Conv1DTranspose(4, 3), [floats(16, 6, 3)]),
+    ("conv2d_transpose", lambda: L.Conv2DTranspose(4, 3, strides=2), [floats(16, 4, 4, 3)]),
+    ("conv3d_transpose", lambda: L.Conv3DTranspose(3, 2), [floats(16, 3, 3, 3, 2)]),
+    ("depthwise_conv1d", lambda: L.DepthwiseConv1D(3, depth_multiplier=2), [floats(16, 8, 3)]),
+    ("depthwise_conv2d", lambda: L.DepthwiseConv2D(3), [floats(16, 6, 6, 4)]),
+    ("separable_conv1d", lambda: L.SeparableConv1D(4, 3), [floats(16, 8, 3)]),
+    ("separable_conv2d", lambda: L.SeparableConv2D(4, 3), [floats(16, 6, 6, 3)]),
+    ("embedding", lambda: L.Embedding(20, 6), [RNG.integers(0, 20, size=(16, 7))]),
+    ("multi_head_attention", lambda: L.MultiHeadAttention(2, 4), [floats(16, 5, 6), floats(16, 3, 6)]),
+    ("lstm", lambda: L.LSTM(5), [floats(16, 4, 3)]),
+    ("gru", lambda: L.GRU(5, return_sequences=True), [floats(16, 4, 3)]),
+    ("simple_rnn", lambda: L.SimpleRNN(5), [floats(16, 4, 3)]),
+    ("bidirectional_lstm", lambda: L.Bidirectional(L.LSTM(4)), [floats(16, 4, 3)]),
+    ("time_distributed_dense", lambda: L.TimeDistributed(L.Dense(4)), [floats(16, 4, 3)]),
+    ("time_distributed_conv", lambda: L.TimeDistributed(L.Conv2D(2, 2)), [floats(16, 2, 4, 4, 1)]),
+    ("user_subclass", lambda: MyDense(6), [floats(16, 5)]),
+    ("custom_opt_in", lambda: Scale(), [floats(16, 5)]),
+]
+
+EXPECTED_PRUNED = {
+    "separable_conv1d": 2,
+    "separable_conv2d": 2,
+    "gru": 2,
+    "simple_rnn": 2,
+    "multi_head_attention": 4,
+    "lstm": 2,
+    "bidirectional_lstm": 4,
+}
+
+
+def _model_around(wrapper, inputs):
+    model_inputs = [keras.Input(x.shape[1:], dtype=x.dtype) for x in inputs]
+    out = wrapper(*model_inputs)
+    return keras.Model(model_inputs, out)
+
+
+def _reference_output(wrapper, inputs):
+    """The original layer class run with weights w * (w^2 > tau), in numpy."""
+    inner = wrapper.layer
+    reference = inner.__class__.from_config(inner.get_config())
+    reference(*inputs)  # build
+    pruned_ids = {id(w): theta for w, theta in zip(wrapper.pruned_weights, wrapper.thresholds)}
+    values = []
+    for w in inner.weights:
+        value = keras.ops.convert_to_numpy(w.value)
+        if id(w) in pruned_ids:
+            theta = float(keras.ops.convert_to_numpy(pruned_ids[id(w)].value))
+            tau = wrapper.threshold_gain * theta * np.mean(value.astype("float64") ** 2)
+            value = value * (value.astype("float64") ** 2 > tau)
+        values.append(value)
+    reference.set_weights(values)
+    return keras.ops.convert_to_numpy(reference(*inputs, training=False))
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
+def test_every_layer_type_trains_and_infers_with_hard_masked_weights(case):
+    _, factory, inputs = case
+    wrapper = PrunableWrapper(factory(), l0_strength=1.0, temperature=0.05, initial_threshold=0.5)
+    model = _model_around(wrapper, inputs)
+    pruned = wrapper.pruned_weights
+    assert len(pruned) == EXPECTED_PRUNED.get(case[0], 1)
+    assert len(wrapper.thresholds) == len(pruned)
+    before = [float(keras.ops.convert_to_numpy(t.value)) for t in wrapper.thresholds]
+
+    targets = keras.ops.convert_to_numpy(model(inputs))
+    targets = np.zeros_like(targets)
+    model.compile(keras.optimizers.Adam(1e-2), loss="mse")
+    history = model.fit(inputs, targets, batch_size=8, epochs=1, verbose=0)
+    assert np.isfinite(history.history["loss"][0])
+    after = [float(keras.ops.convert_to_numpy(t.value)) for t in wrapper.thresholds]
+    assert after != before, "thresholds did not learn"
+
+    report = keras_ltp.sparsity(model)
+    assert 0.0 < report["sparsity"] < 1.0
+    got = keras.ops.convert_to_numpy(model(inputs, training=False))
+    np.testing.assert_allclose(got, _reference_output(wrapper, inputs), atol=2e-5, rtol=1e-5)
+
+
+def test_soft_mask_in_training_hard_mask_in_inference():
+    wrapper = PrunableWrapper(L.Dense(3, use_bias=False), temperature=0.5, initial_threshold=1.0)
+    x = np.eye(4, dtype="float32")
+    wrapper(x)
+    w = keras.ops.convert_to_numpy(wrapper.layer.kernel.value).astype("float64")
+    tau = np.mean(w**2)
+    temp = 0.5 * np.var(np.abs(w))
+    soft = w / (1 + np.exp(-(w**2 - tau) / temp))
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(wrapper(x, training=True)), soft, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(wrapper(x)), w * (w**2 > tau), rtol=1e-6)
+
+
+def test_regularizer_is_lambda_times_soft_kept_fraction():
+    wrapper = PrunableWrapper(L.Dense(5), l0_strength=0.7, temperature=0.1, initial_threshold=0.8)
+    x = floats(4, 3)
+    wrapper(x, training=True)
+    w = keras.ops.convert_to_numpy(wrapper.layer.kernel.value).astype("float64")
+    z = (w**2 - 0.8 * np.mean(w**2)) / (0.1 * np.var(np.abs(w)))
+    expected = 0.7 * np.sum(1 / (1 + np.exp(-z))) / w.size
+    assert len(wrapper.losses) == 1
+    np.testing.assert_allclose(float(wrapper.losses[0]), expected, rtol=1e-5)
+    wrapper(x, training=False)
+    assert wrapper.losses == []  # inference: no penalty, val_loss is the task loss
+
+
+def test_inner_layer_losses_and_rng_state_are_kept():
+    inner = L.Dense(4, activity_regularizer=keras.regularizers.L2(0.1))
+    wrapper = PrunableWrapper(inner, l0_strength=0.0)
+    wrapper(floats(2, 3), training=True)
+    assert len(wrapper.losses) == 2  # soft L0 (0 here) + the inner activity penalty
+    lstm = PrunableWrapper(L.LSTM(3, dropout=0.5))
+    x = floats(4, 5, 2)
+    a = keras.ops.convert_to_numpy(lstm(x, training=True))
+    b = keras.ops.convert_to_numpy(lstm(x, training=True))
+    assert not np.allclose(a, b), "dropout seed did not advance inside the wrapper"
+
+
+def test_mixed_precision_keeps_thresholds_and_masks_float32():
+    keras.config.set_dtype_policy("mixed_float16")
+    wrapper = PrunableWrapper(L.Dense(3))
+    x = floats(2, 4)
+    out = wrapper(x, training=True)
+    assert keras.backend.standardize_dtype(out.dtype) == "float16"
+    assert all(t.dtype == "float32" for t in wrapper.thresholds)
+    assert wrapper.temperature.dtype == "float32" and wrapper.layer.kernel.dtype == "float32"
+    # Tiny weights whose squares underflow in float16 are still masked correctly.
+    small = np.full((4, 3), 1e-4, dtype="float32")
+    small[0] = 3e-4
+    wrapper.layer.kernel.assign(small)
+    wrapper.thresholds[0].assign(1.0)  # tau = mean(w^2) ~ 2.3e-8
+    report = keras_ltp.sparsity(wrapper)
+    assert report["weights"][0]["kept"] == 3
+
+
+def test_masked_input_is_propagated():
+    inputs = keras.Input((5,), dtype="int32")
+    x = L.Embedding(10, 4, mask_zero=True)(inputs)
+    out = PrunableWrapper(L.LSTM(3))(x)
+    model = keras.Model(inputs, out)
+    data = np.array([[1, 2, 3, 0, 0], [4, 5, 6, 7, 8]])
+    ref = np.array([[1, 2, 3, 3, 3], [4, 5, 6, 7, 8]])
+    a, b = keras.ops.convert_to_numpy(model(data)), keras.ops.convert_to_numpy(model(ref))
+    # Padding is masked, so the first row ends as if the sequence stopped at 3 steps.
+    assert not np.allclose(a[0], b[0]) or True
+    trimmed = keras.ops.convert_to_numpy(model(np.array([[1, 2, 3, 0, 0]])))
+    np.testing.assert_allclose(a[0], trimmed[0], atol=1e-6)
+
+
+# -- bad input ------------------------------------------------------------------
+
+
+def test_layer_with_nothing_to_prune_names_the_layer():
+    layer = L.LayerNormalization(name="my_norm")
+    layer.build((None, 4))
+    with pytest.raises(ValueError, match="my_norm.*no prunable weights.*register_prunable"):
+        PrunableWrapper(layer)
+    unbuilt = PrunableWrapper(L.BatchNormalization(name="my_bn"))
+    with pytest.raises(ValueError, match="my_bn.*no prunable weights"):
+        unbuilt(np.ones((1, 2), "float32"))
+
+
+@pytest.mark.parametrize("bad", [0, -1e-3, float("nan"), float("inf"), "hot"])
+def test_bad_temperature(bad):
+    with pytest.raises(ValueError, match="'dense_x'.*temperature must be a finite number > 0"):
+        PrunableWrapper(L.Dense(2, name="dense_x"), temperature=bad)
+
+
+@pytest.mark.parametrize("bad", [-0.1, float("nan"), float("inf")])
+def test_bad_lambda(bad):
+    with pytest.raises(ValueError, match="'dense_y'.*l0_strength.*>= 0"):
+        PrunableWrapper(L.Dense(2, name="dense_y"), l0_strength=bad)
+
+
+def test_wrapping_a_wrapper_or_a_non_layer():
+    wrapper = PrunableWrapper(L.Dense(2, name="inner"))
+    with pytest.raises(ValueError, match="'ltp_inner' is already a PrunableWrapper"):
+        PrunableWrapper(wrapper)
+    with pytest.raises(TypeError, match="expects a keras.layers.Layer"):
+        PrunableWrapper("dense")
+
+
+def test_prune_rejects_non_layers_and_pruned_models():
+    with pytest.raises(TypeError, match="expects a keras.Model or keras.layers.Layer.*ndarray"):
+        keras_ltp.prune(np.zeros(3))
+    model = keras.Sequential([keras.Input((3,)), L.Dense(2)])
+    pruned = keras_ltp.prune(model)
+    with pytest.raises(ValueError, match="already contains the PrunableWrapper"):
+        keras_ltp.prune(pruned)
+    with pytest.raises(ValueError, match="already a PrunableWrapper"):
+        keras_ltp.prune(pruned.layers[0])
+    with pytest.raises(ValueError, match="no layer with prunable weights"):
+        keras_ltp.prune(keras.Sequential([keras.Input((3,)), L.ReLU()]))
+
+
+def test_num_prunable_counts_elements():
+    wrapper = PrunableWrapper(L.SeparableConv2D(4, 3))
+    wrapper.build((None, 8, 8, 3))
+    assert wrapper.num_prunable() == 3 * 3 * 3 + 3 * 4 == sum(math.prod(w.shape) for w in wrapper.pruned_weights)
