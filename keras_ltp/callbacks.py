@@ -56,6 +56,9 @@ class TemperatureScheduler(keras.callbacks.Callback):
 
         return cls(schedule, verbose=verbose)
 
+    def on_train_begin(self, logs=None):
+        _wrappers_of(self.model, "TemperatureScheduler")
+
     def on_epoch_begin(self, epoch, logs=None):
         wrappers = _wrappers_of(self.model, "TemperatureScheduler")
         current = float(keras.ops.convert_to_numpy(wrappers[0].temperature.value))
@@ -97,10 +100,12 @@ class SparsityMonitor(keras.callbacks.Callback):
         super().__init__()
         self.per_layer = per_layer
 
+    def on_train_begin(self, logs=None):
+        _wrappers_of(self.model, "SparsityMonitor")
+
     def on_epoch_end(self, epoch, logs=None):
         if logs is None:
             return
-        _wrappers_of(self.model, "SparsityMonitor")
         report = sparsity(self.model)
         logs["sparsity"] = report["sparsity"]
         if self.per_layer:

@@ -303,6 +303,12 @@ class PrunableWrapper(keras.layers.Wrapper):
         return config
 
 
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        # keras.layers.Wrapper.from_config pops "layer" from the caller's dict.
+        return super().from_config(dict(config), custom_objects=custom_objects)
+
+
 def _nothing_to_prune_message(layer):
     return (
         f"Layer {layer.name!r} ({type(layer).__name__}) has no prunable weights. "

@@ -1,0 +1,108 @@
+"""SparsityMonitor and TemperatureScheduler inside model.fit."""
+
+import csv
+
+import keras
+import numpy as np
+import pytest
+
+import keras_ltp
+from keras_ltp.callbacks import SparsityMonitor, TemperatureScheduler
+from keras_ltp.models import iter_wrappers
+
+L = keras.layers
+
+
+def pruned_mlp():
+    model = keras.Sequential([keras.Input((6,)), L.Dense(16, activation="relu", name="h"), L.Dense(3, name="out")])
+    pruned = keras_ltp.prune(model, l0_strength=2.0, temperature=0.3, threshold_gain=10.0)
+    pruned.compile(keras.optimizers.Adam(1e-2), keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    return pruned
+
+
+def xy(n=128):
+    rng = np.random.default_rng(0)
+    return rng.normal(size=(n, 6)).astype("float32"), rng.integers(0, 3, n)
+
+
+def test_sparsity_monitor_logs_reach_history_and_csv(tmp_path):
+    model = pruned_mlp()
+    x, y = xy()
+    path = tmp_path / "log.csv"
+    history = model.fit(
+        x, y, epochs=3, verbose=0, callbacks=[SparsityMonitor(), keras.callbacks.CSVLogger(str(path))]
+    )
+    logs = history.history
+    assert {"sparsity", "sparsity/ltp_h", "sparsity/ltp_out", "threshold/h/kernel", "threshold/out/kernel"} <= set(logs)
+    assert logs["sparsity"][-1] == pytest.approx(keras_ltp.sparsity(model)["sparsity"])
+    assert logs["sparsity"][-1] > logs["sparsity"][0]  # pruning progresses
+    rows = list(csv.DictReader(path.open()))
+    assert len(rows) == 3 and float(rows[-1]["sparsity"]) == pytest.approx(logs["sparsity"][-1])
+
+
+def test_sparsity_monitor_without_wrappers_says_what_to_do():
+    model = keras.Sequential([keras.Input((6,)), L.Dense(3)])
+    model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    with pytest.raises(ValueError, match="contains no PrunableWrapper.*keras_ltp.prune"):
+        model.fit(*xy(8), epochs=1, verbose=0, callbacks=[SparsityMonitor()])
+
+
+def test_temperature_scheduler_sets_variables_and_logs():
+    model = pruned_mlp()
+    x, y = xy()
+    seen = []
+
+    class Spy(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            seen.append([float(w.temperature.numpy()) for w in iter_wrappers(self.model)])
+
+    scheduler = TemperatureScheduler.exponential(start=0.4, end=0.1, epochs=3)
+    history = model.fit(x, y, epochs=4, verbose=0, callbacks=[scheduler, Spy()])
+    expected = [0.4, 0.2, 0.1, 0.1]
+    np.testing.assert_allclose([s[0] for s in seen], expected, rtol=1e-6)
+    np.testing.assert_allclose([s[1] for s in seen], expected, rtol=1e-6)
+    np.testing.assert_allclose(history.history["temperature"], expected, rtol=1e-6)
+
+
+@pytest.mark.parametrize("bad", [lambda e, t: 0.0, lambda e, t: float("nan")])
+def test_temperature_scheduler_rejects_bad_values(bad):
+    model = pruned_mlp()
+    with pytest.raises(ValueError, match="temperature must be a finite number > 0"):
+        model.fit(*xy(8), epochs=1, verbose=0, callbacks=[TemperatureScheduler(bad)])
+    with pytest.raises(TypeError, match="schedule must be callable"):
+        TemperatureScheduler(0.1)
+    with pytest.raises(ValueError, match="end must be > 0"):
+        TemperatureScheduler.exponential(0.1, -1.0, 3)
+
+
+def _state(model):
+    out = {}
+    for w in iter_wrappers(model):
+        out[w.name] = [float(t.numpy()) for t in w.thresholds] + [float(w.temperature.numpy())]
+    return out
+
+
+def test_backup_and_restore_resumes_thresholds_and_temperature(tmp_path):
+    x, y = xy()
+    schedule = TemperatureScheduler.exponential(start=0.4, end=0.05, epochs=4)
+
+    keras.utils.set_random_seed(1)
+    reference = pruned_mlp()
+    reference.fit(x, y, epochs=4, shuffle=False, verbose=0, callbacks=[schedule])
+
+    class Crash(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            if epoch == 2:
+                raise RuntimeError("simulated preemption")
+
+    keras.utils.set_random_seed(1)
+    interrupted = pruned_mlp()
+    backup = keras.callbacks.BackupAndRestore(str(tmp_path / "backup"))
+    with pytest.raises(RuntimeError, match="preemption"):
+        interrupted.fit(x, y, epochs=4, shuffle=False, verbose=0, callbacks=[schedule, backup, Crash()])
+    keras.utils.set_random_seed(1)
+    resumed = pruned_mlp()  # a fresh process would rebuild the model the same way
+    resumed.fit(x, y, epochs=4, shuffle=False, verbose=0, callbacks=[schedule, backup])
+    ref, got = _state(reference), _state(resumed)
+    for name in ref:
+        np.testing.assert_allclose(got[name], ref[name], rtol=1e-4, atol=1e-6)
