@@ -8,8 +8,9 @@ from keras import ops
 from keras_ltp import masks
 from keras_ltp.registry import prunable_weights
 
-DEFAULT_TEMPERATURE = 1e-3
-DEFAULT_THRESHOLD_GAIN = 1.0
+DEFAULT_TEMPERATURE = 0.7
+DEFAULT_THRESHOLD_GAIN = 30.0
+DEFAULT_L0_STRENGTH = 20.0
 
 
 class _MaskedScope(keras.StatelessScope):
@@ -126,7 +127,7 @@ class PrunableWrapper(keras.layers.Wrapper):
         layer,
         initial_threshold=0.0,
         temperature=DEFAULT_TEMPERATURE,
-        l0_strength=1.0,
+        l0_strength=DEFAULT_L0_STRENGTH,
         l0_weight=1.0,
         l0_normalizer=None,
         threshold_gain=DEFAULT_THRESHOLD_GAIN,

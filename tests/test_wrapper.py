@@ -170,7 +170,7 @@ def test_mixed_precision_keeps_thresholds_and_masks_float32():
     small = np.full((4, 3), 1e-4, dtype="float32")
     small[0] = 3e-4
     wrapper.layer.kernel.assign(small)
-    wrapper.thresholds[0].assign(1.0)  # tau = mean(w^2) ~ 2.3e-8
+    wrapper.thresholds[0].assign(1.0 / wrapper.threshold_gain)  # tau = mean(w^2) ~ 2.3e-8
     report = keras_ltp.sparsity(wrapper)
     assert report["weights"][0]["kept"] == 3
 

