@@ -267,11 +267,13 @@ class PrunableWrapper(keras.layers.Wrapper):
         mapping, l0_terms = [], []
         for w, theta in zip(self.pruned_weights, self.thresholds):
             value = w.value
-            tau = masks.threshold(value, self._relative_threshold(theta))
+            stats = masks.moments(value)
+            tau = masks.threshold(value, self._relative_threshold(theta), stats)
             if training:
-                temp = masks.temperature(value, self.temperature)
-                mapping.append((w, masks.masked_weight(value, tau, temp, True)))
-                l0_terms.append(masks.soft_l0(value, tau, temp))
+                temp = masks.temperature(value, self.temperature, stats)
+                pruned, count = masks.soft_prune(value, tau, temp)
+                mapping.append((w, pruned))
+                l0_terms.append(count)
             else:
                 mapping.append((w, masks.masked_weight(value, tau, None, False)))
         if training:
