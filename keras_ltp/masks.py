@@ -148,9 +148,9 @@ def _soft_prune(w, tau, inv_temp):
 
     def grad(*upstream, **_):
         d_pruned, d_count = upstream
-        slope = mask * (1.0 - mask) * inv_temp  # d mask / d(w^2), = -d mask / d tau
-        d_w = d_pruned * mask + (2.0 * d_count) * slope * w
-        d_tau = -ops.sum(slope * (d_pruned * w + d_count))
+        sigm_prime = mask - ops.square(mask)  # sigm'(z); d mask / d(w^2) = sigm'(z) / T
+        d_w = d_pruned * mask + sigm_prime * w * (2.0 * d_count * inv_temp)
+        d_tau = -inv_temp * ops.sum(sigm_prime * (d_pruned * w + d_count))
         return d_w, d_tau, ops.zeros_like(inv_temp)
 
     return (pruned, count), grad
