@@ -174,7 +174,13 @@ def prune(model_or_layer, layer_options=None, *, cost="params", **options):
             )
         chosen = dict(options)
         if layer_options is not None:
-            chosen.update(layer_options(layer) or {})
+            extra = layer_options(layer)
+            if extra is None:
+                raise ValueError(
+                    f"layer_options returned None for {layer.name!r}, the only layer "
+                    "given to prune(): there is nothing left to prune."
+                )
+            chosen.update(extra)
         return PrunableWrapper(_copy_layer(layer), **chosen)
 
     for layer in _leaf_layers(model_or_layer):

@@ -196,35 +196,23 @@ class PrunableWrapper(keras.layers.Wrapper):
         if not weights:
             raise ValueError(_nothing_to_prune_message(self.layer))
         self.thresholds = [
-            self.add_weight(
-                shape=(),
-                name=f"threshold_{i}",
-                initializer=keras.initializers.Constant(
-                    self.initial_threshold / self.threshold_gain
-                ),
-                dtype="float32",
-                autocast=False,
-                trainable=True,
-            )
+            self._scalar(f"threshold_{i}", self.initial_threshold / self.threshold_gain, True)
             for i in range(len(weights))
         ]
-        self.temperature = self.add_weight(
-            shape=(),
-            name="temperature",
-            initializer=keras.initializers.Constant(self.initial_temperature),
-            dtype="float32",
-            autocast=False,
-            trainable=False,
-        )
-        self.l0_strength = self.add_weight(
-            shape=(),
-            name="l0_strength",
-            initializer=keras.initializers.Constant(self.initial_l0_strength),
-            dtype="float32",
-            autocast=False,
-            trainable=False,
-        )
+        self.temperature = self._scalar("temperature", self.initial_temperature, False)
+        self.l0_strength = self._scalar("l0_strength", self.initial_l0_strength, False)
         self.built = True
+
+    def _scalar(self, name, value, trainable):
+        """A float32 scalar variable that is never autocast."""
+        return self.add_weight(
+            shape=(),
+            name=name,
+            initializer=keras.initializers.Constant(value),
+            dtype="float32",
+            autocast=False,
+            trainable=trainable,
+        )
 
     def get_build_config(self):
         # The inner layer carries its own build config; ours only says "built".

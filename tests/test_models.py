@@ -115,6 +115,8 @@ def test_prune_a_single_layer_copies_it():
     dense.build((None, 2))
     wrapper = keras_ltp.prune(dense, temperature=0.1)
     assert isinstance(wrapper, PrunableWrapper) and wrapper.layer is not dense
+    with pytest.raises(ValueError, match="returned None for 'dense.*nothing left to prune"):
+        keras_ltp.prune(dense, lambda layer: None)
     np.testing.assert_array_equal(keras.ops.convert_to_numpy(wrapper.layer.kernel), keras.ops.convert_to_numpy(dense.kernel))
 
 
