@@ -47,7 +47,10 @@ def threshold(w, theta, stats=None):
     Returns:
         float32 scalar `tau` (`mean(w^2)` is floored at 1e-30).
     """
-    mean_sq, _ = stats if stats is not None else moments(w)
+    if stats is not None:
+        mean_sq = stats[0]
+    else:
+        mean_sq = ops.mean(ops.square(ops.stop_gradient(_f32(w))))
     return _f32(theta) * ops.maximum(mean_sq, 1e-30)
 
 

@@ -333,9 +333,8 @@ def sparsity(model_or_layer):
                 "on data (or build it) before asking for its sparsity."
             )
         layer_kept = layer_total = 0
-        for w, tau, mask in zip(
-            wrapper.pruned_weights, wrapper.effective_thresholds(), wrapper.hard_masks()
-        ):
+        taus = wrapper.effective_thresholds()
+        for w, tau, mask in zip(wrapper.pruned_weights, taus, wrapper.hard_masks(taus)):
             kept = int(keras.ops.convert_to_numpy(keras.ops.sum(mask)))
             total = int(math.prod(w.shape))
             report["weights"].append(

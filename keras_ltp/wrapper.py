@@ -243,19 +243,23 @@ class PrunableWrapper(keras.layers.Wrapper):
             for w, theta in zip(self.pruned_weights, self.thresholds)
         ]
 
-    def hard_masks(self):
-        """Returns the float32 0/1 masks that inference and `strip` apply."""
-        return [
-            masks.hard_mask(w.value, tau)
-            for w, tau in zip(self.pruned_weights, self.effective_thresholds())
-        ]
+    def hard_masks(self, thresholds=None):
+        """Returns the float32 0/1 masks that inference and `strip` apply.
+
+        Args:
+            thresholds: optional `effective_thresholds()`, if already computed.
+        """
+        if thresholds is None:
+            thresholds = self.effective_thresholds()
+        return [masks.hard_mask(w.value, tau) for w, tau in zip(self.pruned_weights, thresholds)]
 
     def call(self, *args, training=None, **kwargs):
         training = bool(training)
         mapping, l0_terms = [], []
         for w, theta in zip(self.pruned_weights, self.thresholds):
             value = w.value
-            stats = masks.moments(value)
+            # mean(|w|) feeds only the temperature: inference needs mean(w^2) alone.
+            stats = masks.moments(value) if training else None
             tau = masks.threshold(value, self._relative_threshold(theta), stats)
             if training:
                 temp = masks.temperature(value, self.temperature, stats)
