@@ -117,4 +117,29 @@ def run(build_model, args, prune_options=None, sparsity_of=None):
     with open(os.path.join(args.out, "summary.json"), "w") as f:
         json.dump(summary, f, indent=2)
     print(f"Saved {args.out}/{name}_pruned.keras, {args.out}/{name}_stripped.keras and {args.out}/summary.json")
+    export_all(pruned, x_train, args.out)
     return summary
+
+
+def export_all(pruned, calibration, out):
+    """SavedModel, sparse float32 and int8 `.tflite`, and the size table."""
+    print("\n== Export")
+    targets = {
+        "SavedModel": keras_ltp.export.saved_model(pruned, os.path.join(out, "saved_model"), overwrite=True),
+        "TFLite float32, sparse": keras_ltp.export.tflite(pruned, os.path.join(out, "model.tflite"), overwrite=True),
+        "TFLite int8, sparse": keras_ltp.export.tflite(
+            pruned,
+            os.path.join(out, "model_int8.tflite"),
+            quantize="int8",
+            representative_data=calibration,
+            overwrite=True,
+        ),
+    }
+    for kind, path in targets.items():
+        print(f"{kind:<24} {path}")
+    report = keras_ltp.export.report(pruned, representative_data=calibration)
+    print("\n" + str(report))
+    with open(os.path.join(out, "export_report.json"), "w") as f:
+        json.dump(report, f, indent=2)
+    print(f"Saved {out}/export_report.json")
+    return report

@@ -282,14 +282,28 @@ def _weight_rows(plain):
 
 
 def _sparse_tensors(content):
-    """`(name, element count)` of each tensor the converter stored sparse-encoded."""
+    """Each sparse-encoded tensor as `(name, element count, values stored)`.
+
+    The converter may encode in blocks (e.g. 1x4 for a large FULLY_CONNECTED
+    weight, for its fast sparse kernel); a block stores its zeros too.
+    """
     details = interpreter(model_content=content).get_tensor_details()
-    return [(d["name"], math.prod(d["shape"])) for d in details if d.get("sparsity_parameters")]
+    found = []
+    for d in details:
+        params = d.get("sparsity_parameters")
+        if not params:
+            continue
+        dims = params["dim_metadata"]
+        block_dims = len(dims) - len(d["shape"])
+        block = math.prod(m["dense_size"] for m in dims[len(dims) - block_dims :]) if block_dims else 1
+        blocks = next(len(m["array_indices"]) for m in dims if m["format"] == 1)
+        found.append((d["name"], int(math.prod(d["shape"])), int(blocks * block)))
+    return found
 
 
 def _left_dense(rows, sparse_tensors):
     """Pruned weights with no sparse-encoded tensor of their size in the file."""
-    sizes = [size for _, size in sparse_tensors]
+    sizes = [size for _, size, _ in sparse_tensors]
     left = []
     for row in rows:
         if row["kept"] == row["total"]:
@@ -327,6 +341,11 @@ class ExportReport(dict):
             f"floor = kept weights x bytes per value: float32 {self['floor_bytes']['float32']:,}, "
             f"float16 {self['floor_bytes']['float16']:,}, int8 {self['floor_bytes']['int8']:,}"
         )
+        stored = sum(t["values_stored"] for t in self["sparse_encoded_tensors"])
+        lines.append(
+            f"sparse encoding stores {stored:,} values for {self['kept']:,} kept weights "
+            "(block-encoded tensors store the zeros inside each block)"
+        )
         dense_left = self.get("dense_encoded_weights", [])
         if dense_left:
             lines.append("weights the converter left dense: " + ", ".join(dense_left))
@@ -348,8 +367,9 @@ def report(model, *, representative_data=None):
     Returns:
         An `ExportReport` (a dict; `print()` shows tables) with `weights`,
         `kept`, `total`, `sparsity`, `compression`, `files` (name ->
-        `bytes`, `floor_bytes`), `floor_bytes`, and `dense_encoded_weights`
-        (sparse-encodable weight tensors the converter stored densely).
+        `bytes`, `floor_bytes`), `floor_bytes`, `sparse_encoded_tensors`
+        (name, elements, values stored) and `dense_encoded_weights` (pruned
+        weight tensors the converter stored densely).
     """
     plain = deployable(model)
     rows = _weight_rows(plain)
@@ -384,6 +404,9 @@ def report(model, *, representative_data=None):
         compression=total / max(kept, 1),
         files=files,
         floor_bytes=floors,
-        sparse_encoded_tensors=[name for name, _ in sparse_tensors],
+        sparse_encoded_tensors=[
+            {"name": name, "elements": size, "values_stored": stored}
+            for name, size, stored in sparse_tensors
+        ],
         dense_encoded_weights=_left_dense(rows, sparse_tensors),
     )
