@@ -6,6 +6,7 @@ import os
 import time
 
 import keras
+import numpy as np
 
 import keras_ltp
 import ltp_data
@@ -117,12 +118,13 @@ def run(build_model, args, prune_options=None, sparsity_of=None):
     with open(os.path.join(args.out, "summary.json"), "w") as f:
         json.dump(summary, f, indent=2)
     print(f"Saved {args.out}/{name}_pruned.keras, {args.out}/{name}_stripped.keras and {args.out}/summary.json")
-    export_all(pruned, x_train, args.out)
+    export_all(pruned, x_train, x_test, args.out)
     return summary
 
 
-def export_all(pruned, calibration, out):
-    """SavedModel, sparse float32 and int8 `.tflite`, and the size table."""
+def export_all(pruned, calibration, x_test, out):
+    """SavedModel, sparse float32 and int8 `.tflite`, their agreement with
+    Keras on `x_test`, and the size table."""
     print("\n== Export")
     targets = {
         "SavedModel": keras_ltp.export.saved_model(pruned, os.path.join(out, "saved_model"), overwrite=True),
@@ -137,7 +139,17 @@ def export_all(pruned, calibration, out):
     }
     for kind, path in targets.items():
         print(f"{kind:<24} {path}")
+    reference = keras_ltp.strip(pruned).predict(x_test, verbose=0)
+    float_error = float(np.abs(keras_ltp.export.run_tflite(targets["TFLite float32, sparse"], x_test) - reference).max())
+    int8_classes = keras_ltp.export.run_tflite(targets["TFLite int8, sparse"], x_test).argmax(1)
+    int8_agreement = float(np.mean(int8_classes == reference.argmax(1)))
+    print(
+        f"On {len(x_test)} held-out inputs: float32 .tflite max |error| {float_error:.2e}; "
+        f"int8 .tflite predicts the same class for {int8_agreement:.1%}"
+    )
     report = keras_ltp.export.report(pruned, representative_data=calibration)
+    report["tflite_float32_max_abs_error"] = float_error
+    report["tflite_int8_argmax_agreement"] = int8_agreement
     print("\n" + str(report))
     with open(os.path.join(out, "export_report.json"), "w") as f:
         json.dump(report, f, indent=2)
