@@ -118,7 +118,13 @@ def test_every_layer_type_trains_and_infers_with_hard_masked_weights(case):
     report = keras_ltp.sparsity(model)
     assert 0.0 < report["sparsity"] < 1.0
     got = keras.ops.convert_to_numpy(model(inputs, training=False))
-    np.testing.assert_allclose(got, _reference_output(wrapper, inputs), atol=2e-5, rtol=1e-5)
+    reference = _reference_output(wrapper, inputs)
+    np.testing.assert_allclose(got, reference, atol=2e-5, rtol=1e-5)
+    stripped = keras_ltp.strip(wrapper)
+    assert type(stripped) is type(wrapper.layer) and stripped is not wrapper.layer
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(stripped(*inputs, training=False)), reference, atol=2e-5, rtol=1e-5
+    )
 
 
 def test_soft_mask_in_training_hard_mask_in_inference():
