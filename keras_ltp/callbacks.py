@@ -3,6 +3,7 @@
 import math
 
 import keras
+import numpy as np
 
 from keras_ltp.models import iter_wrappers, sparsity
 
@@ -113,3 +114,108 @@ class SparsityMonitor(keras.callbacks.Callback):
                 logs[f"sparsity/{name}"] = layer["sparsity"]
             for entry in report["weights"]:
                 logs[f"threshold/{entry['weight']}"] = entry["threshold"]
+
+
+class SparsityTarget(keras.callbacks.Callback):
+    """Steers `lambda` so the hard sparsity reaches `target` and holds there.
+
+    Every `check_every` training batches it measures the hard sparsity `s`:
+
+    * below the target, every wrapper's `l0_strength` (lambda) is multiplied
+      by `1 + rate` (an integral controller in log space), so the soft-L0
+      pressure grows until the thresholds rise;
+    * above it, all thresholds are scaled down by one common factor, found by
+      bisection, that brings `s` back to the target (keeping the per-layer
+      allocation LTP learned), and lambda is halved. The thresholds stop
+      rising at the target and training goes on recovering accuracy there,
+      with lambda settling where the soft-L0 and task pressures balance.
+
+    The state is the thresholds and lambda, which live in the wrappers'
+    variables: it is saved with the model and restored by
+    `keras.callbacks.BackupAndRestore`. If lambda reaches `max_strength`
+    with `s` still below the target, the thresholds have stalled (raise the
+    temperature, or train longer).
+
+    Args:
+        target: hard sparsity to reach, in (0, 1).
+        check_every: batches between two measurements.
+        rate: relative increase of lambda per measurement below target (> 0).
+        min_strength, max_strength: bounds of lambda.
+        verbose: 1 prints lambda and sparsity at each epoch end.
+
+    Example:
+    >>> from keras_ltp.callbacks import SparsityTarget
+    >>> target = SparsityTarget(0.9)
+    """
+
+    def __init__(self, target, check_every=5, rate=0.3, min_strength=1e-3, max_strength=1e4, verbose=0):
+        super().__init__()
+        if not (isinstance(target, (int, float)) and 0.0 < target < 1.0):
+            raise ValueError(f"SparsityTarget: target must be a fraction in (0, 1), got {target!r} (e.g. 0.9 for 90%).")
+        if not (isinstance(check_every, int) and check_every >= 1):
+            raise ValueError(f"SparsityTarget: check_every must be an int >= 1, got {check_every!r}.")
+        if not (isinstance(rate, (int, float)) and math.isfinite(rate) and rate > 0):
+            raise ValueError(f"SparsityTarget: rate must be a finite number > 0, got {rate!r}.")
+        if not (0 < min_strength < max_strength and math.isfinite(max_strength)):
+            raise ValueError(
+                f"SparsityTarget: need 0 < min_strength < max_strength < inf, got {min_strength!r}, {max_strength!r}."
+            )
+        self.target = float(target)
+        self.check_every = check_every
+        self.rate = float(rate)
+        self.min_strength = float(min_strength)
+        self.max_strength = float(max_strength)
+        self.verbose = verbose
+        self._batches = 0
+
+    def on_train_begin(self, logs=None):
+        _wrappers_of(self.model, "SparsityTarget")
+        self._batches = 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._batches += 1
+        if self._batches % self.check_every == 0:
+            self._steer()
+
+    def on_train_end(self, logs=None):
+        self._steer()
+
+    def _steer(self):
+        wrappers = list(iter_wrappers(self.model))
+        squares, taus = [], []
+        for wrapper in wrappers:
+            for w, tau in zip(wrapper.pruned_weights, wrapper.effective_thresholds()):
+                squares.append(np.square(keras.ops.convert_to_numpy(w.value).astype("float32")).ravel())
+                taus.append(float(keras.ops.convert_to_numpy(tau)))
+        total = sum(s.size for s in squares)
+
+        def sparsity_at(scale):
+            return sum(int(np.count_nonzero(s <= scale * t)) for s, t in zip(squares, taus)) / total
+
+        current = sparsity_at(1.0)
+        if current < self.target:
+            self._scale_strength(wrappers, 1.0 + self.rate)
+        elif current > self.target:
+            low, high = 0.0, 1.0  # sparsity_at(low) <= target < sparsity_at(high)
+            for _ in range(40):
+                middle = 0.5 * (low + high)
+                if sparsity_at(middle) >= self.target:
+                    high = middle
+                else:
+                    low = middle
+            for wrapper in wrappers:
+                for theta in wrapper.thresholds:
+                    theta.assign(float(keras.ops.convert_to_numpy(theta.value)) * high)
+            self._scale_strength(wrappers, 0.5)
+
+    def _scale_strength(self, wrappers, factor):
+        for wrapper in wrappers:
+            value = float(keras.ops.convert_to_numpy(wrapper.l0_strength.value)) * factor
+            wrapper.l0_strength.assign(min(max(value, self.min_strength), self.max_strength))
+
+    def on_epoch_end(self, epoch, logs=None):
+        strength = float(keras.ops.convert_to_numpy(next(iter_wrappers(self.model)).l0_strength.value))
+        if logs is not None:
+            logs["l0_strength"] = strength
+        if self.verbose:
+            print(f"\nEpoch {epoch + 1}: SparsityTarget lambda={strength:.4g}, target {self.target:.2%}.")

