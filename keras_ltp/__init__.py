@@ -1,6 +1,6 @@
 """keras-ltp: Learned Threshold Pruning for Keras 3."""
 
-from keras_ltp import callbacks, export
+from keras_ltp import callbacks, export, trail
 from keras_ltp.models import prune, sparsity, strip
 from keras_ltp.registry import register_prunable
 from keras_ltp.wrapper import PrunableWrapper
@@ -15,4 +15,5 @@ __all__ = [
     "register_prunable",
     "sparsity",
     "strip",
+    "trail",
 ]

@@ -1,6 +1,8 @@
-"""Callbacks that manage LTP training: temperature and sparsity logging."""
+"""Callbacks that manage LTP training: temperature, sparsity logging, a
+sparsity target and the trail of sparser checkpoints."""
 
 import math
+import os
 
 import keras
 import numpy as np
@@ -219,3 +221,78 @@ class SparsityTarget(keras.callbacks.Callback):
             logs["l0_strength"] = strength
         if self.verbose:
             print(f"\nEpoch {epoch + 1}: SparsityTarget lambda={strength:.4g}, target {self.target:.2%}.")
+
+
+DEFAULT_TRAIL_STEPS = (0.5, 0.7, 0.8, 0.85, 0.9, 0.925, 0.95, 0.96, 0.97, 0.98, 0.99, 0.995)
+
+
+class TrailCheckpoint(keras.callbacks.Callback):
+    """Saves the trail of progressively sparser models, with an index.
+
+    At each epoch end it saves the (pruned) model as
+    `DIRECTORY/epoch<E>_sparsity<S>.keras` when the hard sparsity has passed a
+    step of `sparsity_steps` not saved before (or every epoch with
+    `every_epoch=True`), and records the epoch, sparsity, compression and the
+    epoch's logs (put it after `SparsityMonitor`, and use validation data to
+    get `val_*` metrics) in `DIRECTORY/index.json`. Models and index are
+    written to a temporary file and renamed, so an interrupted run never
+    leaves a half-written checkpoint; a resumed run reads the index and goes
+    on with the steps not yet saved. Choose one with `keras_ltp.trail.select`.
+
+    Args:
+        directory: where to write (created if missing).
+        sparsity_steps: increasing sparsity fractions that trigger a save.
+        every_epoch: save every epoch instead.
+
+    Example:
+    >>> from keras_ltp.callbacks import TrailCheckpoint
+    >>> trail = TrailCheckpoint("runs/trail", sparsity_steps=(0.9, 0.95, 0.98))
+    """
+
+    def __init__(self, directory, sparsity_steps=DEFAULT_TRAIL_STEPS, every_epoch=False):
+        super().__init__()
+        steps = tuple(float(s) for s in sparsity_steps)
+        if not every_epoch and (not steps or any(not 0 < s < 1 for s in steps) or list(steps) != sorted(set(steps))):
+            raise ValueError(
+                f"TrailCheckpoint: sparsity_steps must be increasing fractions in (0, 1), got {sparsity_steps!r}."
+            )
+        self.directory = os.fspath(directory)
+        self.sparsity_steps = steps
+        self.every_epoch = every_epoch
+
+    def on_train_begin(self, logs=None):
+        _wrappers_of(self.model, "TrailCheckpoint")
+        if os.path.exists(self.directory) and not os.path.isdir(self.directory):
+            raise ValueError(f"TrailCheckpoint: {self.directory} exists and is not a directory.")
+        os.makedirs(self.directory, exist_ok=True)
+
+    def _due(self, current, entries):
+        if self.every_epoch:
+            return True
+        reached = max((e["sparsity"] for e in entries), default=0.0)
+        return any(reached < step <= current for step in self.sparsity_steps)
+
+    def on_epoch_end(self, epoch, logs=None):
+        from keras_ltp import trail
+
+        report = sparsity(self.model)
+        entries = trail.read_index(self.directory)
+        if not self._due(report["sparsity"], entries):
+            return
+        name = f"epoch{epoch + 1:03d}_sparsity{report['sparsity'] * 100:.2f}.keras"
+        path = os.path.join(self.directory, name)
+        temporary = os.path.join(self.directory, f".{name}.tmp.keras")
+        self.model.save(temporary)
+        os.replace(temporary, path)
+        metrics = {k: float(v) for k, v in (logs or {}).items() if isinstance(v, (int, float, np.floating))}
+        entries = [e for e in entries if e["file"] != name]
+        entries.append(
+            {
+                "file": name,
+                "epoch": epoch + 1,
+                "sparsity": report["sparsity"],
+                "compression": report["compression"],
+                "metrics": metrics,
+            }
+        )
+        trail.write_index(self.directory, entries)

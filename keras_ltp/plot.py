@@ -1,0 +1,111 @@
+"""Pictures of a pruning run (matplotlib, an optional dependency).
+
+    pip install "keras-ltp[plot]"
+"""
+
+import csv
+import os
+
+from keras_ltp import trail as trail_lib
+
+
+def _pyplot():
+    try:
+        import matplotlib
+    except ImportError as error:
+        raise ImportError(
+            "keras_ltp.plot needs matplotlib: pip install matplotlib (or keras-ltp[plot])."
+        ) from error
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig, path):
+    path = os.fspath(path)
+    temporary = path + ".tmp.png"
+    fig.savefig(temporary, dpi=120, bbox_inches="tight")
+    os.replace(temporary, path)
+    return os.path.abspath(path)
+
+
+def trail(directory, path, metric="val_accuracy"):
+    """Plots `metric` against sparsity along a trail written by `TrailCheckpoint`.
+
+    Args:
+        directory: the trail directory.
+        path: PNG file to write.
+        metric: a metric recorded in the trail's index.
+
+    Returns:
+        The absolute path of the PNG.
+
+    Example:
+    >>> import keras_ltp.plot
+    >>> # keras_ltp.plot.trail("runs/trail", "trail.png")
+    """
+    entries = [e for e in trail_lib.read_index(directory) if metric in e["metrics"]]
+    if not entries:
+        raise ValueError(f"No checkpoint in {directory} recorded {metric!r}; nothing to plot.")
+    entries.sort(key=lambda e: e["epoch"])
+    xs = [e["sparsity"] * 100 for e in entries]
+    ys = [e["metrics"][metric] for e in entries]
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.plot(xs, ys, color="0.7", linewidth=1, zorder=1)  # in training order
+    points = ax.scatter(xs, ys, c=[e["epoch"] for e in entries], cmap="viridis", zorder=2)
+    fig.colorbar(points, ax=ax, label="epoch")
+    ax.set_xlabel("sparsity (%)")
+    ax.set_ylabel(metric)
+    ax.set_title("LTP trail: accuracy vs sparsity")
+    ax.grid(alpha=0.3)
+    try:
+        return _save(fig, path)
+    finally:
+        plt.close(fig)
+
+
+def _history_dict(history):
+    if hasattr(history, "history"):
+        return history.history
+    if isinstance(history, dict):
+        return history
+    with open(os.fspath(history)) as f:  # a CSVLogger file
+        rows = list(csv.DictReader(f))
+    return {key: [float(row[key]) for row in rows] for key in rows[0]} if rows else {}
+
+
+def layer_sparsity(history, path):
+    """Plots per-layer (and overall) sparsity over epochs.
+
+    Args:
+        history: a `keras.callbacks.History`, its `.history` dict, or a
+            `CSVLogger` file, from a run with `SparsityMonitor(per_layer=True)`.
+        path: PNG file to write.
+
+    Returns:
+        The absolute path of the PNG.
+    """
+    logs = _history_dict(history)
+    layers = sorted(k for k in logs if k.startswith("sparsity/"))
+    if not layers:
+        raise ValueError(
+            "No per-layer sparsity in this history: train with "
+            "keras_ltp.callbacks.SparsityMonitor(per_layer=True)."
+        )
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for key in layers:
+        ax.plot(range(1, len(logs[key]) + 1), [v * 100 for v in logs[key]], label=key.split("/", 1)[1])
+    if "sparsity" in logs:
+        ax.plot(range(1, len(logs["sparsity"]) + 1), [v * 100 for v in logs["sparsity"]], "k--", label="overall")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("sparsity (%)")
+    ax.set_title("Per-layer sparsity learned by LTP")
+    ax.legend(fontsize=7, loc="lower right")
+    ax.grid(alpha=0.3)
+    try:
+        return _save(fig, path)
+    finally:
+        plt.close(fig)

@@ -1,0 +1,86 @@
+"""The trail of progressively sparser checkpoints: reading and choosing.
+
+`keras_ltp.callbacks.TrailCheckpoint` writes `DIRECTORY/index.json`, a list
+of entries `{"file", "epoch", "sparsity", "compression", "metrics"}`, one per
+saved `.keras` model; the functions here read it.
+"""
+
+import json
+import os
+
+INDEX_NAME = "index.json"
+
+
+def read_index(directory):
+    """Returns the trail's entries (oldest first), each with an absolute `path`.
+
+    Args:
+        directory: a directory written by `TrailCheckpoint`.
+
+    Returns:
+        A list of dicts; empty if the directory holds no index yet.
+    """
+    path = os.path.join(os.fspath(directory), INDEX_NAME)
+    if not os.path.exists(path):
+        return []
+    try:
+        with open(path) as f:
+            entries = json.load(f)
+    except (OSError, json.JSONDecodeError) as error:
+        raise ValueError(f"{path} is not a readable trail index: {error}") from error
+    for entry in entries:
+        entry["path"] = os.path.join(os.path.abspath(os.fspath(directory)), entry["file"])
+    return entries
+
+
+def write_index(directory, entries):
+    """Writes `index.json` atomically (temporary file, then rename)."""
+    path = os.path.join(os.fspath(directory), INDEX_NAME)
+    temporary = path + ".tmp"
+    with open(temporary, "w") as f:
+        json.dump([{k: v for k, v in e.items() if k != "path"} for e in entries], f, indent=2)
+    os.replace(temporary, path)
+
+
+def select(directory, min_sparsity=None, metric="val_accuracy", mode="max"):
+    """Picks one checkpoint of the trail: the best `metric` at a sparsity of at
+    least `min_sparsity`.
+
+    Args:
+        directory: a directory written by `TrailCheckpoint`.
+        min_sparsity: lowest acceptable hard sparsity (fraction), or None.
+        metric: a key of the epoch logs recorded with each checkpoint, or
+            "sparsity" (with `mode="max"`: the sparsest checkpoint).
+        mode: "max" or "min": whether a larger `metric` is better.
+
+    Returns:
+        The chosen entry (dict with `path`, `epoch`, `sparsity`, `metrics`).
+        Load it with `keras.saving.load_model(entry["path"])`.
+
+    Example:
+    >>> from keras_ltp import trail
+    >>> # best = trail.select("runs/trail", min_sparsity=0.9, metric="val_accuracy")
+    """
+    if mode not in ("max", "min"):
+        raise ValueError(f"mode must be 'max' or 'min', got {mode!r}.")
+    entries = read_index(directory)
+    if not entries:
+        raise ValueError(f"{directory} holds no trail checkpoint (no {INDEX_NAME}).")
+    candidates = [e for e in entries if min_sparsity is None or e["sparsity"] >= min_sparsity]
+    if not candidates:
+        best = max(e["sparsity"] for e in entries)
+        raise ValueError(
+            f"No checkpoint in {directory} reaches sparsity {min_sparsity:.2%}; "
+            f"the sparsest is {best:.2%}. Lower min_sparsity or train longer."
+        )
+
+    def value(entry):
+        if metric == "sparsity":
+            return entry["sparsity"]
+        if metric not in entry["metrics"]:
+            known = sorted({k for e in entries for k in e["metrics"]} | {"sparsity"})
+            raise ValueError(f"Metric {metric!r} was not recorded in the trail; known: {known}.")
+        return entry["metrics"][metric]
+
+    chooser = max if mode == "max" else min
+    return chooser(candidates, key=lambda e: (value(e), e["sparsity"]))
