@@ -40,7 +40,7 @@ def compile_model(model, learning_rate):
     )
 
 
-def run(build_model, args, prune_options=None, sparsity_of=None):
+def run(build_model, args, prune_options=None, sparsity_of=None, load_data=None):
     """Trains `build_model(input_shape, classes)` dense, prunes it, reports.
 
     Args:
@@ -49,15 +49,17 @@ def run(build_model, args, prune_options=None, sparsity_of=None):
         prune_options: extra keyword arguments for `keras_ltp.prune`.
         sparsity_of: optional `report -> (label, sparsity)` for a headline
             figure other than overall sparsity (e.g. convolutions only).
+        load_data: optional `args -> ((x_train, y_train), (x_test, y_test))`;
+            default: `ltp_data.load(args.tfds)` (images).
 
     Returns:
         The summary dict also written to `OUT/summary.json`.
     """
     keras.utils.set_random_seed(args.seed)
-    (x_train, y_train), (x_test, y_test) = ltp_data.load(args.tfds)
+    (x_train, y_train), (x_test, y_test) = load_data(args) if load_data else ltp_data.load(args.tfds)
     classes = int(y_train.max()) + 1
     os.makedirs(args.out, exist_ok=True)
-    print(f"Data: {len(x_train)} train / {len(x_test)} held-out images, {classes} classes")
+    print(f"Data: {len(x_train)} train / {len(x_test)} held-out examples, {classes} classes")
 
     dense = build_model(x_train.shape[1:], classes)
     compile_model(dense, args.lr)

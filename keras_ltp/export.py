@@ -126,7 +126,8 @@ def _representative_dataset(data, limit=200):
     if callable(data):
         return data
     inputs = list(data) if isinstance(data, (list, tuple)) else [data]
-    arrays = [np.asarray(x, dtype="float32") for x in inputs]
+    arrays = [np.asarray(x) for x in inputs]
+    arrays = [a.astype("float32") if a.dtype.kind == "f" else a for a in arrays]
     count = min(len(arrays[0]), limit)
 
     def generate():

@@ -33,7 +33,13 @@ def iter_wrappers(model_or_layer):
 
 
 def _copy_layer(layer):
-    """An independent copy of `layer`: same class, config and weights."""
+    """An independent copy of `layer`: same class, config and weights.
+
+    Functional graphs also hold plain operations (`x + y` makes a
+    `keras.ops` Add node); those have no state and are copied by config.
+    """
+    if not isinstance(layer, keras.layers.Layer):
+        return layer.__class__.from_config(layer.get_config())
     try:
         copy = layer.__class__.from_config(layer.get_config())
     except Exception as error:  # noqa: BLE001 - re-raised with the layer named

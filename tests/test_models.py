@@ -200,3 +200,18 @@ def test_sparsity_report_matches_numpy_count():
     assert "a/kernel" in table and "overall" in table
     with pytest.raises(ValueError, match="contains no PrunableWrapper"):
         keras_ltp.sparsity(model)
+
+
+def test_functional_graph_with_plain_tensor_operations():
+    """`x + y` and keras.ops calls in a Functional model are nodes that are not layers."""
+    inputs = keras.Input((5, 4))
+    attended = L.MultiHeadAttention(2, 2, name="mha")(inputs, inputs)
+    x = keras.ops.relu(inputs + attended)
+    outputs = L.Dense(3, name="fc")(x)
+    model = keras.Model(inputs, outputs)
+    x_data = np.random.default_rng(0).normal(size=(4, 5, 4)).astype("float32")
+    pruned = keras_ltp.prune(model)
+    assert sorted(w.layer.name for w in iter_wrappers(pruned)) == ["fc", "mha"]
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(pruned(x_data)), keras.ops.convert_to_numpy(model(x_data)), atol=1e-6)
+    stripped = keras_ltp.strip(pruned)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(stripped(x_data)), keras.ops.convert_to_numpy(model(x_data)), atol=1e-6)

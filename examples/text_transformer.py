@@ -1,0 +1,75 @@
+"""Prune a small text classifier: Embedding + a Transformer block (MultiHeadAttention).
+
+Offline there is no text dataset shipped with a package we depend on, so by
+default this example GENERATES its data: sequences of random token ids whose
+label says whether "positive" tokens (ids 2-41) outnumber "negative" ones (ids
+42-81). It is a synthetic task, stated as such; it exercises the Embedding,
+attention projections and Dense layers of a real text model. With network
+access, `--tfds imdb_reviews` trains on real movie reviews instead.
+
+    python examples/text_transformer.py
+    python examples/text_transformer.py --tfds imdb_reviews
+"""
+
+import keras
+import numpy as np
+
+import ltp_example
+
+L = keras.layers
+VOCAB, LENGTH = 2000, 48
+
+
+def generated_sentiment(n=6000, seed=0):
+    """The synthetic task described in the module docstring, int32 tokens."""
+    rng = np.random.default_rng(seed)
+    x = rng.integers(2, VOCAB, size=(n, LENGTH), dtype="int32")
+    sentiment = rng.integers(0, 2, size=n)
+    for row, positive in zip(x, sentiment):
+        marked = rng.choice(LENGTH, size=rng.integers(3, 8), replace=False)
+        row[marked] = rng.integers(2, 42, size=len(marked)) if positive else rng.integers(42, 82, size=len(marked))
+    positives = ((x >= 2) & (x < 42)).sum(1)
+    negatives = ((x >= 42) & (x < 82)).sum(1)
+    keep = positives != negatives
+    x, y = x[keep], (positives > negatives)[keep].astype("int64")
+    split = int(0.8 * len(x))
+    return (x[:split], y[:split]), (x[split:], y[split:])
+
+
+def tfds_text(name, limit=20000):
+    import tensorflow_datasets as tfds
+
+    (train_text, y_train), (test_text, y_test) = (
+        tfds.as_numpy(tfds.load(name, split=split, batch_size=-1, as_supervised=True)) for split in ("train", "test")
+    )
+    vectorize = L.TextVectorization(max_tokens=VOCAB, output_sequence_length=LENGTH)
+    vectorize.adapt(train_text[:limit])
+    to_ids = lambda text: np.asarray(vectorize(text), dtype="int32")  # noqa: E731
+    return (to_ids(train_text[:limit]), y_train[:limit]), (to_ids(test_text[:limit]), y_test[:limit])
+
+
+def load_data(args):
+    if args.tfds:
+        return tfds_text(args.tfds)
+    print("Data: GENERATED token sequences (no text dataset is available offline); see --tfds.")
+    return generated_sentiment()
+
+
+def text_transformer(input_shape, classes, dim=32, heads=2):
+    tokens = keras.Input(input_shape, dtype="int32")
+    x = L.Embedding(VOCAB, dim)(tokens)
+    attention = L.MultiHeadAttention(heads, dim // heads)(x, x)
+    x = L.LayerNormalization()(x + attention)
+    feed_forward = L.Dense(dim)(L.Dense(2 * dim, activation="relu")(x))
+    x = L.LayerNormalization()(x + feed_forward)
+    x = L.GlobalAveragePooling1D()(x)
+    return keras.Model(tokens, L.Dense(classes)(x), name="text_transformer")
+
+
+def main(argv=None):
+    args = ltp_example.parser(__doc__, out="runs/text_transformer", dense_epochs=8, prune_epochs=15).parse_args(argv)
+    return ltp_example.run(text_transformer, args, load_data=load_data)
+
+
+if __name__ == "__main__":
+    main()
