@@ -193,12 +193,15 @@ def main(argv=None):
     parser.add_argument("--sparsities", nargs="+", type=float)
     parser.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS))
     parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--tag", help="suffix of the result files (results/compare_TAG.*)")
     args = parser.parse_args(argv)
     plan = {"lenet_300_100": (3, 3)} if args.quick else dict(FULL)
     if args.models:
         plan = {m: (3, 3) if args.quick else FULL[m] for m in args.models}
     sparsities = args.sparsities or ([0.9, 0.98] if args.quick else [0.9, 0.95, 0.98, 0.99])
     name = "compare_quick" if args.quick else "compare"
+    if args.tag:
+        name = f"{name}_{args.tag}"
     results_dir = os.path.join(HERE, "results")
     os.makedirs(results_dir, exist_ok=True)
 
