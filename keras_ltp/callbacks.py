@@ -130,14 +130,13 @@ class SparsityTarget(keras.callbacks.Callback):
       bisection, that brings `s` back to the target (keeping the per-layer
       allocation LTP learned), and lambda is halved. The thresholds stop
       rising at the target and training goes on recovering accuracy there,
-      with lambda settling where the soft-L0 and task pressures balance;
-    * below it with lambda already at `max_strength`, the thresholds have
-      stalled (their transitional region is empty): they are scaled up by one
-      common factor to the target, again keeping the learned allocation.
+      with lambda settling where the soft-L0 and task pressures balance.
 
     The state is the thresholds and lambda, which live in the wrappers'
     variables: it is saved with the model and restored by
-    `keras.callbacks.BackupAndRestore`.
+    `keras.callbacks.BackupAndRestore`. If lambda reaches `max_strength`
+    with `s` still below the target, the thresholds have stalled (raise the
+    temperature, or train longer).
 
     Args:
         target: hard sparsity to reach, in (0, 1).
@@ -196,32 +195,20 @@ class SparsityTarget(keras.callbacks.Callback):
             return sum(int(np.count_nonzero(s <= scale * t)) for s, t in zip(squares, taus)) / total
 
         current = sparsity_at(1.0)
-        strength = float(keras.ops.convert_to_numpy(wrappers[0].l0_strength.value))
-        if current > self.target:
-            self._scale_thresholds(wrappers, sparsity_at, 0.0, 1.0)
-            self._scale_strength(wrappers, 0.5)
-        elif current < self.target and strength >= self.max_strength:
-            # Stalled: even the strongest pressure no longer moves the thresholds
-            # (their transitional region is empty). Scale them up together.
-            upper = 2.0
-            while sparsity_at(upper) < self.target and upper < 1e12:
-                upper *= 2.0
-            self._scale_thresholds(wrappers, sparsity_at, 1.0, upper)
-        elif current < self.target:
+        if current < self.target:
             self._scale_strength(wrappers, 1.0 + self.rate)
-
-    def _scale_thresholds(self, wrappers, sparsity_at, low, high):
-        """Scales every threshold by the smallest factor in [low, high] whose
-        sparsity reaches the target (bisection; sparsity grows with the factor)."""
-        for _ in range(40):
-            middle = 0.5 * (low + high)
-            if sparsity_at(middle) >= self.target:
-                high = middle
-            else:
-                low = middle
-        for wrapper in wrappers:
-            for theta in wrapper.thresholds:
-                theta.assign(float(keras.ops.convert_to_numpy(theta.value)) * high)
+        elif current > self.target:
+            low, high = 0.0, 1.0  # sparsity_at(low) <= target < sparsity_at(high)
+            for _ in range(40):
+                middle = 0.5 * (low + high)
+                if sparsity_at(middle) >= self.target:
+                    high = middle
+                else:
+                    low = middle
+            for wrapper in wrappers:
+                for theta in wrapper.thresholds:
+                    theta.assign(float(keras.ops.convert_to_numpy(theta.value)) * high)
+            self._scale_strength(wrappers, 0.5)
 
     def _scale_strength(self, wrappers, factor):
         for wrapper in wrappers:
