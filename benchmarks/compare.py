@@ -172,12 +172,12 @@ def plot(rows, dense_accuracy, path_prefix):
     for model_name in sorted({r["model"] for r in rows}):
         fig, ax = plt.subplots(figsize=(6, 4))
         for method in METHODS:
-            points = sorted((r["target"] * 100, r["accuracy"] * 100) for r in rows
+            points = sorted((r["sparsity"] * 100, r["accuracy"] * 100) for r in rows
                             if r["model"] == model_name and r["method"] == method and "error" not in r)
             if points:
                 ax.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=method)
         ax.axhline(dense_accuracy[model_name] * 100, color="k", linestyle="--", linewidth=1, label="dense")
-        ax.set_xlabel("target sparsity (%)")
+        ax.set_xlabel("achieved sparsity (%)")
         ax.set_ylabel("held-out accuracy (%)")
         ax.set_title(model_name)
         ax.legend(fontsize=8)
