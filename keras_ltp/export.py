@@ -97,8 +97,9 @@ def _write_saved_model(model, path):
 def saved_model(model, path, *, overwrite=False):
     """Writes a TF SavedModel with a `serve` endpoint (and `serving_default`).
 
-    It loads with `tf.saved_model.load(path)` and in TF Serving, in a process
-    where keras_ltp is not installed, and runs on a GPU where there is one.
+    It loads with `tf.saved_model.load(path)` in a process where keras_ltp
+    is not installed (tested). It is Keras' own `model.export` format, the
+    one TF Serving reads; TF Serving and GPU runs are not tested here.
 
     Args:
         model: a pruned or plain Keras model (pruned models are stripped).
