@@ -4,7 +4,9 @@
     keras-ltp export IN.keras --saved-model DIR --tflite FILE [--quantize int8 --calibration X.npy]
     keras-ltp report IN.keras [--calibration X.npy] [--json FILE]
 
-Accepts pruned (wrapped) and already stripped models.
+Accepts pruned (wrapped) and already stripped models, trained on any Keras
+backend. The command itself always runs Keras on TensorFlow, which export
+needs, whatever KERAS_BACKEND says.
 """
 
 import argparse
@@ -125,7 +127,21 @@ def build_parser():
     return parser
 
 
+def _rerun_on_tensorflow():
+    """Importing keras_ltp fixed the backend from KERAS_BACKEND; export needs
+    TensorFlow, so a command started on another backend re-runs itself."""
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        env = dict(os.environ, KERAS_BACKEND="tensorflow")
+        command = [sys.executable, "-m", "keras_ltp.cli", *sys.argv[1:]]
+        sys.stdout.flush()
+        os.execve(sys.executable, command, env)
+
+
 def main(argv=None):
+    if argv is None:
+        _rerun_on_tensorflow()
     args = build_parser().parse_args(argv)
     try:
         with warnings.catch_warnings():

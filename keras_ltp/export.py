@@ -5,6 +5,10 @@ pruned model (it is stripped first) or a plain Keras model (exported as it is,
 with a warning that nothing was pruned). Outputs are written to a temporary
 path beside the destination and renamed into place, so a failure never
 leaves a half-written file or directory behind.
+
+Export needs the TensorFlow backend. A model trained with `KERAS_BACKEND=jax`
+or `torch` is saved as `.keras` and exported from a TensorFlow process (the
+`keras-ltp` command always runs on TensorFlow); tests cover both.
 """
 
 import contextlib
@@ -48,6 +52,18 @@ def deployable(model):
             stacklevel=3,
         )
     return model
+
+
+def _require_tensorflow(what):
+    backend = keras.backend.backend()
+    if backend != "tensorflow":
+        raise RuntimeError(
+            f"keras_ltp.export.{what} needs the TensorFlow backend, and this process "
+            f"runs Keras on {backend!r}. Save the model (model.save('pruned.keras')) "
+            "and export it from a TensorFlow process, e.g. `keras-ltp export "
+            "pruned.keras --saved-model DIR --tflite FILE` (the command always runs "
+            "on TensorFlow) or KERAS_BACKEND=tensorflow python your_export_script.py."
+        )
 
 
 # -- atomic output -----------------------------------------------------------------
@@ -114,6 +130,7 @@ def saved_model(model, path, *, overwrite=False):
     >>> m = keras_ltp.prune(keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)]))
     >>> out = keras_ltp.export.saved_model(m, os.path.join(tempfile.mkdtemp(), "sm"))
     """
+    _require_tensorflow("saved_model")
     model = deployable(model)
     with _atomic_path(path, overwrite, is_dir=True) as temporary:
         _write_saved_model(model, temporary)
@@ -154,6 +171,7 @@ def tflite_bytes(model, *, quantize=None, representative_data=None, sparse=True)
     Returns:
         The flatbuffer as `bytes`.
     """
+    _require_tensorflow("tflite")
     import tensorflow as tf
 
     if quantize not in QUANTIZE_CHOICES:

@@ -19,6 +19,7 @@ All functions compute in float32, whatever the dtype of `w`: `w^2` of a
 float16 weight underflows and `1/T` can reach 1e4.
 """
 
+import keras
 from keras import ops
 
 
@@ -150,6 +151,8 @@ def _soft_prune(w, tau, inv_temp):
     count = ops.sum(mask)
 
     def grad(*upstream, **_):
+        if len(upstream) == 1:  # JAX hands the output cotangents as one tuple
+            upstream = upstream[0]
         d_pruned, d_count = upstream
         sigm_prime = mask - ops.square(mask)  # sigm'(z); d mask / d(w^2) = sigm'(z) / T
         d_w = d_pruned * mask + sigm_prime * w * (2.0 * d_count * inv_temp)
@@ -171,6 +174,10 @@ def soft_prune(w, tau, temp):
 
     which cuts the number of operations per pruned tensor by about half.
 
+    On the torch backend, whose `keras.ops.custom_gradient` takes a single
+    output, the same values and gradients come from `masked_weight` and
+    `soft_l0` composed by autodiff.
+
     Args:
         w: weight tensor.
         tau: scalar threshold.
@@ -179,4 +186,7 @@ def soft_prune(w, tau, temp):
     Returns:
         `(masked float32 weight, float32 soft-L0 scalar)`.
     """
-    return _soft_prune(_f32(w), _f32(tau), 1.0 / ops.stop_gradient(_f32(temp)))
+    temp = ops.stop_gradient(_f32(temp))
+    if keras.backend.backend() == "torch":
+        return masked_weight(w, tau, temp, True), soft_l0(w, tau, temp)
+    return _soft_prune(_f32(w), _f32(tau), 1.0 / temp)

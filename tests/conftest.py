@@ -2,9 +2,23 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+import importlib.util  # noqa: E402
+
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+
+OTHER_BACKENDS = ("jax", "torch")
+
+
+def require_backend_package(name):
+    """Skips when the backend package is missing, except in CI, where the test
+    extra installs it and a missing one is a failure."""
+    if importlib.util.find_spec(name) is None:
+        message = f"{name} is not installed (pip install -e '.[test]' installs it)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
 
 
 @pytest.fixture(autouse=True)
@@ -16,9 +30,27 @@ def _seed_and_policy():
 
 
 def gradients(loss_fn, variables):
-    """d loss_fn() / d variables, as numpy arrays (TensorFlow backend)."""
-    import tensorflow as tf
+    """d loss_fn() / d variables (keras.Variable), as numpy arrays, on any backend."""
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
 
-    with tf.GradientTape() as tape:
-        loss = loss_fn()
-    return [np.asarray(g) for g in tape.gradient(loss, variables)]
+        with tf.GradientTape() as tape:
+            loss = loss_fn()
+        grads = tape.gradient(loss, variables)
+    elif backend == "jax":
+        import jax
+
+        def loss_of(values):
+            with keras.StatelessScope(state_mapping=list(zip(variables, values))):
+                return loss_fn()
+
+        grads = jax.grad(loss_of)([v.value for v in variables])
+    elif backend == "torch":
+        import torch
+
+        grads = torch.autograd.grad(loss_fn(), [v.value for v in variables])
+        grads = [g.detach().cpu() for g in grads]
+    else:
+        raise NotImplementedError(f"gradients() for backend {backend!r}")
+    return [np.asarray(g) for g in grads]

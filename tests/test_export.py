@@ -10,9 +10,16 @@ import numpy as np
 import pytest
 
 import keras_ltp
+from conftest import OTHER_BACKENDS, require_backend_package
 from keras_ltp import cli, export
 
 L = keras.layers
+
+pytestmark = pytest.mark.skipif(
+    keras.backend.backend() != "tensorflow",
+    reason="export runs on TensorFlow; models trained on other backends are "
+    "exported by test_model_trained_on_other_backend_exports",
+)
 
 
 @pytest.fixture(scope="module")
@@ -195,3 +202,77 @@ def test_cli_bad_input(tmp_path, capsys):
     assert "nothing to do" in capsys.readouterr().err
     assert cli.main(["export", str(tmp_path / "ok.keras"), "--tflite", str(tmp_path / "no" / "m.tflite")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+_TRAIN_ON_BACKEND = """
+import sys
+import keras, numpy as np, keras_ltp
+assert keras.backend.backend() == sys.argv[2], keras.backend.backend()
+keras.utils.set_random_seed(0)
+L = keras.layers
+inputs = keras.Input((8, 8, 1))
+x = L.Conv2D(6, 3, activation="relu")(inputs)
+x = L.BatchNormalization()(x)
+x = L.Flatten()(x)
+outputs = L.Dense(3)(x)
+pruned = keras_ltp.prune(keras.Model(inputs, outputs), l0_strength=2.0, threshold_gain=100.0)
+pruned.compile(keras.optimizers.Adam(1e-2), keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+rng = np.random.default_rng(0)
+x = rng.normal(size=(128, 8, 8, 1)).astype("float32")
+y = rng.integers(0, 3, 128)
+pruned.fit(x, y, epochs=3, batch_size=32, verbose=0, callbacks=[keras_ltp.callbacks.SparsityMonitor()])
+out = sys.argv[1]
+pruned.save(out + "/model.keras")
+np.save(out + "/x.npy", x[:16])
+np.save(out + "/predictions.npy", keras.ops.convert_to_numpy(pruned.predict(x[:16], verbose=0)))
+np.save(out + "/sparsity.npy", keras_ltp.sparsity(pruned)["sparsity"])
+"""
+
+
+@pytest.mark.parametrize("backend", OTHER_BACKENDS)
+def test_model_trained_on_other_backend_exports(backend, tmp_path):
+    """Train and save on JAX / PyTorch, then load and export here on TensorFlow,
+    and through the keras-ltp command started with KERAS_BACKEND=<backend>."""
+    require_backend_package(backend)
+    env = dict(os.environ, KERAS_BACKEND=backend)
+    result = subprocess.run(
+        [sys.executable, "-c", _TRAIN_ON_BACKEND, str(tmp_path), backend],
+        capture_output=True, text=True, timeout=300, env=env,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    x, expected = np.load(tmp_path / "x.npy"), np.load(tmp_path / "predictions.npy")
+    assert float(np.load(tmp_path / "sparsity.npy")) > 0.05
+
+    model = keras.saving.load_model(tmp_path / "model.keras", safe_mode=True)
+    np.testing.assert_allclose(model.predict(x, verbose=0), expected, rtol=1e-4, atol=1e-4)
+    assert keras_ltp.sparsity(model)["sparsity"] == pytest.approx(float(np.load(tmp_path / "sparsity.npy")))
+    export.saved_model(model, tmp_path / "sm")
+    export.tflite(model, tmp_path / "m.tflite")
+    np.testing.assert_allclose(export.run_tflite(str(tmp_path / "m.tflite"), x), expected, rtol=1e-4, atol=1e-4)
+
+    # The command re-runs itself on TensorFlow whatever KERAS_BACKEND says.
+    result = subprocess.run(
+        [sys.executable, "-m", "keras_ltp.cli", "export", str(tmp_path / "model.keras"),
+         "--tflite", str(tmp_path / "cli.tflite")],
+        capture_output=True, text=True, timeout=300, env=env,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    np.testing.assert_allclose(export.run_tflite(str(tmp_path / "cli.tflite"), x), expected, rtol=1e-4, atol=1e-4)
+
+
+def test_export_refuses_other_backends_with_a_clear_error(tmp_path):
+    require_backend_package("jax")
+    code = (
+        "import keras, keras_ltp\n"
+        "m = keras_ltp.prune(keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)]))\n"
+        "try:\n"
+        f"    keras_ltp.export.saved_model(m, {str(tmp_path / 'sm')!r})\n"
+        "except RuntimeError as error:\n"
+        "    print('REFUSED', error)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+        env=dict(os.environ, KERAS_BACKEND="jax"),
+    )
+    assert "REFUSED" in result.stdout and "TensorFlow backend" in result.stdout, result.stderr[-2000:]
+    assert not (tmp_path / "sm").exists()

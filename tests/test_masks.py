@@ -60,7 +60,7 @@ def test_gradients_follow_paper_eq14(weights):
     tau = keras.Variable(np.float32(tau0))
 
     def loss():
-        return keras.ops.sum(c.astype("float32") * masks.masked_weight(w, tau, temp, training=True))
+        return keras.ops.sum(keras.ops.multiply(c.astype("float32"), masks.masked_weight(w, tau, temp, training=True)))
 
     grad_w, grad_tau = gradients(loss, [w, tau])
     eps = 1e-7
@@ -117,10 +117,10 @@ def test_fused_soft_prune_equals_reference_values_and_gradients(weights):
 
     def fused():
         v, count = masks.soft_prune(w, tau, temp)
-        return keras.ops.sum(c * v) + 0.37 * count
+        return keras.ops.sum(keras.ops.multiply(c, v)) + 0.37 * count
 
     def reference():
-        return keras.ops.sum(c * masks.masked_weight(w, tau, temp, training=True)) + 0.37 * masks.soft_l0(w, tau, temp)
+        return keras.ops.sum(keras.ops.multiply(c, masks.masked_weight(w, tau, temp, training=True))) + 0.37 * masks.soft_l0(w, tau, temp)
 
     np.testing.assert_allclose(float(fused()), float(reference()), rtol=1e-5)
     for got, want in zip(gradients(fused, [w, tau]), gradients(reference, [w, tau])):
