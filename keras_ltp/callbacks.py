@@ -3,6 +3,7 @@ sparsity target and the trail of sparser checkpoints."""
 
 import math
 import os
+import warnings
 
 import keras
 import numpy as np
@@ -121,7 +122,8 @@ class SparsityMonitor(keras.callbacks.Callback):
 class SparsityTarget(keras.callbacks.Callback):
     """Steers `lambda` so the hard sparsity reaches `target` and holds there.
 
-    Every `check_every` training batches it measures the hard sparsity `s`:
+    Every `check_every` optimizer steps it measures the hard sparsity `s`
+    (before the next training batch, and once more at the end of `fit`):
 
     * below the target, every wrapper's `l0_strength` (lambda) is multiplied
       by `1 + rate` (an integral controller in log space), so the soft-L0
@@ -133,14 +135,17 @@ class SparsityTarget(keras.callbacks.Callback):
       with lambda settling where the soft-L0 and task pressures balance.
 
     The state is the thresholds and lambda, which live in the wrappers'
-    variables: it is saved with the model and restored by
-    `keras.callbacks.BackupAndRestore`. If lambda reaches `max_strength`
-    with `s` still below the target, the thresholds have stalled (raise the
-    temperature, or train longer).
+    variables, and the step count `optimizer.iterations` that times the
+    checks (they happen when it passes a multiple of `check_every`): all are
+    saved with the model and restored by `keras.callbacks.BackupAndRestore`,
+    so a run resumed from a backup, even one taken mid-epoch, checks at the
+    same steps as an uninterrupted one, wherever the callback stands in the
+    list. If lambda reaches `max_strength` with `s` still below the target,
+    the thresholds have stalled (raise the temperature, or train longer).
 
     Args:
         target: hard sparsity to reach, in (0, 1).
-        check_every: batches between two measurements.
+        check_every: optimizer steps between two measurements.
         rate: relative increase of lambda per measurement below target (> 0).
         min_strength, max_strength: bounds of lambda.
         verbose: 1 prints lambda and sparsity at each epoch end.
@@ -168,21 +173,39 @@ class SparsityTarget(keras.callbacks.Callback):
         self.min_strength = float(min_strength)
         self.max_strength = float(max_strength)
         self.verbose = verbose
-        self._batches = 0
+        self._seen_step = None  # step count at the previous batch of this fit()
+        self._steered = None  # (optimizer, step count) of the last measurement
+
+    def _step(self):
+        return int(keras.ops.convert_to_numpy(self.model.optimizer.iterations.value))
 
     def on_train_begin(self, logs=None):
         _wrappers_of(self.model, "SparsityTarget")
-        self._batches = 0
+        # Not the step count yet: BackupAndRestore may restore it after us.
+        self._seen_step = None
 
-    def on_train_batch_end(self, batch, logs=None):
-        self._batches += 1
-        if self._batches % self.check_every == 0:
-            self._steer()
+    def on_train_batch_begin(self, batch, logs=None):
+        # The schedule is a function of `optimizer.iterations`, which
+        # BackupAndRestore saves with the weights; a Python counter would
+        # restart from 0 in a resumed process and shift every check. Checking
+        # before a batch rather than after it keeps a backup taken at the end
+        # of the previous batch from missing a check made after it.
+        step = self._step()
+        previous = self._seen_step
+        if previous is None or previous > step:
+            previous = step - max(int(getattr(self.model, "steps_per_execution", 1) or 1), 1)
+        self._seen_step = step
+        if step // self.check_every > max(previous, 0) // self.check_every:
+            self._steer(step)
 
     def on_train_end(self, logs=None):
-        self._steer()
+        self._steer(self._step())
 
-    def _steer(self):
+    def _steer(self, step):
+        key = (id(self.model.optimizer), step)
+        if key == self._steered:  # e.g. at the end of one fit() and the start of the next
+            return
+        self._steered = key
         wrappers = list(iter_wrappers(self.model))
         squares, taus = [], []
         for wrapper in wrappers:
@@ -236,8 +259,16 @@ class TrailCheckpoint(keras.callbacks.Callback):
     epoch's logs (put it after `SparsityMonitor`, and use validation data to
     get `val_*` metrics) in `DIRECTORY/index.json`. Models and index are
     written to a temporary file and renamed, so an interrupted run never
-    leaves a half-written checkpoint; a resumed run reads the index and goes
-    on with the steps not yet saved. Choose one with `keras_ltp.trail.select`.
+    leaves a half-written checkpoint; a resumed run reads the index, removes
+    the temporary files a killed run may have left, and goes on with the
+    steps not yet saved. Choose one with `keras_ltp.trail.select`.
+
+    A model with a non-finite weight (or a non-finite `loss` / `val_loss` in
+    the epoch's logs) is never saved: it warns and skips that epoch, so the
+    trail ends at the last sound checkpoint when training diverges (use
+    `keras.callbacks.TerminateOnNaN` to stop there; Keras still ends the
+    interrupted epoch with `on_epoch_end`). NaN weights count as pruned, so
+    a diverged model would otherwise look like the sparsest checkpoint.
 
     Args:
         directory: where to write (created if missing).
@@ -265,6 +296,13 @@ class TrailCheckpoint(keras.callbacks.Callback):
         if os.path.exists(self.directory) and not os.path.isdir(self.directory):
             raise ValueError(f"TrailCheckpoint: {self.directory} exists and is not a directory.")
         os.makedirs(self.directory, exist_ok=True)
+        # A run killed while saving leaves its temporary file behind.
+        for name in os.listdir(self.directory):
+            if _is_temporary(name):
+                try:
+                    os.remove(os.path.join(self.directory, name))
+                except FileNotFoundError:
+                    pass
 
     def _due(self, current, entries):
         if self.every_epoch:
@@ -279,10 +317,20 @@ class TrailCheckpoint(keras.callbacks.Callback):
         entries = trail.read_index(self.directory)
         if not self._due(report["sparsity"], entries):
             return
+        problem = _non_finite(self.model, logs)
+        if problem:
+            warnings.warn(
+                f"TrailCheckpoint: not saving epoch {epoch + 1} to the trail in {self.directory}: "
+                f"{problem}; training has diverged. Earlier checkpoints are left as they are.",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+            return
         name = f"epoch{epoch + 1:03d}_sparsity{report['sparsity'] * 100:.2f}.keras"
         path = os.path.join(self.directory, name)
-        temporary = os.path.join(self.directory, f".{name}.tmp.keras")
+        temporary = os.path.join(self.directory, _temporary_name(name))
         self.model.save(temporary)
+        _fsync(temporary)
         os.replace(temporary, path)
         metrics = {k: float(v) for k, v in (logs or {}).items() if isinstance(v, (int, float, np.floating))}
         entries = [e for e in entries if e["file"] != name]
@@ -296,3 +344,34 @@ class TrailCheckpoint(keras.callbacks.Callback):
             }
         )
         trail.write_index(self.directory, entries)
+
+
+def _temporary_name(name):
+    """The name a trail checkpoint is written under before it is renamed."""
+    return f".{name}.tmp.keras"
+
+
+def _is_temporary(name):
+    from keras_ltp import trail
+
+    return (name.startswith(".") and name.endswith(".tmp.keras")) or name == trail.INDEX_NAME + ".tmp"
+
+
+def _fsync(path):
+    with open(path, "rb") as f:
+        os.fsync(f.fileno())
+
+
+def _non_finite(model, logs):
+    """Says why `model` (or its epoch `logs`) is unfit for the trail, or None."""
+    for key in ("loss", "val_loss"):
+        value = (logs or {}).get(key)
+        if isinstance(value, (int, float, np.floating)) and not math.isfinite(float(value)):
+            return f"{key} is {float(value)}"
+    for variable in model.weights:
+        value = np.asarray(keras.ops.convert_to_numpy(variable.value))
+        if value.dtype.kind in "biu":
+            continue
+        if not np.isfinite(value.astype("float32")).all():
+            return f"variable {variable.path} holds non-finite values"
+    return None

@@ -34,11 +34,14 @@ def read_index(directory):
 
 
 def write_index(directory, entries):
-    """Writes `index.json` atomically (temporary file, then rename)."""
+    """Writes `index.json` atomically (temporary file, flushed to disk, then
+    renamed), so a reader never sees a half-written index."""
     path = os.path.join(os.fspath(directory), INDEX_NAME)
     temporary = path + ".tmp"
     with open(temporary, "w") as f:
         json.dump([{k: v for k, v in e.items() if k != "path"} for e in entries], f, indent=2)
+        f.flush()
+        os.fsync(f.fileno())
     os.replace(temporary, path)
 
 
