@@ -27,6 +27,12 @@ def parser(description, **defaults):
     p.add_argument("--threshold-gain", type=float, default=keras_ltp.wrapper.DEFAULT_THRESHOLD_GAIN)
     p.add_argument("--out", default="runs/example")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--dtype-policy",
+        default="float32",
+        choices=["float32", "mixed_float16", "mixed_bfloat16"],
+        help="Keras dtype policy for both trainings (masks and thresholds stay float32)",
+    )
     p.add_argument("--verbose", type=int, default=2, help="0 silent, 1 progress bar, 2 a line per epoch")
     p.set_defaults(**defaults)
     return p
@@ -56,6 +62,7 @@ def run(build_model, args, prune_options=None, sparsity_of=None, load_data=None)
         The summary dict also written to `OUT/summary.json`.
     """
     keras.utils.set_random_seed(args.seed)
+    keras.config.set_dtype_policy(args.dtype_policy)
     (x_train, y_train), (x_test, y_test) = load_data(args) if load_data else ltp_data.load(args.tfds)
     classes = int(y_train.max()) + 1
     os.makedirs(args.out, exist_ok=True)

@@ -221,16 +221,21 @@ class SparsityTarget(keras.callbacks.Callback):
         if current < self.target:
             self._scale_strength(wrappers, 1.0 + self.rate)
         elif current > self.target:
-            low, high = 0.0, 1.0  # sparsity_at(low) <= target < sparsity_at(high)
-            for _ in range(40):
-                middle = 0.5 * (low + high)
-                if sparsity_at(middle) >= self.target:
-                    high = middle
-                else:
-                    low = middle
+            # One common factor for all thresholds that prunes exactly the
+            # `count` weights with the smallest w^2 / tau. The new thresholds
+            # lie halfway between the last weight pruned and the first kept,
+            # not on a weight: a weight exactly on its threshold is kept or
+            # pruned by the last bit of float32 rounding.
+            ratios = np.sort(
+                np.concatenate(
+                    [np.where(s > 0, s / t if t > 0 else np.inf, 0.0) for s, t in zip(squares, taus)]
+                )
+            )
+            count = math.ceil(self.target * total - 1e-9)  # fewer than pruned now
+            scale = 0.5 * (ratios[count - 1] + ratios[count]) if count > 0 else 0.5 * ratios[0]
             for wrapper in wrappers:
                 for theta in wrapper.thresholds:
-                    theta.assign(float(keras.ops.convert_to_numpy(theta.value)) * high)
+                    theta.assign(float(keras.ops.convert_to_numpy(theta.value)) * scale)
             self._scale_strength(wrappers, 0.5)
 
     def _scale_strength(self, wrappers, factor):

@@ -1,6 +1,7 @@
 """Whole-model operations: `prune`, `strip`, `sparsity`, finding wrappers."""
 
 import math
+import warnings
 
 import keras
 import numpy as np
@@ -146,6 +147,7 @@ def prune(model_or_layer, layer_options=None, *, cost="params", **options):
             "the original layer."
         )
     _check_not_pruned(model_or_layer)
+    _warn_if_outside_strategy(model_or_layer)
 
     plans = {}  # id(original layer) -> (options, cost)
 
@@ -213,6 +215,29 @@ def prune(model_or_layer, layer_options=None, *, cost="params", **options):
         return _copy_layer(layer)
 
     return _clone(model_or_layer, clone)
+
+
+def _warn_if_outside_strategy(model_or_layer):
+    """prune() copies: a copy made outside the strategy's scope of a model
+    whose variables are distributed silently trains on one device."""
+    if keras.backend.backend() != "tensorflow":
+        return
+    import tensorflow as tf
+
+    if tf.distribute.has_strategy():
+        return
+    for variable in model_or_layer.weights:
+        value = getattr(variable, "value", None)
+        if isinstance(value, tf.distribute.DistributedValues):
+            warnings.warn(
+                f"{model_or_layer.name!r} was built under a tf.distribute strategy, "
+                "but prune() runs outside its scope: the pruned copy's variables "
+                "are created on one device and it will train on one device. Call "
+                "prune() (and compile()) inside `with strategy.scope():`.",
+                UserWarning,
+                stacklevel=3,
+            )
+            return
 
 
 def strip(model_or_layer):
