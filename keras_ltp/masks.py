@@ -190,3 +190,49 @@ def soft_prune(w, tau, temp):
     if keras.backend.backend() == "torch":
         return masked_weight(w, tau, temp, True), soft_l0(w, tau, temp)
     return _soft_prune(_f32(w), _f32(tau), 1.0 / temp)
+
+
+@ops.custom_gradient
+def _relative_soft_prune(w, theta, t0):
+    square = ops.square(w)
+    mean_sq = ops.maximum(ops.mean(square), 1e-30)
+    mean_abs = ops.mean(ops.abs(w))
+    inv_temp = 1.0 / ops.maximum(t0 * ops.maximum(mean_sq - ops.square(mean_abs), 0.0), 1e-30)
+    mask = ops.sigmoid((square - theta * mean_sq) * inv_temp)
+    pruned = w * mask
+    count = ops.sum(mask)
+
+    def grad(*upstream, **_):
+        if len(upstream) == 1:  # JAX hands the output cotangents as one tuple
+            upstream = upstream[0]
+        d_pruned, d_count = upstream
+        sigm_prime = mask - ops.square(mask)
+        d_w = d_pruned * mask + sigm_prime * w * (2.0 * d_count * inv_temp)
+        d_tau = -inv_temp * ops.sum(sigm_prime * (d_pruned * w + d_count))
+        return d_w, d_tau * mean_sq, ops.zeros_like(t0)
+
+    return (pruned, count), grad
+
+
+def relative_soft_prune(w, theta, t0):
+    """`soft_prune` with its threshold and temperature taken from `w` itself:
+    `tau = theta * mean(w^2)` and `T = t0 * Var(|w|)` (paper eq. 15), all in
+    one fused operation, so `w^2` is computed once per step.
+
+    Same values and gradients as `soft_prune(w, threshold(w, theta),
+    temperature(w, t0))`: the statistics of `w` carry no gradient, `theta`
+    gets `d/dtau * mean(w^2)` and `t0` none. This is what
+    `PrunableWrapper` trains with.
+
+    Args:
+        w: weight tensor.
+        theta: scalar relative threshold.
+        t0: scalar relative temperature `T0 > 0`.
+
+    Returns:
+        `(masked float32 weight, float32 soft-L0 scalar)`.
+    """
+    if keras.backend.backend() == "torch":
+        stats = moments(w)
+        return soft_prune(w, threshold(w, theta, stats), temperature(w, t0, stats))
+    return _relative_soft_prune(_f32(w), _f32(theta), ops.stop_gradient(_f32(t0)))

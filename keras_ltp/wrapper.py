@@ -258,15 +258,12 @@ class PrunableWrapper(keras.layers.Wrapper):
         mapping, l0_terms = [], []
         for w, theta in zip(self.pruned_weights, self.thresholds):
             value = w.value
-            # mean(|w|) feeds only the temperature: inference needs mean(w^2) alone.
-            stats = masks.moments(value) if training else None
-            tau = masks.threshold(value, self._relative_threshold(theta), stats)
             if training:
-                temp = masks.temperature(value, self.temperature, stats)
-                pruned, count = masks.soft_prune(value, tau, temp)
+                pruned, count = masks.relative_soft_prune(value, self._relative_threshold(theta), self.temperature)
                 mapping.append((w, pruned))
                 l0_terms.append(count)
             else:
+                tau = masks.threshold(value, self._relative_threshold(theta))
                 mapping.append((w, masks.masked_weight(value, tau, None, False)))
         if training:
             normalizer = self.l0_normalizer or self.l0_weight * self.num_prunable()

@@ -131,3 +131,34 @@ def test_fused_soft_prune_equals_reference_values_and_gradients(weights):
     grad_w, grad_tau = gradients(fused, [w, tau])
     np.testing.assert_allclose(grad_w, c * s + 0.37 * s * (1 - s) * 2 * weights / temp, rtol=1e-3, atol=1e-4)
     np.testing.assert_allclose(grad_tau, -np.sum(s * (1 - s) * (c * weights + 0.37)) / temp, rtol=1e-3)
+
+
+def test_relative_soft_prune_equals_composed_reference(weights):
+    """The op the wrapper trains with: statistics of w taken inside, no gradient
+    through them; theta gets d/dtau * mean(w^2) (checked against numpy)."""
+    theta0, t0 = 1.3, 0.4
+    rng = np.random.default_rng(5)
+    c = rng.normal(size=weights.shape).astype("float32")
+    w = keras.Variable(weights.astype("float32"))
+    theta = keras.Variable(np.float32(theta0))
+
+    def fused():
+        v, count = masks.relative_soft_prune(w, theta, t0)
+        return keras.ops.sum(keras.ops.multiply(c, v)) + 0.37 * count
+
+    np_mean_sq = np.mean(weights**2)
+    tau = theta0 * np_mean_sq
+    temp = t0 * np.var(np.abs(weights))
+    s = sigm((weights**2 - tau) / temp)
+    np.testing.assert_allclose(float(fused()), np.sum(c * weights * s) + 0.37 * s.sum(), rtol=1e-4)
+    grad_w, grad_theta = gradients(fused, [w, theta])
+    np.testing.assert_allclose(grad_w, c * s + 0.37 * s * (1 - s) * 2 * weights / temp, rtol=1e-3, atol=1e-4)
+    d_tau = -np.sum(s * (1 - s) * (c * weights + 0.37)) / temp
+    np.testing.assert_allclose(grad_theta, d_tau * np_mean_sq, rtol=1e-3)
+    # Finite difference in theta (the statistics of w do not depend on theta).
+    def value(th):
+        ss = sigm((weights**2 - th * np_mean_sq) / temp)
+        return np.sum(c * weights * ss) + 0.37 * ss.sum()
+
+    eps = 1e-4
+    np.testing.assert_allclose(grad_theta, (value(theta0 + eps) - value(theta0 - eps)) / (2 * eps), rtol=2e-3)
