@@ -192,29 +192,37 @@ def soft_prune(w, tau, temp):
     return _soft_prune(_f32(w), _f32(tau), 1.0 / temp)
 
 
-@ops.custom_gradient
-def _relative_soft_prune(w, theta, t0):
-    square = ops.square(w)
-    mean_sq = ops.maximum(ops.mean(square), 1e-30)
-    mean_abs = ops.mean(ops.abs(w))
-    inv_temp = 1.0 / ops.maximum(t0 * ops.maximum(mean_sq - ops.square(mean_abs), 0.0), 1e-30)
-    mask = ops.sigmoid((square - theta * mean_sq) * inv_temp)
-    pruned = w * mask
-    count = ops.sum(mask)
+def _relative_soft_prune_op(hard_forward):
+    @ops.custom_gradient
+    def op(w, theta, t0):
+        square = ops.square(w)
+        mean_sq = ops.maximum(ops.mean(square), 1e-30)
+        mean_abs = ops.mean(ops.abs(w))
+        inv_temp = 1.0 / ops.maximum(t0 * ops.maximum(mean_sq - ops.square(mean_abs), 0.0), 1e-30)
+        tau = theta * mean_sq
+        mask = ops.sigmoid((square - tau) * inv_temp)
+        forward_mask = ops.cast(ops.greater(square, tau), w.dtype) if hard_forward else mask
+        pruned = w * forward_mask
+        count = ops.sum(mask)
 
-    def grad(*upstream, **_):
-        if len(upstream) == 1:  # JAX hands the output cotangents as one tuple
-            upstream = upstream[0]
-        d_pruned, d_count = upstream
-        sigm_prime = mask - ops.square(mask)
-        d_w = d_pruned * mask + sigm_prime * w * (2.0 * d_count * inv_temp)
-        d_tau = -inv_temp * ops.sum(sigm_prime * (d_pruned * w + d_count))
-        return d_w, d_tau * mean_sq, ops.zeros_like(t0)
+        def grad(*upstream, **_):
+            if len(upstream) == 1:  # JAX hands the output cotangents as one tuple
+                upstream = upstream[0]
+            d_pruned, d_count = upstream
+            sigm_prime = mask - ops.square(mask)
+            d_w = d_pruned * mask + sigm_prime * w * (2.0 * d_count * inv_temp)
+            d_tau = -inv_temp * ops.sum(sigm_prime * (d_pruned * w + d_count))
+            return d_w, d_tau * mean_sq, ops.zeros_like(t0)
 
-    return (pruned, count), grad
+        return (pruned, count), grad
+
+    return op
 
 
-def relative_soft_prune(w, theta, t0):
+_RELATIVE_SOFT_PRUNE = {False: _relative_soft_prune_op(False), True: _relative_soft_prune_op(True)}
+
+
+def relative_soft_prune(w, theta, t0, hard_forward=False):
     """`soft_prune` with its threshold and temperature taken from `w` itself:
     `tau = theta * mean(w^2)` and `T = t0 * Var(|w|)` (paper eq. 15), all in
     one fused operation, so `w^2` is computed once per step.
@@ -224,15 +232,25 @@ def relative_soft_prune(w, theta, t0):
     gets `d/dtau * mean(w^2)` and `t0` none. This is what
     `PrunableWrapper` trains with.
 
+    With `hard_forward=True` the masked weight is `w * step(w^2 - tau)` (the
+    hard mask) while every gradient stays that of the soft mask (a
+    straight-through estimator): the layers after it, batch-norm statistics
+    included, train on exactly what inference computes.
+
     Args:
         w: weight tensor.
         theta: scalar relative threshold.
         t0: scalar relative temperature `T0 > 0`.
+        hard_forward: Python bool, see above.
 
     Returns:
         `(masked float32 weight, float32 soft-L0 scalar)`.
     """
     if keras.backend.backend() == "torch":
         stats = moments(w)
-        return soft_prune(w, threshold(w, theta, stats), temperature(w, t0, stats))
-    return _relative_soft_prune(_f32(w), _f32(theta), ops.stop_gradient(_f32(t0)))
+        tau = threshold(w, theta, stats)
+        pruned, count = soft_prune(w, tau, temperature(w, t0, stats))
+        if hard_forward:
+            pruned = pruned + ops.stop_gradient(masked_weight(w, tau, None, False) - pruned)
+        return pruned, count
+    return _RELATIVE_SOFT_PRUNE[bool(hard_forward)](_f32(w), _f32(theta), ops.stop_gradient(_f32(t0)))

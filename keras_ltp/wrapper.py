@@ -113,6 +113,10 @@ class PrunableWrapper(keras.layers.Wrapper):
             whatever its gradient, so the gain sets how fast thresholds can
             travel across the weight distribution (in units of `mean(w^2)`
             per step: about `threshold_gain * learning_rate`).
+        hard_forward: train with the hard mask in the forward pass and the
+            soft mask's gradients (straight-through), so layers after this
+            one, batch-norm statistics included, see in training what they
+            will see in inference.
         **kwargs: base `keras.layers.Layer` arguments (`name`, ...).
 
     Example:
@@ -131,6 +135,7 @@ class PrunableWrapper(keras.layers.Wrapper):
         l0_weight=1.0,
         l0_normalizer=None,
         threshold_gain=DEFAULT_THRESHOLD_GAIN,
+        hard_forward=False,
         **kwargs,
     ):
         if isinstance(layer, PrunableWrapper):
@@ -170,6 +175,9 @@ class PrunableWrapper(keras.layers.Wrapper):
         self.l0_weight = float(l0_weight)
         self.threshold_gain = float(threshold_gain)
         self.l0_normalizer = None if l0_normalizer is None else float(l0_normalizer)
+        if not isinstance(hard_forward, bool):
+            raise TypeError(f"PrunableWrapper({name!r}): hard_forward must be True or False, got {hard_forward!r}.")
+        self.hard_forward = hard_forward
         self.supports_masking = layer.supports_masking
 
     # -- building -----------------------------------------------------------
@@ -259,7 +267,9 @@ class PrunableWrapper(keras.layers.Wrapper):
         for w, theta in zip(self.pruned_weights, self.thresholds):
             value = w.value
             if training:
-                pruned, count = masks.relative_soft_prune(value, self._relative_threshold(theta), self.temperature)
+                pruned, count = masks.relative_soft_prune(
+                    value, self._relative_threshold(theta), self.temperature, self.hard_forward
+                )
                 mapping.append((w, pruned))
                 l0_terms.append(count)
             else:
@@ -290,6 +300,7 @@ class PrunableWrapper(keras.layers.Wrapper):
                 "l0_weight": self.l0_weight,
                 "l0_normalizer": self.l0_normalizer,
                 "threshold_gain": self.threshold_gain,
+                "hard_forward": self.hard_forward,
             }
         )
         return config

@@ -162,3 +162,23 @@ def test_relative_soft_prune_equals_composed_reference(weights):
 
     eps = 1e-4
     np.testing.assert_allclose(grad_theta, (value(theta0 + eps) - value(theta0 - eps)) / (2 * eps), rtol=2e-3)
+
+
+def test_hard_forward_uses_hard_mask_with_soft_gradients(weights):
+    """Straight-through: the value is w * step(w^2 - tau), the gradients are
+    those of the soft mask (equal to the default op's)."""
+    theta0, t0 = 1.3, 0.4
+    c = np.random.default_rng(6).normal(size=weights.shape).astype("float32")
+    w = keras.Variable(weights.astype("float32"))
+    theta = keras.Variable(np.float32(theta0))
+
+    def loss(hard_forward):
+        v, count = masks.relative_soft_prune(w, theta, t0, hard_forward=hard_forward)
+        return keras.ops.sum(keras.ops.multiply(c, v)) + 0.37 * count
+
+    value, _ = masks.relative_soft_prune(w, theta, t0, hard_forward=True)
+    keep = weights**2 > theta0 * np.mean(weights**2)
+    assert 0 < keep.sum() < keep.size
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(value), weights * keep, rtol=1e-6)
+    for hard, soft in zip(gradients(lambda: loss(True), [w, theta]), gradients(lambda: loss(False), [w, theta])):
+        np.testing.assert_allclose(hard, soft, rtol=1e-5, atol=1e-7)

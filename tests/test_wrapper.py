@@ -139,6 +139,20 @@ def test_soft_mask_in_training_hard_mask_in_inference():
     np.testing.assert_allclose(keras.ops.convert_to_numpy(wrapper(x)), w * (w**2 > tau), rtol=1e-6)
 
 
+def test_hard_forward_trains_on_the_inference_output_and_round_trips():
+    wrapper = PrunableWrapper(L.Dense(3, use_bias=False), initial_threshold=1.0, hard_forward=True)
+    x = np.eye(4, dtype="float32")
+    inference = keras.ops.convert_to_numpy(wrapper(x))
+    w = keras.ops.convert_to_numpy(wrapper.layer.kernel.value)
+    assert 0 < np.count_nonzero(inference) < w.size
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(wrapper(x, training=True)), inference, rtol=1e-6)
+    assert len(wrapper.losses) == 1  # the soft-L0 term is still added in training
+    clone = PrunableWrapper.from_config(wrapper.get_config())
+    assert clone.hard_forward is True
+    with pytest.raises(TypeError, match="hard_forward"):
+        PrunableWrapper(L.Dense(3), hard_forward="yes")
+
+
 def test_regularizer_is_lambda_times_soft_kept_fraction():
     wrapper = PrunableWrapper(L.Dense(5), l0_strength=0.7, temperature=0.1, initial_threshold=0.8)
     x = floats(4, 3)
