@@ -147,6 +147,10 @@ class SparsityTarget(keras.callbacks.Callback):
         target: hard sparsity to reach, in (0, 1).
         check_every: optimizer steps between two measurements.
         rate: relative increase of lambda per measurement below target (> 0).
+            The default ramps lambda by at most 1.1x per `check_every` steps;
+            a faster ramp (0.3) reaches the target sooner in short runs but
+            overshoots lambda, which costs accuracy at high targets
+            (LeNet-300-100 at 98%, 20 epochs: 92.7% with 0.1, 91.9% with 0.3).
         min_strength, max_strength: bounds of lambda.
         verbose: 1 prints lambda and sparsity at each epoch end.
 
@@ -155,7 +159,7 @@ class SparsityTarget(keras.callbacks.Callback):
     >>> target = SparsityTarget(0.9)
     """
 
-    def __init__(self, target, check_every=5, rate=0.3, min_strength=1e-3, max_strength=1e4, verbose=0):
+    def __init__(self, target, check_every=5, rate=0.1, min_strength=1e-3, max_strength=1e4, verbose=0):
         super().__init__()
         if not (isinstance(target, (int, float)) and 0.0 < target < 1.0):
             raise ValueError(f"SparsityTarget: target must be a fraction in (0, 1), got {target!r} (e.g. 0.9 for 90%).")
