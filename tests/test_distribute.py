@@ -254,3 +254,21 @@ def test_xla_compiled_training_matches():
         model.fit(x, y, batch_size=worker.GLOBAL_BATCH, epochs=worker.EPOCHS, shuffle=False, verbose=0, callbacks=worker.callbacks())
         thresholds[jit] = np.array(worker.thresholds_of(model))
     np.testing.assert_allclose(thresholds[True], thresholds[False], rtol=0, atol=THRESHOLD_ATOL)
+
+
+def test_prune_outside_the_strategy_scope_warns():
+    import tensorflow as tf
+
+    import keras_ltp
+
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0"])
+    with strategy.scope():
+        dense = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)])
+    with pytest.warns(UserWarning, match="inside `with strategy.scope"):
+        keras_ltp.prune(dense)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with strategy.scope():
+            pruned = keras_ltp.prune(dense)
+        keras_ltp.prune(keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)]))
+    assert isinstance(pruned.layers[0].thresholds[0].value, tf.distribute.DistributedValues)
