@@ -144,22 +144,47 @@ def masked_weight(w, tau, temp, training):
     return _f32(w) * mask
 
 
+def _after(x, dependency):
+    """`x`, made to wait for `dependency` (adds a zero computed from it).
+
+    TensorFlow runs an op as soon as its inputs exist, so gradient ops that
+    read only forward values (the mask, `w`) would run right after the forward
+    pass and hold weight-sized buffers until their layer's backward step
+    (measured on ResNet50: four weight-sized buffers per pruned tensor alive
+    at the peak). `a > a` is 0 even for NaN, and Grappler does not fold it
+    away (it folds `zeros_like(a)` and `a * 0`).
+    """
+    first = ops.reshape(dependency, (-1,))[0]
+    return x + ops.cast(ops.greater(first, first), x.dtype)
+
+
+def _mask_gradient(upstream, w, mask, inv_temp):
+    """`(d/dw, d/dtau)` of `(w * mask, sum(mask))`, `mask = sigm(z)`, given the
+    output cotangents: paper eq. 14 for the masked weight, the full
+    derivative for the L0 count (formulas in `soft_prune`)."""
+    if len(upstream) == 1:  # JAX hands the output cotangents as one tuple
+        upstream = upstream[0]
+    d_pruned, d_count = upstream
+    # Every weight-sized op starts from d_pruned (or waits for it), so none
+    # runs before this layer's backward step.
+    reg = w * _after(2.0 * d_count * inv_temp, d_pruned)
+    reg = reg * mask
+    reg = reg - reg * mask  # 2 g_l0 w sigm'(z) / T
+    d_w = d_pruned * mask + reg
+    q = (d_pruned * w + d_count) * mask
+    q = q - q * mask  # sigm'(z) (g_v w + g_l0)
+    return d_w, -inv_temp * ops.sum(q)
+
+
 @ops.custom_gradient
 def _soft_prune(w, tau, inv_temp):
     mask = ops.sigmoid((ops.square(w) - tau) * inv_temp)
-    pruned = w * mask
-    count = ops.sum(mask)
 
     def grad(*upstream, **_):
-        if len(upstream) == 1:  # JAX hands the output cotangents as one tuple
-            upstream = upstream[0]
-        d_pruned, d_count = upstream
-        sigm_prime = mask - ops.square(mask)  # sigm'(z); d mask / d(w^2) = sigm'(z) / T
-        d_w = d_pruned * mask + sigm_prime * w * (2.0 * d_count * inv_temp)
-        d_tau = -inv_temp * ops.sum(sigm_prime * (d_pruned * w + d_count))
+        d_w, d_tau = _mask_gradient(upstream, w, mask, inv_temp)
         return d_w, d_tau, ops.zeros_like(inv_temp)
 
-    return (pruned, count), grad
+    return (w * mask, ops.sum(mask)), grad
 
 
 def soft_prune(w, tau, temp):
@@ -192,49 +217,22 @@ def soft_prune(w, tau, temp):
     return _soft_prune(_f32(w), _f32(tau), 1.0 / temp)
 
 
-def _after(x, dependency):
-    """`x`, made to wait for `dependency` (adds a zero computed from it).
-
-    TensorFlow runs an op as soon as its inputs exist, so gradient ops that
-    read only forward values (the mask, `w`) would run right after the forward
-    pass and hold weight-sized buffers until their layer's backward step
-    (measured on ResNet50: four weight-sized buffers per pruned tensor alive
-    at the peak). `a > a` is 0 even for NaN, and Grappler does not fold it
-    away (it folds `zeros_like(a)` and `a * 0`).
-    """
-    first = ops.reshape(dependency, (-1,))[0]
-    return x + ops.cast(ops.greater(first, first), x.dtype)
-
-
 def _relative_soft_prune_op(hard_forward):
     @ops.custom_gradient
     def op(w, theta, t0):
         square = ops.square(w)
-        mean_sq = ops.maximum(ops.mean(square), 1e-30)
-        mean_abs = ops.mean(ops.abs(w))
-        inv_temp = 1.0 / ops.maximum(t0 * ops.maximum(mean_sq - ops.square(mean_abs), 0.0), 1e-30)
-        tau = theta * mean_sq
+        stats = (ops.mean(square), ops.mean(ops.abs(w)))  # moments(w), sharing w^2
+        tau = threshold(w, theta, stats)
+        inv_temp = 1.0 / temperature(w, t0, stats)
         mask = ops.sigmoid((square - tau) * inv_temp)
         forward_mask = ops.cast(ops.greater(square, tau), w.dtype) if hard_forward else mask
-        pruned = w * forward_mask
-        count = ops.sum(mask)
 
         def grad(*upstream, **_):
-            if len(upstream) == 1:  # JAX hands the output cotangents as one tuple
-                upstream = upstream[0]
-            d_pruned, d_count = upstream
-            # Every weight-sized op starts from d_pruned (or waits for it), so
-            # none runs before this layer's backward step.
-            reg = w * _after(2.0 * d_count * inv_temp, d_pruned)
-            reg = reg * mask
-            reg = reg - reg * mask  # 2 g_l0 w sigm'(z) / T
-            d_w = d_pruned * mask + reg
-            q = (d_pruned * w + d_count) * mask
-            q = q - q * mask  # sigm'(z) (g_v w + g_l0)
-            d_tau = -inv_temp * ops.sum(q)
-            return d_w, d_tau * mean_sq, ops.zeros_like(t0)
+            d_w, d_tau = _mask_gradient(upstream, w, mask, inv_temp)
+            # tau = theta * max(mean(w^2), 1e-30), the statistic without gradient.
+            return d_w, d_tau * ops.maximum(stats[0], 1e-30), ops.zeros_like(t0)
 
-        return (pruned, count), grad
+        return (w * forward_mask, ops.sum(mask)), grad
 
     return op
 
