@@ -29,6 +29,26 @@ import tensorflow as tf  # noqa: E402
 import tensorflow_model_optimization as tfmot  # noqa: E402
 
 
+def recalibrate_batch_norm(model, x, batch_size):
+    """tf-keras twin of keras_ltp.recalibrate_batch_norm (compare.py applies
+    it to every method): moving statistics = size-weighted average of the
+    batch statistics over x, computed with the final weights."""
+    layers = [layer for layer in model._flatten_layers(include_self=False, recursive=True)
+              if isinstance(layer, tf_keras.layers.BatchNormalization)]
+    if not layers:
+        return False
+    saved, seen = [layer.momentum for layer in layers], 0
+    for start in range(0, len(x), batch_size):
+        batch = x[start:start + batch_size]
+        for layer in layers:
+            layer.momentum = seen / (seen + len(batch))
+        model(batch, training=True)
+        seen += len(batch)
+    for layer, momentum in zip(layers, saved):
+        layer.momentum = momentum
+    return True
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--model", required=True)
@@ -65,6 +85,7 @@ def main():
                    callbacks=[tfmot.sparsity.keras.UpdatePruningStep()])
         seconds = (time.time() - start) / args.epochs
         final = tfmot.sparsity.keras.strip_pruning(pruned)
+        result["batch_norm_recalibrated"] = recalibrate_batch_norm(final, x, args.batch_size)
         final.compile(metrics=["accuracy"], loss=tf_keras.losses.SparseCategoricalCrossentropy(from_logits=True))
         accuracy = float(final.evaluate(xt, yt, verbose=0)[1])
         per_layer, kept, total = {}, 0, 0

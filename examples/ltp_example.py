@@ -46,6 +46,14 @@ def compile_model(model, learning_rate):
     )
 
 
+def recalibrate_if_batch_norm(model, x_train, batch_size):
+    """Re-estimates batch-norm moving statistics with the final weights
+    (pruning moves weights faster than `fit`'s moving averages follow)."""
+    if any(isinstance(layer, keras.layers.BatchNormalization) for layer in model._flatten_layers(recursive=True)):
+        count = keras_ltp.recalibrate_batch_norm(model, x_train, batch_size=batch_size)
+        print(f"Re-estimated the moving statistics of {count} batch-norm layers on the training inputs")
+
+
 def run(build_model, args, prune_options=None, sparsity_of=None, load_data=None):
     """Trains `build_model(input_shape, classes)` dense, prunes it, reports.
 
@@ -72,6 +80,7 @@ def run(build_model, args, prune_options=None, sparsity_of=None, load_data=None)
     compile_model(dense, args.lr)
     print(f"\n== Dense training: {dense.name}, {dense.count_params():,} parameters, {args.dense_epochs} epochs")
     dense.fit(x_train, y_train, batch_size=args.batch_size, epochs=args.dense_epochs, verbose=args.verbose)
+    recalibrate_if_batch_norm(dense, x_train, args.batch_size)
     dense_acc = float(dense.evaluate(x_test, y_test, verbose=0)[1])
     print(f"Dense held-out accuracy: {dense_acc:.4f}")
 
@@ -100,6 +109,7 @@ def run(build_model, args, prune_options=None, sparsity_of=None, load_data=None)
         verbose=args.verbose,
     )
     seconds = time.time() - start
+    recalibrate_if_batch_norm(pruned, x_train, args.batch_size)
     report = keras_ltp.sparsity(pruned)
     pruned_acc = float(pruned.evaluate(x_test, y_test, verbose=0)[1])
     print("\n" + str(report))

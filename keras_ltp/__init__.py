@@ -1,6 +1,7 @@
 """keras-ltp: Learned Threshold Pruning for Keras 3."""
 
 from keras_ltp import callbacks, export, trail
+from keras_ltp.batch_norm import recalibrate_batch_norm
 from keras_ltp.models import prune, sparsity, strip
 from keras_ltp.registry import register_prunable
 from keras_ltp.wrapper import PrunableWrapper
@@ -12,6 +13,7 @@ __all__ = [
     "callbacks",
     "export",
     "prune",
+    "recalibrate_batch_norm",
     "register_prunable",
     "sparsity",
     "strip",
