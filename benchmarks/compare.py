@@ -103,7 +103,7 @@ def magnitude(dense, target, scope, data, epochs, batch_size):
     return model, (time.time() - start) / epochs
 
 
-def ltp(dense, target, model_name, data, epochs, batch_size):
+def ltp(dense, target, model_name, data, epochs, batch_size, max_strength=30.0):
     (x, y), _ = data
     t_start, t_end = TEMPERATURES[model_name]
     model = keras_ltp.prune(dense, temperature=t_start)
@@ -111,7 +111,7 @@ def ltp(dense, target, model_name, data, epochs, batch_size):
     start = time.time()
     model.fit(x, y, batch_size=batch_size, epochs=epochs, verbose=0, callbacks=[
         keras_ltp.callbacks.TemperatureScheduler.exponential(t_start, t_end, epochs),
-        keras_ltp.callbacks.SparsityTarget(target),
+        keras_ltp.callbacks.SparsityTarget(target, max_strength=max_strength),
     ])
     return keras_ltp.strip(model), (time.time() - start) / epochs
 
@@ -143,12 +143,12 @@ def summarize(method, model_name, target, plain, seconds, data, batch_size):
     }
 
 
-def tfmot(model_name, target, weights_path, data_path, epochs, batch_size):
+def tfmot(model_name, target, weights_path, data_path, epochs, batch_size, seed=1):
     with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as f:
         out = f.name
     command = [sys.executable, os.path.join(HERE, "tfmot_worker.py"), "--model", model_name, "--weights", weights_path,
                "--data", data_path, "--target", str(target), "--epochs", str(epochs),
-               "--batch-size", str(batch_size), "--out", out]
+               "--batch-size", str(batch_size), "--seed", str(seed), "--out", out]
     env = dict(os.environ, TF_USE_LEGACY_KERAS="1")
     done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=3600)
     try:
@@ -207,6 +207,7 @@ def main(argv=None):
     parser.add_argument("--sparsities", nargs="+", type=float)
     parser.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS))
     parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--max-strength", type=float, default=30.0, help="LTP: SparsityTarget's max_strength (ablation)")
     parser.add_argument("--tag", help="suffix of the result files (results/compare_TAG.*)")
     args = parser.parse_args(argv)
     plan = {"lenet_300_100": (3, 3)} if args.quick else dict(FULL)
@@ -243,7 +244,7 @@ def main(argv=None):
                     row = tfmot(model_name, target, weights_path, data_path, epochs, args.batch_size)
                 else:
                     if method == "ltp":
-                        plain, seconds = ltp(dense, target, model_name, data, epochs, args.batch_size)
+                        plain, seconds = ltp(dense, target, model_name, data, epochs, args.batch_size, args.max_strength)
                     else:
                         plain, seconds = magnitude(dense, target, method.split("_")[0], data, epochs, args.batch_size)
                     row = summarize(method, model_name, target, plain, seconds, data, args.batch_size)

@@ -57,8 +57,11 @@ def main():
     parser.add_argument("--target", type=float, required=True)
     parser.add_argument("--epochs", type=int, required=True)
     parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--seed", type=int, help="seeds Python, NumPy and TensorFlow (as compare.py does in-process)")
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
+    if args.seed is not None:
+        tf_keras.utils.set_random_seed(args.seed)
 
     from benchmark_models import BUILDERS  # noqa: E402 - after the keras alias
 

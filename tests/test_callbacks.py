@@ -153,6 +153,89 @@ def test_sparsity_target_state_survives_save_and_load(tmp_path):
     assert abs(keras_ltp.sparsity(loaded)["sparsity"] - 0.8) <= 0.005
 
 
+def _thetas(model):
+    return np.array([float(t.numpy()) for w in iter_wrappers(model) for t in w.thresholds])
+
+
+def _pruned_count(model):
+    return sum(int(np.sum(keras.ops.convert_to_numpy(m) == 0)) for w in iter_wrappers(model) for m in w.hard_masks())
+
+
+def test_sparsity_target_at_max_strength_raises_all_thresholds_by_one_factor():
+    model = pruned_mlp()
+    for i, w in enumerate(iter_wrappers(model)):  # different relative thresholds per layer
+        w.thresholds[0].assign((0.2 + 0.3 * i) / w.threshold_gain)
+        w.l0_strength.assign(5.0)
+    before_thetas, before_pruned = _thetas(model), _pruned_count(model)
+    total = keras_ltp.sparsity(model)["total"]
+    # Independent expectation (numpy): with every tau scaled by c, weight k is
+    # pruned iff w_k^2 / tau_k <= c, so the new count is a rank of w^2 / tau.
+    ratios = np.sort(np.concatenate([
+        np.square(keras.ops.convert_to_numpy(w.pruned_weights[0].value)).ravel()
+        / float(keras.ops.convert_to_numpy(w.effective_thresholds()[0]))
+        for w in iter_wrappers(model)
+    ]))
+    target, catch_up = 0.9, 0.25
+    current = before_pruned / total
+    expected = int(np.ceil((current + catch_up * (target - current)) * total - 1e-9))
+    callback = SparsityTarget(target, check_every=5, max_strength=5.0, catch_up=catch_up)
+    callback.set_model(model)
+    model.optimizer.build(model.trainable_variables)
+    model.optimizer.iterations.assign(5)  # a check is due before this batch
+    callback.on_train_begin()
+    callback.on_train_batch_begin(0)
+    after_thetas = _thetas(model)
+    factor = after_thetas / before_thetas
+    np.testing.assert_allclose(factor, factor[0], rtol=1e-6)  # one common factor: allocation kept
+    assert ratios[expected - 1] < factor[0] < ratios[expected]
+    assert _pruned_count(model) == expected > before_pruned
+    assert [float(w.l0_strength.numpy()) for w in iter_wrappers(model)] == [5.0, 5.0]  # lambda not raised
+
+
+def _set_sparsity(model, level):
+    """Sets every threshold so that `level` of all weights are pruned (one
+    common relative threshold)."""
+    squares = np.concatenate([
+        np.square(keras.ops.convert_to_numpy(w.pruned_weights[0].value)).ravel()
+        / np.mean(np.square(keras.ops.convert_to_numpy(w.pruned_weights[0].value)))
+        for w in iter_wrappers(model)
+    ])
+    theta = np.quantile(squares, level)
+    for w in iter_wrappers(model):
+        w.thresholds[0].assign(theta / w.threshold_gain)
+
+
+@pytest.mark.parametrize("snapped", [True, False])
+def test_sparsity_target_closes_only_a_small_gap_at_the_end_of_fit(snapped):
+    model = pruned_mlp()
+    _set_sparsity(model, 0.6)
+    total = keras_ltp.sparsity(model)["total"]
+    before = _pruned_count(model)
+    # Half a weight short of the target (0.35 points of 144 weights), or 10 points.
+    target = (before + 0.5) / total if snapped else before / total + 0.1
+    callback = SparsityTarget(target)  # lambda (2.0) is far below max_strength
+    callback.set_model(model)
+    if snapped:
+        callback.on_train_end()
+        assert _pruned_count(model) == before + 1
+    else:
+        with pytest.warns(UserWarning, match="short of the"):
+            callback.on_train_end()
+        assert _pruned_count(model) == before  # left as it is
+
+
+def test_sparsity_target_reaches_target_with_lambda_clamped():
+    # lambda starts at max_strength: the thresholds' common factor alone
+    # reaches the target.
+    model, x, y = _mnist_mlp(0.9)
+    history = model.fit(
+        x, y, epochs=3, batch_size=64, verbose=0,
+        callbacks=[SparsityTarget(0.9, min_strength=1e-3, max_strength=keras_ltp.wrapper.DEFAULT_L0_STRENGTH)],
+    )
+    assert abs(keras_ltp.sparsity(model)["sparsity"] - 0.9) <= 0.005
+    assert max(history.history["l0_strength"]) <= keras_ltp.wrapper.DEFAULT_L0_STRENGTH
+
+
 @pytest.mark.parametrize(
     "kwargs, message",
     [
@@ -161,6 +244,8 @@ def test_sparsity_target_state_survives_save_and_load(tmp_path):
         ({"target": 0.9, "check_every": 0}, "check_every must be an int >= 1"),
         ({"target": 0.9, "rate": -1}, "rate must be a finite number > 0"),
         ({"target": 0.9, "min_strength": 5.0, "max_strength": 1.0}, "min_strength < max_strength"),
+        ({"target": 0.9, "catch_up": 0.0}, "catch_up must be a fraction in \\(0, 1\\]"),
+        ({"target": 0.9, "catch_up": 1.5}, "catch_up must be a fraction"),
     ],
 )
 def test_sparsity_target_bad_arguments(kwargs, message):

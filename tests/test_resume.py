@@ -363,10 +363,10 @@ def test_sparsity_target_checks_follow_the_optimizer_step_count():
     steps = []
 
     class Recording(SparsityTarget):
-        def _steer(self, step):
+        def _steer(self, step, **kwargs):
             if (id(self.model.optimizer), step) != self._steered:
                 steps.append(step)
-            super()._steer(step)
+            super()._steer(step, **kwargs)
 
     model = worker.build()
     x, y = worker.data()

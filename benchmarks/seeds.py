@@ -1,0 +1,98 @@
+"""Seed spread of LTP and tfmot at one (model, target) of `compare.py`.
+
+`compare.py` runs each method once. Its single figures move between runs by
+more than some of the gaps it reports (tfmot on LeNet-300-100 at 98%: 91.7%
+in one run, 87.9% in the next), so this reruns LTP and tfmot with several
+seeds from the same dense checkpoint, same settings, and reports each
+method's mean, spread and the gap between them.
+
+    python benchmarks/seeds.py                                   # LeNet-300-100 at 98%, seeds 1-5
+    python benchmarks/seeds.py --model lenet5 --target 0.98 --seeds 1 2 3
+
+Writes benchmarks/results/seeds_<model>_<target>.json.
+"""
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+import compare  # noqa: E402 - sets up the examples path and quiet logging
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+import keras_ltp  # noqa: E402
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default="lenet_300_100", choices=list(compare.BUILDERS))
+    parser.add_argument("--target", type=float, default=0.98)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4, 5])
+    parser.add_argument("--batch-size", type=int, default=64)
+    args = parser.parse_args(argv)
+
+    dense_epochs, epochs = compare.FULL[args.model]
+    (x, y), (xt, yt) = compare.ltp_data.mnist_offline()
+    data = ((x, y), (xt, yt))
+    scratch = tempfile.mkdtemp()
+    data_path = os.path.join(scratch, "data.npz")
+    np.savez(data_path, x=x, y=y, xt=xt, yt=yt)
+    keras.utils.set_random_seed(0)  # the same dense checkpoint as compare.py
+    dense = compare.BUILDERS[args.model](x.shape[1:], 10)
+    compare.ltp_example.compile_model(dense, 1e-3)
+    dense.fit(x, y, batch_size=args.batch_size, epochs=dense_epochs, verbose=0)
+    if compare.has_batch_norm(dense):
+        keras_ltp.recalibrate_batch_norm(dense, x, batch_size=args.batch_size)
+    dense_accuracy = float(dense.evaluate(xt, yt, verbose=0)[1])
+    weights_path = os.path.join(scratch, "dense.npz")
+    np.savez(weights_path, *dense.get_weights())
+    print(f"{args.model}: dense accuracy {dense_accuracy:.2%}", flush=True)
+
+    started, runs = time.time(), []
+    for seed in args.seeds:
+        keras.utils.set_random_seed(seed)
+        plain, seconds = compare.ltp(dense, args.target, args.model, data, epochs, args.batch_size)
+        row = compare.summarize("ltp", args.model, args.target, plain, seconds, data, args.batch_size)
+        runs.append(dict(row, seed=seed))
+        runs.append(dict(compare.tfmot(args.model, args.target, weights_path, data_path, epochs, args.batch_size,
+                                       seed=seed), seed=seed))
+        for run in runs[-2:]:
+            shown = run.get("error") or f"accuracy {run['accuracy']:.2%} at sparsity {run['sparsity']:.2%}"
+            print(f"  seed {seed} {run['method']:<18} {shown}", flush=True)
+
+    summary = {}
+    for method in ("ltp", "tfmot_polynomial"):
+        accuracies = [r["accuracy"] for r in runs if r["method"] == method and "error" not in r]
+        if accuracies:
+            summary[method] = {"mean": statistics.mean(accuracies), "min": min(accuracies),
+                               "max": max(accuracies), "accuracies": accuracies}
+    print(f"\n{'method':<18}{'mean':>8}{'min':>8}{'max':>8}   (held-out accuracy, {len(args.seeds)} seeds)")
+    for method, s in summary.items():
+        print(f"{method:<18}{s['mean']:>8.2%}{s['min']:>8.2%}{s['max']:>8.2%}")
+    if len(summary) == 2:
+        gap = (summary["ltp"]["mean"] - summary["tfmot_polynomial"]["mean"]) * 100
+        worst = (summary["ltp"]["min"] - summary["tfmot_polynomial"]["max"]) * 100
+        print(f"LTP - tfmot: {gap:+.2f} points on the means; {worst:+.2f} LTP's worst seed vs tfmot's best")
+    result = {
+        "benchmark": "seeds", "command": "python benchmarks/seeds.py " + " ".join(argv or sys.argv[1:]),
+        "model": args.model, "target": args.target, "seeds": args.seeds,
+        "dense_accuracy": dense_accuracy, "pruning_epochs": epochs, "summary": summary, "runs": runs,
+        "minutes": (time.time() - started) / 60,
+        "versions": {"keras": keras.__version__, "keras_ltp": keras_ltp.__version__},
+    }
+    out = os.path.join(HERE, "results", f"seeds_{args.model}_{int(round(args.target * 100))}.json")
+    os.makedirs(os.path.dirname(out), exist_ok=True)
+    with open(out, "w") as f:
+        json.dump(result, f, indent=2)
+    print(f"Wrote {os.path.relpath(out, os.path.join(HERE, '..'))}")
+
+
+if __name__ == "__main__":
+    main()
