@@ -129,14 +129,15 @@ def test_sparsity_target_reaches_and_holds():
     model, x, y = _mnist_mlp(0.9)
     history = model.fit(
         x, y, epochs=6, batch_size=64, verbose=0,
-        # A short run: a faster lambda ramp than the default reaches the target by epoch 3.
-        callbacks=[SparsityTarget(0.9, rate=0.3), SparsityMonitor(per_layer=False)],
+        # A short run: a faster ramp (lambda, then the thresholds) than the
+        # default reaches the target by epoch 3.
+        callbacks=[SparsityTarget(0.9, rate=0.3, catch_up=0.3), SparsityMonitor(per_layer=False)],
     )
     per_epoch = history.history["sparsity"]
     assert all(abs(s - 0.9) <= 0.02 for s in per_epoch[2:]), per_epoch  # reached early, then held
     final = keras_ltp.sparsity(model)["sparsity"]
-    # This 6-epoch run ends within 0.6 points on some backends (JAX: 89.46%);
-    # the benchmark models end within 0.2 points (benchmarks/README.md).
+    # Within a point in this 6-epoch run on a 51k-weight MLP (TF 89.29%, JAX
+    # 89.43%); compare.py's models end within 0.2 points (benchmarks/README.md).
     assert abs(final - 0.9) <= 0.01
     assert "l0_strength" in history.history
 
