@@ -2,7 +2,7 @@
 
 `compare.py` runs each method once. Its single figures move between runs by
 more than some of the gaps it reports (tfmot on LeNet-300-100 at 98%: 91.7%
-in one run, 87.9% in the next), so this reruns LTP and tfmot with several
+in one committed run, 90.9% in the next), so this reruns LTP and tfmot with several
 seeds from the same dense checkpoint, same settings, and reports each
 method's mean, spread and the gap between them.
 

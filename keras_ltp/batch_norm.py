@@ -60,8 +60,8 @@ def recalibrate_batch_norm(model, x, *, batch_size=64, steps=None):
     while the weights before it changed. Pruning changes those weights fast,
     so after it the moving statistics can be far from what the final network
     computes, and `evaluate()` (which uses them) reports much less than the
-    network achieves (measured: a small ResNet pruned to 95%, 53% with the
-    statistics from `fit`, 92% after this). This runs the model in training
+    network achieves (measured on `benchmarks/compare.py`'s dense small
+    ResNet: 71.5% with the statistics from `fit`, 96.8% after this). This runs the model in training
     mode over `x` and sets each layer's moving mean and variance to the
     average of its batch means and variances, weighted by batch size:
 

@@ -147,10 +147,10 @@ class SparsityTarget(keras.callbacks.Callback):
       task pressures balance.
 
     At the end of `fit` it does not prune more to close a remaining gap: with
-    no training left, even a few more weights can cost much accuracy
-    (measured: a small ResNet pruned from 97.95% to 98.00% there fell from
-    74.2% to 59.8%). A shortfall of more than 0.5 points is reported with a
-    warning.
+    no training left, even a few more weights can cost much accuracy (a
+    one-step close of a 0.05-point gap, tried on the small ResNet of
+    `benchmarks/compare.py` at 98%, cost it over ten points). A shortfall of
+    more than 0.5 points is reported with a warning.
 
     The common factor is an exact order statistic: it prunes the weights
     with the smallest `w^2 / tau` across the model, and lands halfway between
@@ -172,11 +172,8 @@ class SparsityTarget(keras.callbacks.Callback):
         min_strength, max_strength: bounds of lambda. `max_strength` is in
             the units of the regularizer (lambda times the kept fraction is
             added to the loss): the default 30 suits losses of order 1 such
-            as cross-entropy. Measured on `benchmarks/compare.py`'s models
-            with `catch_up=0.1` (single runs): LeNet-300-100 at 98%, 93.1%
-            with 30 against 92.8% with 1e4 (the previous default, where
-            lambda did all the work); LeNet-5 at 98%, 92.2% (30), 88.9%
-            (100) and 87.6% at 97.18% (1e4, stalled short of the target).
+            as cross-entropy. See `benchmarks/README.md` for the measured
+            effect against the previous default (1e4).
         catch_up: fraction of the remaining gap to the target closed per
             check by raising the thresholds, once lambda is at `max_strength`;
             in (0, 1].
