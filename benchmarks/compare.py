@@ -143,6 +143,21 @@ def summarize(method, model_name, target, plain, seconds, data, batch_size):
     }
 
 
+def train_dense(model_name, data, epochs, batch_size, scratch):
+    """The dense checkpoint every method starts from (seed 0): returns the
+    model, its held-out accuracy and an .npz of its weights for tfmot."""
+    (x, y), (xt, yt) = data
+    keras.utils.set_random_seed(0)
+    dense = BUILDERS[model_name](x.shape[1:], 10)
+    ltp_example.compile_model(dense, 1e-3)
+    dense.fit(x, y, batch_size=batch_size, epochs=epochs, verbose=0)
+    if has_batch_norm(dense):  # the reference and every method's starting point
+        keras_ltp.recalibrate_batch_norm(dense, x, batch_size=batch_size)
+    weights_path = os.path.join(scratch, f"{model_name}.npz")
+    np.savez(weights_path, *dense.get_weights())
+    return dense, float(dense.evaluate(xt, yt, verbose=0)[1]), weights_path
+
+
 def tfmot(model_name, target, weights_path, data_path, epochs, batch_size, seed=1):
     with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as f:
         out = f.name
@@ -227,15 +242,8 @@ def main(argv=None):
     np.savez(data_path, x=x, y=y, xt=xt, yt=yt)
     rows, dense_accuracy, started = [], {}, time.time()
     for model_name, (dense_epochs, epochs) in plan.items():
-        keras.utils.set_random_seed(0)
-        dense = BUILDERS[model_name](x.shape[1:], 10)
-        ltp_example.compile_model(dense, 1e-3)
-        dense.fit(x, y, batch_size=args.batch_size, epochs=dense_epochs, verbose=0)
-        if has_batch_norm(dense):  # the reference and every method's starting point
-            keras_ltp.recalibrate_batch_norm(dense, x, batch_size=args.batch_size)
-        dense_accuracy[model_name] = float(dense.evaluate(xt, yt, verbose=0)[1])
-        weights_path = os.path.join(scratch, f"{model_name}.npz")
-        np.savez(weights_path, *dense.get_weights())
+        dense, dense_accuracy[model_name], weights_path = train_dense(
+            model_name, data, dense_epochs, args.batch_size, scratch)
         print(f"{model_name}: dense accuracy {dense_accuracy[model_name]:.2%} ({dense_epochs} epochs)", flush=True)
         for target in sparsities:
             for method in args.methods:

@@ -44,15 +44,7 @@ def main(argv=None):
     scratch = tempfile.mkdtemp()
     data_path = os.path.join(scratch, "data.npz")
     np.savez(data_path, x=x, y=y, xt=xt, yt=yt)
-    keras.utils.set_random_seed(0)  # the same dense checkpoint as compare.py
-    dense = compare.BUILDERS[args.model](x.shape[1:], 10)
-    compare.ltp_example.compile_model(dense, 1e-3)
-    dense.fit(x, y, batch_size=args.batch_size, epochs=dense_epochs, verbose=0)
-    if compare.has_batch_norm(dense):
-        keras_ltp.recalibrate_batch_norm(dense, x, batch_size=args.batch_size)
-    dense_accuracy = float(dense.evaluate(xt, yt, verbose=0)[1])
-    weights_path = os.path.join(scratch, "dense.npz")
-    np.savez(weights_path, *dense.get_weights())
+    dense, dense_accuracy, weights_path = compare.train_dense(args.model, data, dense_epochs, args.batch_size, scratch)
     print(f"{args.model}: dense accuracy {dense_accuracy:.2%}", flush=True)
 
     started, runs = time.time(), []
