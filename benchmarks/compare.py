@@ -41,8 +41,8 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 import keras_ltp  # noqa: E402
-import ltp_data  # noqa: E402
-import ltp_example  # noqa: E402
+from common import data as ltp_data  # noqa: E402
+from common import flow as ltp_example  # noqa: E402
 from benchmark_models import BUILDERS, TEMPERATURES  # noqa: E402
 from keras_ltp.registry import prunable_weights  # noqa: E402
 

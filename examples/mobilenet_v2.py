@@ -13,20 +13,22 @@ offline dataset gives before its inference statistics settle.
     python examples/mobilenet_v2.py --tfds cifar10
 """
 
-import keras
+from common import launch, options
 
-import ltp_example
-
-L = keras.layers
+# Keras is imported inside the functions, not at the top: --help must not wait for it.
 
 
 def conv_bn(x, filters, kernel=1, strides=1, relu=True):
+    from keras import layers as L
+
     x = L.Conv2D(filters, kernel, strides=strides, padding="same", use_bias=False)(x)
     x = L.BatchNormalization(momentum=0.9)(x)
     return L.ReLU(6.0)(x) if relu else x
 
 
 def inverted_residual(x, filters, strides=1, expansion=4):
+    from keras import layers as L
+
     inputs = x
     x = conv_bn(x, inputs.shape[-1] * expansion)
     x = L.DepthwiseConv2D(3, strides=strides, padding="same", use_bias=False)(x)
@@ -38,6 +40,9 @@ def inverted_residual(x, filters, strides=1, expansion=4):
 
 
 def mobilenet_v2(input_shape, classes, widths=((16, 1), (24, 2), (24, 1), (32, 2), (32, 1), (64, 2))):
+    import keras
+
+    L = keras.layers
     inputs = keras.Input(input_shape)
     x = conv_bn(inputs, 16, kernel=3)
     for filters, strides in widths:
@@ -49,8 +54,8 @@ def mobilenet_v2(input_shape, classes, widths=((16, 1), (24, 2), (24, 1), (32, 2
 
 def main(argv=None):
     # Batch-norm everywhere: a cool temperature, as for the ResNet example.
-    args = ltp_example.parser(__doc__, out="runs/mobilenet_v2", dense_epochs=12, t_start=0.6, t_end=0.1).parse_args(argv)
-    return ltp_example.run(mobilenet_v2, args)
+    args = options.parser(__doc__, out="runs/mobilenet_v2", dense_epochs=12, t_start=0.6, t_end=0.1).parse_args(argv)
+    return launch.run(mobilenet_v2, args)
 
 
 if __name__ == "__main__":

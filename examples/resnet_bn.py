@@ -8,20 +8,22 @@ sparsity of the convolutions and the held-out accuracy before and after.
     python examples/resnet_bn.py --tfds mnist
 """
 
-import keras
+from common import launch, options
 
-import ltp_example
-
-L = keras.layers
+# Keras is imported inside the functions, not at the top: --help must not wait for it.
 
 
 def conv_bn(x, filters, strides=1, relu=True):
+    from keras import layers as L
+
     x = L.Conv2D(filters, 3, strides=strides, padding="same", use_bias=False)(x)
     x = L.BatchNormalization()(x)
     return L.ReLU()(x) if relu else x
 
 
 def residual_block(x, filters, strides=1):
+    from keras import layers as L
+
     shortcut = x
     y = conv_bn(x, filters, strides)
     y = conv_bn(y, filters, relu=False)
@@ -32,6 +34,9 @@ def residual_block(x, filters, strides=1):
 
 
 def small_resnet(input_shape, classes, widths=(16, 32, 64)):
+    import keras
+
+    L = keras.layers
     inputs = keras.Input(input_shape)
     x = conv_bn(inputs, widths[0])
     for i, width in enumerate(widths):
@@ -50,8 +55,8 @@ def conv_sparsity(report):
 def main(argv=None):
     # Cooler than the LeNet default: with batch-norm after every convolution a
     # hot soft mask trains statistics the hard-masked network does not match.
-    args = ltp_example.parser(__doc__, out="runs/resnet", dense_epochs=12, t_start=0.6, t_end=0.1).parse_args(argv)
-    return ltp_example.run(small_resnet, args, sparsity_of=conv_sparsity)
+    args = options.parser(__doc__, out="runs/resnet", dense_epochs=12, t_start=0.6, t_end=0.1).parse_args(argv)
+    return launch.run(small_resnet, args, sparsity_of=conv_sparsity)
 
 
 if __name__ == "__main__":

@@ -11,12 +11,11 @@ access, `--tfds imdb_reviews` trains on real movie reviews instead.
     python examples/text_transformer.py --tfds imdb_reviews
 """
 
-import keras
 import numpy as np
 
-import ltp_example
+from common import launch, options
 
-L = keras.layers
+# Keras is imported inside the functions, not at the top: --help must not wait for it.
 VOCAB, LENGTH = 2000, 48
 
 
@@ -37,18 +36,21 @@ def generated_sentiment(n=6000, seed=0):
 
 
 def tfds_text(name, limit=20000):
+    """A tensorflow-datasets text dataset, vectorized to `LENGTH` token ids."""
+    import keras
     import tensorflow_datasets as tfds
 
     (train_text, y_train), (test_text, y_test) = (
         tfds.as_numpy(tfds.load(name, split=split, batch_size=-1, as_supervised=True)) for split in ("train", "test")
     )
-    vectorize = L.TextVectorization(max_tokens=VOCAB, output_sequence_length=LENGTH)
+    vectorize = keras.layers.TextVectorization(max_tokens=VOCAB, output_sequence_length=LENGTH)
     vectorize.adapt(train_text[:limit])
     to_ids = lambda text: np.asarray(vectorize(text), dtype="int32")  # noqa: E731
     return (to_ids(train_text[:limit]), y_train[:limit]), (to_ids(test_text[:limit]), y_test[:limit])
 
 
 def load_data(args):
+    """`--tfds NAME` when given, else the generated task (said so on stdout)."""
     if args.tfds:
         return tfds_text(args.tfds)
     print("Data: GENERATED token sequences (no text dataset is available offline); see --tfds.")
@@ -56,6 +58,9 @@ def load_data(args):
 
 
 def text_transformer(input_shape, classes, dim=32, heads=2):
+    import keras
+
+    L = keras.layers
     tokens = keras.Input(input_shape, dtype="int32")
     x = L.Embedding(VOCAB, dim)(tokens)
     attention = L.MultiHeadAttention(heads, dim // heads)(x, x)
@@ -67,8 +72,15 @@ def text_transformer(input_shape, classes, dim=32, heads=2):
 
 
 def main(argv=None):
-    args = ltp_example.parser(__doc__, out="runs/text_transformer", dense_epochs=8, prune_epochs=15).parse_args(argv)
-    return ltp_example.run(text_transformer, args, load_data=load_data)
+    args = options.parser(
+        __doc__,
+        data="the generated synthetic task described above (no text dataset is available offline)",
+        tfds_example="imdb_reviews",
+        out="runs/text_transformer",
+        dense_epochs=8,
+        prune_epochs=15,
+    ).parse_args(argv)
+    return launch.run(text_transformer, args, load_data=load_data)
 
 
 if __name__ == "__main__":

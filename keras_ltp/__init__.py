@@ -1,6 +1,6 @@
 """keras-ltp: Learned Threshold Pruning for Keras 3."""
 
-from keras_ltp import callbacks, export, trail
+from keras_ltp import callbacks, export, plot, trail
 from keras_ltp.batch_norm import recalibrate_batch_norm
 from keras_ltp.models import prune, sparsity, strip
 from keras_ltp.registry import register_prunable
@@ -12,6 +12,7 @@ __all__ = [
     "PrunableWrapper",
     "callbacks",
     "export",
+    "plot",
     "prune",
     "recalibrate_batch_norm",
     "register_prunable",

@@ -90,7 +90,9 @@ def recalibrate_batch_norm(model, x, *, batch_size=64, steps=None):
         steps: use at most this many batches (default: all of `x`).
 
     Returns:
-        The number of batch-norm layers recalibrated.
+        The number of batch-norm layers recalibrated: 0 (with a warning) for
+        a model without batch-norm, so one pipeline can serve every
+        architecture.
 
     Example:
     >>> import keras, numpy as np, keras_ltp
@@ -108,10 +110,12 @@ def recalibrate_batch_norm(model, x, *, batch_size=64, steps=None):
         raise ValueError(f"recalibrate_batch_norm: steps must be None or an int >= 1, got {steps!r}.")
     layers = _batch_norm_layers(model)
     if not layers:
-        raise ValueError(
-            f"recalibrate_batch_norm: {model.name!r} has no BatchNormalization layer; "
-            "its outputs do not depend on moving statistics, so there is nothing to recalibrate."
+        warnings.warn(
+            f"recalibrate_batch_norm: {model.name!r} has no BatchNormalization layer, so there is "
+            "nothing to recalibrate; the model is left as it is.",
+            stacklevel=2,
         )
+        return 0
     frozen = [layer.name for layer in layers if not layer.trainable]
     if frozen:
         warnings.warn(

@@ -11,17 +11,17 @@ or `torch` is saved as `.keras` and exported from a TensorFlow process (the
 `keras-ltp` command always runs on TensorFlow); tests cover both.
 """
 
-import contextlib
 import math
 import os
-import shutil
 import tempfile
 import warnings
 
 import keras
 import numpy as np
 
+from keras_ltp.files import atomic_path, check_destination
 from keras_ltp.models import iter_wrappers, strip
+from keras_ltp.native_output import captured
 from keras_ltp.registry import prunable_weights
 
 QUANTIZE_CHOICES = (None, "float16", "int8")
@@ -66,40 +66,6 @@ def _require_tensorflow(what):
         )
 
 
-# -- atomic output -----------------------------------------------------------------
-
-
-def _check_destination(path, overwrite):
-    path = os.path.abspath(os.fspath(path))
-    parent = os.path.dirname(path)
-    if not os.path.isdir(parent):
-        raise FileNotFoundError(
-            f"Cannot write {path}: the directory {parent} does not exist. Create it first."
-        )
-    if not os.access(parent, os.W_OK):
-        raise PermissionError(f"Cannot write {path}: the directory {parent} is not writable.")
-    if os.path.exists(path) and not overwrite:
-        raise FileExistsError(f"{path} already exists; pass overwrite=True to replace it.")
-    return path
-
-
-@contextlib.contextmanager
-def _atomic_path(path, overwrite, is_dir):
-    """Yields a temporary path beside `path`; renames it into place on success."""
-    path = _check_destination(path, overwrite)
-    parent, name = os.path.split(path)
-    scratch = tempfile.mkdtemp(prefix=f".{name}.", dir=parent)
-    temporary = os.path.join(scratch, name)
-    try:
-        yield temporary
-        if os.path.isdir(path) and is_dir:
-            old = os.path.join(scratch, "previous")
-            os.replace(path, old)
-        os.replace(temporary, path)
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
-
-
 # -- SavedModel ----------------------------------------------------------------------
 
 
@@ -132,7 +98,7 @@ def saved_model(model, path, *, overwrite=False):
     """
     _require_tensorflow("saved_model")
     model = deployable(model)
-    with _atomic_path(path, overwrite, is_dir=True) as temporary:
+    with atomic_path(path, overwrite, is_dir=True) as temporary:
         _write_saved_model(model, temporary)
     return os.path.abspath(os.fspath(path))
 
@@ -182,7 +148,10 @@ def tflite_bytes(model, *, quantize=None, representative_data=None, sparse=True)
             "(e.g. training images) to calibrate activation ranges."
         )
     model = deployable(model)
-    with tempfile.TemporaryDirectory() as scratch:
+    # The converter writes about a dozen C++ log lines per call, and a
+    # `fully_quantize: ...` line on standard output; keep them off the terminal
+    # (shown if it fails).
+    with tempfile.TemporaryDirectory() as scratch, captured():
         path = os.path.join(scratch, "saved_model")
         _write_saved_model(model, path)
         converter = tf.lite.TFLiteConverter.from_saved_model(path)
@@ -221,11 +190,11 @@ def tflite(model, path, *, quantize=None, representative_data=None, sparse=True,
     >>> m = keras_ltp.prune(keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)]))
     >>> out = keras_ltp.export.tflite(m, os.path.join(tempfile.mkdtemp(), "m.tflite"))
     """
-    _check_destination(path, overwrite)  # fail before converting
+    check_destination(path, overwrite)  # fail before converting
     content = tflite_bytes(
         model, quantize=quantize, representative_data=representative_data, sparse=sparse
     )
-    with _atomic_path(path, overwrite, is_dir=False) as temporary:
+    with atomic_path(path, overwrite) as temporary:
         with open(temporary, "wb") as f:
             f.write(content)
     return os.path.abspath(os.fspath(path))

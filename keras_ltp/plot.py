@@ -33,6 +33,9 @@ def _save(fig, path):
 def trail(directory, path, metric="val_accuracy"):
     """Plots `metric` against sparsity along a trail written by `TrailCheckpoint`.
 
+    Points are coloured by epoch (a single epoch is written next to its
+    points instead); the final model of `fit` is marked with a star.
+
     Args:
         directory: the trail directory.
         path: PNG file to write.
@@ -51,14 +54,28 @@ def trail(directory, path, metric="val_accuracy"):
     entries.sort(key=lambda e: e["epoch"])
     xs = [e["sparsity"] * 100 for e in entries]
     ys = [e["metrics"][metric] for e in entries]
+    epochs = [e["epoch"] for e in entries]
     plt = _pyplot()
+    from matplotlib.ticker import MaxNLocator
+
     fig, ax = plt.subplots(figsize=(6, 4))
     ax.plot(xs, ys, color="0.7", linewidth=1, zorder=1)  # in training order
-    points = ax.scatter(xs, ys, c=[e["epoch"] for e in entries], cmap="viridis", zorder=2)
-    fig.colorbar(points, ax=ax, label="epoch")
+    if len(set(epochs)) > 1:
+        points = ax.scatter(xs, ys, c=epochs, cmap="viridis", zorder=2)
+        colour_bar = fig.colorbar(points, ax=ax, label="epoch")
+        colour_bar.locator = MaxNLocator(integer=True)
+        colour_bar.update_ticks()
+    else:  # a colour bar of one value means nothing
+        ax.scatter(xs, ys, zorder=2)
+        for x, y, epoch in zip(xs, ys, epochs):
+            ax.annotate(f"epoch {epoch}", (x, y), xytext=(6, 6), textcoords="offset points")
+    final = [(x, y) for x, y, e in zip(xs, ys, entries) if e["final"]]
+    if final:
+        ax.scatter(*zip(*final), s=300, marker="*", facecolors="none", edgecolors="crimson", zorder=3, label="final")
+        ax.legend(loc="best")
     ax.set_xlabel("sparsity (%)")
     ax.set_ylabel(metric)
-    ax.set_title("LTP trail: accuracy vs sparsity")
+    ax.set_title(f"LTP trail: {metric} vs sparsity")
     ax.grid(alpha=0.3)
     try:
         return _save(fig, path)

@@ -1,8 +1,11 @@
 """The trail of progressively sparser checkpoints: reading and choosing.
 
 `keras_ltp.callbacks.TrailCheckpoint` writes `DIRECTORY/index.json`, a list
-of entries `{"file", "epoch", "sparsity", "compression", "metrics"}`, one per
-saved `.keras` model; the functions here read it.
+of entries `{"file", "epoch", "sparsity", "compression", "metrics", "step",
+"final"}`, one per saved `.keras` model: the best model of each sparsity
+`step` and the final model of `fit` (`"final": true`). The functions here
+read it; indexes written before `step` and `final` existed read as
+`step=None`, `final=False`.
 """
 
 import json
@@ -18,7 +21,8 @@ def read_index(directory):
         directory: a directory written by `TrailCheckpoint`.
 
     Returns:
-        A list of dicts; empty if the directory holds no index yet.
+        A list of dicts; empty if the directory holds no index yet. Entries
+        of an older index get `step=None` and `final=False`.
     """
     path = os.path.join(os.fspath(directory), INDEX_NAME)
     if not os.path.exists(path):
@@ -29,6 +33,8 @@ def read_index(directory):
     except (OSError, json.JSONDecodeError) as error:
         raise ValueError(f"{path} is not a readable trail index: {error}") from error
     for entry in entries:
+        entry.setdefault("step", None)
+        entry.setdefault("final", False)
         entry["path"] = os.path.join(os.path.abspath(os.fspath(directory)), entry["file"])
     return entries
 
@@ -49,6 +55,12 @@ def select(directory, min_sparsity=None, metric="val_accuracy", mode="max"):
     """Picks one checkpoint of the trail: the best `metric` at a sparsity of at
     least `min_sparsity`.
 
+    The final model of `fit` (the entry with `"final": True`) competes like
+    any other checkpoint; its metrics are those of the last epoch. To take
+    it whatever its metric, use
+    `next(e for e in read_index(directory) if e["final"])`. On a tie in
+    `metric` the sparser checkpoint wins.
+
     Args:
         directory: a directory written by `TrailCheckpoint`.
         min_sparsity: lowest acceptable hard sparsity (fraction), or None.
@@ -57,7 +69,8 @@ def select(directory, min_sparsity=None, metric="val_accuracy", mode="max"):
         mode: "max" or "min": whether a larger `metric` is better.
 
     Returns:
-        The chosen entry (dict with `path`, `epoch`, `sparsity`, `metrics`).
+        The chosen entry (dict with `path`, `epoch`, `sparsity`, `metrics`,
+        `step`, `final`).
         Load it with `keras.saving.load_model(entry["path"])`.
 
     Example:
@@ -85,5 +98,5 @@ def select(directory, min_sparsity=None, metric="val_accuracy", mode="max"):
             raise ValueError(f"Metric {metric!r} was not recorded in the trail; known: {known}.")
         return entry["metrics"][metric]
 
-    chooser = max if mode == "max" else min
-    return chooser(candidates, key=lambda e: (value(e), e["sparsity"]))
+    sign = 1 if mode == "max" else -1
+    return max(candidates, key=lambda e: (sign * value(e), e["sparsity"]))

@@ -85,14 +85,17 @@ def build():
 
 
 def callbacks(trail_dir):
-    """The LTP callbacks, in the order a user would list them."""
+    """The LTP callbacks, in the order a user would list them. The script is
+    run again to resume after a kill, so the trail is opened with
+    resume=True: a restarted run continues the trail the killed one began
+    (on the first run the directory is new, and resume=True starts it)."""
     from keras_ltp.callbacks import SparsityMonitor, SparsityTarget, TemperatureScheduler, TrailCheckpoint
 
     return [
         TemperatureScheduler.exponential(start=1.0, end=0.3, epochs=EPOCHS),
         SparsityTarget(TARGET, check_every=CHECK_EVERY),
         SparsityMonitor(),
-        TrailCheckpoint(trail_dir, sparsity_steps=TRAIL_STEPS),
+        TrailCheckpoint(trail_dir, sparsity_steps=TRAIL_STEPS, resume=True),
     ]
 
 

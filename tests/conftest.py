@@ -10,13 +10,28 @@ import pytest  # noqa: E402
 
 OTHER_BACKENDS = ("jax", "torch")
 
+# How each backend package gets installed (README, "Tests"). JAX's default
+# build is CPU-only and small, so the `test` extra installs it; PyTorch's
+# default Linux build is multi-GB (CUDA), so it is left to the user.
+_INSTALL = {
+    "jax": "the `test` extra installs it: pip install -e '.[test]'",
+    "torch": (
+        "the `test` extra leaves it out (a plain `pip install torch` on Linux is a multi-GB CUDA build); "
+        "to run the PyTorch tests: pip install torch (or a CPU build from PyTorch's CPU index), then "
+        "python -m pytest tests/test_backends.py tests/test_export.py -k torch"
+    ),
+}
+
 
 def require_backend_package(name):
-    """Skips when the backend package is missing, except in CI, where the test
-    extra installs it and a missing one is a failure."""
+    """Skips, with the reason and the fix, when a backend package is missing.
+
+    In CI (`CI` set) a package that the `test` extra installs must be there,
+    so a missing one fails instead.
+    """
     if importlib.util.find_spec(name) is None:
-        message = f"{name} is not installed (pip install -e '.[test]' installs it)"
-        if os.environ.get("CI"):
+        message = f"{name} is not installed; {_INSTALL[name]}"
+        if os.environ.get("CI") and name == "jax":
             pytest.fail(message)
         pytest.skip(message)
 

