@@ -28,7 +28,7 @@ def test_other_backend_suite(backend):
     require_backend_package(backend)
     env = dict(os.environ, KERAS_BACKEND=backend, KERAS_LTP_SUBSUITE="1")
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", HERE, "-q", "-p", "no:cacheprovider", "-rfE",
+        [sys.executable, "-m", "pytest", HERE, "-q", "-p", "no:cacheprovider", "-rfE", "-n", "0",
          f"--ignore={os.path.join(HERE, 'test_backends.py')}"],
         capture_output=True, text=True, timeout=1200, env=env, cwd=os.path.dirname(HERE),
     )
