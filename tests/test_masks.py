@@ -24,6 +24,17 @@ def test_hard_mask_keeps_exactly_weights_with_square_above_threshold(weights):
     assert 0 < got.sum() < got.size
 
 
+def test_a_weight_exactly_on_the_threshold_is_pruned():
+    # keep iff w^2 > tau, strictly: exact zeros are pruned at tau = 0 (a
+    # model re-pruned after strip() must count its zeros as pruned).
+    w = np.array([0.0, -0.0, 0.5, -2.0, 0.0, 3.0], "float32")
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(masks.hard_mask(w, 0.0)), [0, 0, 1, 1, 0, 1])
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(masks.hard_mask(w, 0.25)), [0, 0, 0, 1, 0, 1])
+    np.testing.assert_array_equal(
+        keras.ops.convert_to_numpy(masks.masked_weight(w, 0.25, None, False)), [0, 0, 0, -2.0, 0, 3.0]
+    )
+
+
 def test_soft_mask_and_l0_match_numpy(weights):
     tau, temp = 0.004, 0.002
     z = (weights**2 - tau) / temp

@@ -184,6 +184,54 @@ def test_strip_gives_plain_model_same_function():
     assert len(list(iter_wrappers(pruned))) == 4
 
 
+def test_repruning_a_stripped_model_counts_its_zeros_as_pruned():
+    model = keras.Sequential([keras.Input((4,)), L.Dense(6, name="d")])
+    kernel = np.random.default_rng(3).normal(size=(4, 6)).astype("float32")
+    kernel[:2] = 0.0  # half the weights exactly zero, as strip() leaves them
+    model.get_layer("d").kernel.assign(kernel)
+    report = keras_ltp.sparsity(keras_ltp.prune(model))  # initial threshold 0
+    assert report["sparsity"] == 0.5 and report["kept"] == 12
+
+
+def _numpy_hard_masked(wrapper):
+    """w * (w^2 > tau), tau = gain * theta * mean(w^2), computed in numpy."""
+    result = []
+    for w, theta in zip(wrapper.pruned_weights, wrapper.thresholds):
+        value = keras.ops.convert_to_numpy(w.value).astype("float64")
+        tau = wrapper.threshold_gain * float(keras.ops.convert_to_numpy(theta.value)) * np.mean(value**2)
+        result.append(value * (value**2 > tau))
+    return result
+
+
+def test_strip_masks_embedding_and_recurrent_weights_of_a_whole_model():
+    from keras_ltp.registry import prunable_weights
+
+    tokens = keras.Input((7,), dtype="int32")
+    x = L.Embedding(30, 8, name="emb")(tokens)
+    x = L.LSTM(5, name="lstm")(x)
+    model = keras.Model(tokens, L.Dense(2, name="head")(x))
+    pruned = keras_ltp.prune(model)
+    for wrapper in iter_wrappers(pruned):
+        for theta in wrapper.thresholds:
+            theta.assign(0.7 / wrapper.threshold_gain)  # tau = 0.7 mean(w^2): a good share pruned
+    stripped = keras_ltp.strip(pruned)
+    checked = []
+    for original, plain in zip(pruned.layers, stripped.layers):
+        if not isinstance(original, PrunableWrapper):
+            continue
+        assert type(plain) is type(original.layer)
+        for variable, want in zip(prunable_weights(plain), _numpy_hard_masked(original), strict=True):
+            got = keras.ops.convert_to_numpy(variable.value)
+            assert 0 < np.mean(got == 0) < 1, variable.path
+            np.testing.assert_allclose(got, want, rtol=1e-6, atol=0)
+            checked.append(variable.path)
+    assert len(checked) == 4, checked  # embeddings, LSTM kernel and recurrent kernel, head kernel
+    x = np.random.default_rng(0).integers(0, 30, (4, 7)).astype("int32")
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(stripped(x)), keras.ops.convert_to_numpy(pruned(x, training=False)), atol=1e-6
+    )
+
+
 def test_sparsity_report_matches_numpy_count():
     model = keras.Sequential([keras.Input((6,)), L.Dense(10, name="a"), L.Dense(4, name="b")])
     pruned = keras_ltp.prune(model)

@@ -166,6 +166,38 @@ def test_regularizer_is_lambda_times_soft_kept_fraction():
     assert wrapper.losses == []  # inference: no penalty, val_loss is the task loss
 
 
+def _soft_counts(model_or_wrapper, temperature, relative_tau):
+    """Per wrapper, sum_k sigm(z_k) for its kernel, in numpy."""
+    counts = []
+    for wrapper in keras_ltp.models.iter_wrappers(model_or_wrapper):
+        w = keras.ops.convert_to_numpy(wrapper.layer.kernel.value).astype("float64")
+        z = (w**2 - relative_tau * np.mean(w**2)) / (temperature * np.var(np.abs(w)))
+        counts.append((np.sum(1 / (1 + np.exp(-z))), w.size))
+    return counts
+
+
+def test_regularizer_weighs_the_count_by_l0_weight():
+    wrapper = PrunableWrapper(L.Dense(5), l0_strength=0.7, temperature=0.1, initial_threshold=0.8,
+                              l0_weight=3.0, l0_normalizer=50.0)
+    wrapper(floats(4, 3), training=True)
+    ((count, _),) = _soft_counts(wrapper, 0.1, 0.8)
+    np.testing.assert_allclose(float(wrapper.losses[0]), 0.7 * 3.0 * count / 50.0, rtol=1e-5)
+
+
+def test_flops_cost_makes_the_regularizer_the_soft_fraction_of_multiply_adds():
+    inputs = keras.Input((8, 8, 2))
+    x = L.Conv2D(3, 3, padding="same", name="big")(inputs)   # 64 output positions per weight
+    x = L.Conv2D(4, 3, strides=4, name="small")(x)           # 4 output positions (2x2)
+    model = keras.Model(inputs, L.Dense(2, name="head")(L.Flatten()(x)))  # 1 position
+    x = floats(2, 8, 8, 2)
+    for cost, weights in (("params", (1.0, 1.0, 1.0)), ("flops", (64.0, 4.0, 1.0))):
+        pruned = keras_ltp.prune(model, cost=cost, l0_strength=2.0, temperature=0.1, initial_threshold=0.8)
+        pruned(x, training=True)
+        counts = _soft_counts(pruned, 0.1, 0.8)
+        expected = 2.0 * sum(c * k for c, (k, _) in zip(weights, counts)) / sum(c * n for c, (_, n) in zip(weights, counts))
+        np.testing.assert_allclose(float(sum(pruned.losses)), expected, rtol=1e-5)
+
+
 def test_inner_layer_losses_and_rng_state_are_kept():
     inner = L.Dense(4, activity_regularizer=keras.regularizers.L2(0.1))
     wrapper = PrunableWrapper(inner, l0_strength=0.0)
