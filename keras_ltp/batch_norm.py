@@ -7,6 +7,8 @@ import numpy as np
 
 from keras_ltp.models import iter_wrappers
 
+__all__ = ["recalibrate_batch_norm"]
+
 
 def _batch_norm_layers(model):
     layers = [model] + list(model._flatten_layers(include_self=False, recursive=True))

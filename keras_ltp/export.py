@@ -24,6 +24,8 @@ from keras_ltp.models import iter_wrappers, strip
 from keras_ltp.native_output import captured
 from keras_ltp.registry import prunable_weights
 
+__all__ = ["ExportReport", "deployable", "interpreter", "report", "run_tflite", "saved_model", "tflite", "tflite_bytes"]
+
 QUANTIZE_CHOICES = (None, "float16", "int8")
 
 

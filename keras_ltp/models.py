@@ -10,6 +10,8 @@ from keras.src.models.functional import Functional
 from keras_ltp.registry import prunable_weights
 from keras_ltp.wrapper import PrunableWrapper
 
+__all__ = ["SparsityReport", "iter_wrappers", "prune", "sparsity", "strip"]
+
 _COSTS = ("params", "flops")
 
 

@@ -8,6 +8,8 @@ import os
 
 from keras_ltp import trail as trail_lib
 
+__all__ = ["layer_sparsity", "trail"]
+
 
 def _pyplot():
     try:

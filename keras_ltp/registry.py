@@ -18,6 +18,8 @@ A custom layer opts in, in order of precedence, by
 
 import keras
 
+__all__ = ["DEFAULT_PRUNABLE_NAMES", "prunable_weights", "register_prunable"]
+
 DEFAULT_PRUNABLE_NAMES = frozenset(
     {
         "kernel",

@@ -1,4 +1,4 @@
-"""The trail of progressively sparser checkpoints: reading and choosing.
+"""The trail of progressively sparser checkpoints: its files, reading, choosing.
 
 `keras_ltp.callbacks.TrailCheckpoint` writes `DIRECTORY/index.json`, a list
 of entries `{"file", "epoch", "sparsity", "compression", "metrics", "step",
@@ -10,6 +10,8 @@ read it; indexes written before `step` and `final` existed read as
 
 import json
 import os
+
+__all__ = ["INDEX_NAME", "checkpoint_name", "is_temporary", "is_trail_file", "read_index", "remove", "save_checkpoint", "select", "write_index"]
 
 INDEX_NAME = "index.json"
 
@@ -49,6 +51,45 @@ def write_index(directory, entries):
         f.flush()
         os.fsync(f.fileno())
     os.replace(temporary, path)
+
+
+def checkpoint_name(epoch, sparsity):
+    """The file name of a trail checkpoint: `epochEEE_sparsitySS.SS.keras`."""
+    return f"epoch{epoch:03d}_sparsity{sparsity * 100:.2f}.keras"
+
+
+def is_trail_file(name):
+    """True for the index and the checkpoints a trail directory holds."""
+    checkpoint = name.startswith("epoch") and "_sparsity" in name and name.endswith(".keras")
+    return checkpoint or name == INDEX_NAME
+
+
+def _temporary_name(name):
+    return f".{name}.tmp.keras"
+
+
+def is_temporary(name):
+    """True for the files a save or index write leaves if it is killed."""
+    return (name.startswith(".") and name.endswith(".tmp.keras")) or name == INDEX_NAME + ".tmp"
+
+
+def save_checkpoint(model, directory, name):
+    """Saves `model` as `directory/name`: to a temporary file, flushed to
+    disk, then renamed, so a killed save never leaves half a checkpoint."""
+    temporary = os.path.join(directory, _temporary_name(name))
+    model.save(temporary)
+    with open(temporary, "rb") as f:
+        os.fsync(f.fileno())
+    os.replace(temporary, os.path.join(directory, name))
+
+
+def remove(directory, names):
+    """Deletes `names` from `directory`; a file already gone is fine."""
+    for name in names:
+        try:
+            os.remove(os.path.join(directory, name))
+        except FileNotFoundError:
+            pass
 
 
 def select(directory, min_sparsity=None, metric="val_accuracy", mode="max"):

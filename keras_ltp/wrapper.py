@@ -8,6 +8,8 @@ from keras import ops
 from keras_ltp import masks
 from keras_ltp.registry import prunable_weights
 
+__all__ = ["PrunableWrapper"]
+
 DEFAULT_TEMPERATURE = 0.7
 DEFAULT_THRESHOLD_GAIN = 30.0
 DEFAULT_L0_STRENGTH = 20.0

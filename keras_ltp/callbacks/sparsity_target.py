@@ -1,0 +1,199 @@
+"""`SparsityTarget`: steers lambda and the thresholds to a target sparsity."""
+
+import math
+import warnings
+
+import keras
+import numpy as np
+
+from keras_ltp.callbacks._common import wrappers_of
+from keras_ltp.models import iter_wrappers
+
+
+FINAL_GAP = 0.005  # a shortfall beyond this at the end of fit() is reported
+
+
+class SparsityTarget(keras.callbacks.Callback):
+    """Steers `lambda` so the hard sparsity reaches `target` and holds there.
+
+    Every `check_every` optimizer steps it measures the hard sparsity `s`
+    (before the next training batch, and once more at the end of `fit`, see
+    below):
+
+    * below the target, every wrapper's `l0_strength` (lambda) is multiplied
+      by `1 + rate` (an integral controller in log space), so the soft-L0
+      pressure grows until the thresholds rise. LTP learns how to share the
+      pruning between layers while the soft-L0 and task pressures are of a
+      size; once lambda has reached `max_strength` it is raised no further
+      (a larger lambda drowns the task loss, so every threshold rises at the
+      optimizer's top speed and the allocation turns uniform, emptying small
+      layers; the thresholds also stall as their transitional regions empty).
+      Instead all thresholds are multiplied by one common factor that closes
+      `catch_up` of the remaining gap to the target per check, keeping the
+      ratios between the layers' thresholds that LTP learned;
+    * above it, all thresholds are scaled down by one common factor that
+      brings `s` back to the target (keeping the allocation), and lambda is
+      halved. The thresholds stop rising at the target and training goes on
+      recovering accuracy there, with lambda settling where the soft-L0 and
+      task pressures balance.
+
+    At the end of `fit` it does not prune more to close a remaining gap: with
+    no training left, even a few more weights can cost much accuracy (a
+    one-step close of a 0.05-point gap, tried on the small ResNet of
+    `benchmarks/compare.py` at 98%, cost it over ten points). A shortfall of
+    more than 0.5 points is reported with a warning.
+
+    The common factor is an exact order statistic: it prunes the weights
+    with the smallest `w^2 / tau` across the model, and lands halfway between
+    two weights (never on one, where float32 rounding would decide).
+
+    The state is the thresholds and lambda, which live in the wrappers'
+    variables, and the step count `optimizer.iterations` that times the
+    checks (they happen when it passes a multiple of `check_every`): all are
+    saved with the model and restored by `keras.callbacks.BackupAndRestore`,
+    so a run resumed from a backup, even one taken mid-epoch, checks at the
+    same steps as an uninterrupted one, wherever the callback stands in the
+    list.
+
+    Args:
+        target: hard sparsity to reach, in (0, 1).
+        check_every: optimizer steps between two measurements.
+        rate: relative increase of lambda per measurement below target (> 0).
+            The default ramps lambda by at most 1.1x per `check_every` steps.
+        min_strength, max_strength: bounds of lambda. `max_strength` is in
+            the units of the regularizer (lambda times the kept fraction is
+            added to the loss): the default 30 suits losses of order 1 such
+            as cross-entropy. See `benchmarks/README.md` for the measured
+            effect against the previous default (1e4).
+        catch_up: fraction of the remaining gap to the target closed per
+            check by raising the thresholds, once lambda is at `max_strength`;
+            in (0, 1].
+        verbose: 1 prints lambda and sparsity at each epoch end.
+
+    Example:
+    >>> from keras_ltp.callbacks import SparsityTarget
+    >>> target = SparsityTarget(0.9)
+    """
+
+    def __init__(
+        self, target, check_every=5, rate=0.1, min_strength=1e-3, max_strength=30.0, catch_up=0.1, verbose=0
+    ):
+        super().__init__()
+        if not (isinstance(target, (int, float)) and 0.0 < target < 1.0):
+            raise ValueError(f"SparsityTarget: target must be a fraction in (0, 1), got {target!r} (e.g. 0.9 for 90%).")
+        if not (isinstance(check_every, int) and check_every >= 1):
+            raise ValueError(f"SparsityTarget: check_every must be an int >= 1, got {check_every!r}.")
+        if not (isinstance(rate, (int, float)) and math.isfinite(rate) and rate > 0):
+            raise ValueError(f"SparsityTarget: rate must be a finite number > 0, got {rate!r}.")
+        if not (0 < min_strength < max_strength and math.isfinite(max_strength)):
+            raise ValueError(
+                f"SparsityTarget: need 0 < min_strength < max_strength < inf, got {min_strength!r}, {max_strength!r}."
+            )
+        if not (isinstance(catch_up, (int, float)) and 0.0 < catch_up <= 1.0):
+            raise ValueError(f"SparsityTarget: catch_up must be a fraction in (0, 1], got {catch_up!r}.")
+        self.target = float(target)
+        self.check_every = check_every
+        self.rate = float(rate)
+        self.min_strength = float(min_strength)
+        self.max_strength = float(max_strength)
+        self.catch_up = float(catch_up)
+        self.verbose = verbose
+        self._seen_step = None  # step count at the previous batch of this fit()
+        self._steered = None  # (optimizer, step count) of the last measurement
+
+    def _step(self):
+        return int(keras.ops.convert_to_numpy(self.model.optimizer.iterations.value))
+
+    def on_train_begin(self, logs=None):
+        wrappers_of(self.model, "SparsityTarget")
+        # Not the step count yet: BackupAndRestore may restore it after us.
+        self._seen_step = None
+
+    def on_train_batch_begin(self, batch, logs=None):
+        # The schedule is a function of `optimizer.iterations`, which
+        # BackupAndRestore saves with the weights; a Python counter would
+        # restart from 0 in a resumed process and shift every check. Checking
+        # before a batch rather than after it keeps a backup taken at the end
+        # of the previous batch from missing a check made after it.
+        step = self._step()
+        previous = self._seen_step
+        if previous is None or previous > step:
+            previous = step - max(int(getattr(self.model, "steps_per_execution", 1) or 1), 1)
+        self._seen_step = step
+        if step // self.check_every > max(previous, 0) // self.check_every:
+            self._steer(step)
+
+    def on_train_end(self, logs=None):
+        self._steer(self._step(), final=True)
+
+    def _steer(self, step, final=False):
+        key = (id(self.model.optimizer), step)
+        if key == self._steered:  # e.g. at the end of one fit() and the start of the next
+            return
+        self._steered = key
+        wrappers = list(iter_wrappers(self.model))
+        squares, taus = [], []
+        for wrapper in wrappers:
+            for w, tau in zip(wrapper.pruned_weights, wrapper.effective_thresholds()):
+                squares.append(np.square(keras.ops.convert_to_numpy(w.value).astype("float32")).ravel())
+                taus.append(float(keras.ops.convert_to_numpy(tau)))
+        total = sum(s.size for s in squares)
+
+        def sparsity_at(scale):
+            return sum(int(np.count_nonzero(s <= scale * t)) for s, t in zip(squares, taus)) / total
+
+        current = sparsity_at(1.0)
+        if current < self.target:
+            weakest = min(float(keras.ops.convert_to_numpy(w.l0_strength.value)) for w in wrappers)
+            if final:
+                if self.target - current > FINAL_GAP:
+                    warnings.warn(
+                        f"SparsityTarget: fit() ended at {current:.2%} sparsity, {self.target - current:.2%} short "
+                        f"of the {self.target:.2%} target. Train longer, or raise catch_up or max_strength.",
+                        stacklevel=2,
+                    )
+            elif weakest < self.max_strength * (1 - 1e-6):
+                self._scale_strength(wrappers, 1.0 + self.rate)
+            else:
+                goal = current + self.catch_up * (self.target - current)
+                pruned_now = round(current * total)
+                count = min(max(math.ceil(goal * total - 1e-9), pruned_now + 1), math.ceil(self.target * total - 1e-9))
+                self._scale_thresholds(wrappers, squares, taus, count)
+        elif current > self.target:
+            self._scale_thresholds(wrappers, squares, taus, math.ceil(self.target * total - 1e-9))
+            self._scale_strength(wrappers, 0.5)
+
+    @staticmethod
+    def _scale_thresholds(wrappers, squares, taus, count):
+        """Multiplies every threshold by the one factor that prunes exactly
+        the `count` weights with the smallest `w^2 / tau`. The new thresholds
+        lie halfway between the last weight pruned and the first kept, not on
+        a weight: a weight exactly on its threshold is kept or pruned by the
+        last bit of float32 rounding. Tensors with `tau <= 0` cannot be moved
+        by a factor and stay as they are."""
+        ratios = np.sort(
+            np.concatenate([np.where(s > 0, s / t if t > 0 else np.inf, 0.0) for s, t in zip(squares, taus)])
+        )
+        if count <= 0:
+            scale = 0.5 * ratios[0]
+        elif count >= ratios.size:
+            return
+        else:
+            scale = 0.5 * (ratios[count - 1] + ratios[count])
+        if not (math.isfinite(scale) and scale > 0):
+            return  # not enough weights under positive thresholds to reach `count`
+        for wrapper in wrappers:
+            for theta in wrapper.thresholds:
+                theta.assign(float(keras.ops.convert_to_numpy(theta.value)) * scale)
+
+    def _scale_strength(self, wrappers, factor):
+        for wrapper in wrappers:
+            value = float(keras.ops.convert_to_numpy(wrapper.l0_strength.value)) * factor
+            wrapper.l0_strength.assign(min(max(value, self.min_strength), self.max_strength))
+
+    def on_epoch_end(self, epoch, logs=None):
+        strength = float(keras.ops.convert_to_numpy(next(iter_wrappers(self.model)).l0_strength.value))
+        if logs is not None:
+            logs["l0_strength"] = strength
+        if self.verbose:
+            print(f"\nEpoch {epoch + 1}: SparsityTarget lambda={strength:.4g}, target {self.target:.2%}.")
