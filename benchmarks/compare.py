@@ -45,6 +45,7 @@ from common import data as ltp_data  # noqa: E402
 from common import flow as ltp_example  # noqa: E402
 from benchmark_models import BUILDERS, TEMPERATURES  # noqa: E402
 from keras_ltp.registry import prunable_weights  # noqa: E402
+from keras_ltp.walk import iter_layers  # noqa: E402
 
 FULL = {  # model: (dense epochs, pruning epochs)
     "lenet_300_100": (20, 20),
@@ -63,7 +64,7 @@ def copy_of(model):
 
 def kernels(model):
     found, seen = [], set()
-    for layer in model._flatten_layers(include_self=False, recursive=True):
+    for layer in iter_layers(model):
         if isinstance(layer, keras.Model):
             continue
         for w in prunable_weights(layer):
@@ -117,7 +118,7 @@ def ltp(dense, target, model_name, data, epochs, batch_size, max_strength=30.0):
 
 
 def has_batch_norm(model):
-    return any(isinstance(layer, keras.layers.BatchNormalization) for layer in model._flatten_layers(recursive=True))
+    return any(isinstance(layer, keras.layers.BatchNormalization) for layer in iter_layers(model))
 
 
 def summarize(method, model_name, target, plain, seconds, data, batch_size):

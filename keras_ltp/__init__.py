@@ -1,6 +1,6 @@
 """keras-ltp: Learned Threshold Pruning for Keras 3."""
 
-from keras_ltp import callbacks, export, plot, trail
+from keras_ltp import callbacks, export, plot, trail, walk
 from keras_ltp.batch_norm import recalibrate_batch_norm
 from keras_ltp.models import prune, sparsity, strip
 from keras_ltp.registry import register_prunable
@@ -19,4 +19,5 @@ __all__ = [
     "sparsity",
     "strip",
     "trail",
+    "walk",
 ]

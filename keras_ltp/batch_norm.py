@@ -6,18 +6,13 @@ import keras
 import numpy as np
 
 from keras_ltp.models import iter_wrappers
+from keras_ltp.walk import iter_layers
 
 __all__ = ["recalibrate_batch_norm"]
 
 
 def _batch_norm_layers(model):
-    layers = [model] + list(model._flatten_layers(include_self=False, recursive=True))
-    found, seen = [], set()
-    for layer in layers:
-        if isinstance(layer, keras.layers.BatchNormalization) and id(layer) not in seen:
-            seen.add(id(layer))
-            found.append(layer)
-    return found
+    return [layer for layer in iter_layers(model) if isinstance(layer, keras.layers.BatchNormalization)]
 
 
 def _is_array(value):

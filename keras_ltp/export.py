@@ -23,6 +23,7 @@ from keras_ltp.files import atomic_path, check_destination
 from keras_ltp.models import iter_wrappers, strip
 from keras_ltp.native_output import captured
 from keras_ltp.registry import prunable_weights
+from keras_ltp.walk import iter_layers
 
 __all__ = ["ExportReport", "deployable", "interpreter", "report", "run_tflite", "saved_model", "tflite", "tflite_bytes"]
 
@@ -247,14 +248,14 @@ def run_tflite(model_path_or_bytes, inputs):
 # -- size report ---------------------------------------------------------------------
 
 
+def _holds_prunable_weights(layer):
+    return not isinstance(layer, keras.Model) and bool(prunable_weights(layer))
+
+
 def _weight_rows(plain):
     rows, seen = [], set()
-    stack = [plain]
-    while stack:
-        layer = stack.pop(0)
-        children = layer._flatten_layers(include_self=False, recursive=False)
-        if isinstance(layer, keras.Model) or not prunable_weights(layer):
-            stack.extend(children)
+    for layer in iter_layers(plain, descend=lambda layer: not _holds_prunable_weights(layer)):
+        if not _holds_prunable_weights(layer):
             continue
         for w in prunable_weights(layer):
             if id(w) in seen:

@@ -5,9 +5,10 @@ import warnings
 
 import keras
 import numpy as np
-from keras.src.models.functional import Functional
 
 from keras_ltp.registry import prunable_weights
+from keras_ltp.walk import is_graph_model as _is_graph_model
+from keras_ltp.walk import iter_layers
 from keras_ltp.wrapper import PrunableWrapper
 
 __all__ = ["SparsityReport", "iter_wrappers", "prune", "sparsity", "strip"]
@@ -22,17 +23,10 @@ def iter_wrappers(model_or_layer):
     attributes, in lists or in nested models), and for a bare wrapper. A shared
     wrapper is yielded once.
     """
-    seen = set()
-    stack = [model_or_layer]
-    while stack:
-        layer = stack.pop(0)
-        if id(layer) in seen:
-            continue
-        seen.add(id(layer))
+    not_a_wrapper = lambda layer: not isinstance(layer, PrunableWrapper)  # noqa: E731
+    for layer in iter_layers(model_or_layer, descend=not_a_wrapper):
         if isinstance(layer, PrunableWrapper):
             yield layer
-            continue
-        stack.extend(layer._flatten_layers(include_self=False, recursive=False))
 
 
 def _copy_layer(layer):
@@ -392,11 +386,6 @@ def sparsity(model_or_layer):
     report["sparsity"] = 1.0 - report["kept"] / report["total"]
     report["compression"] = report["total"] / max(report["kept"], 1)
     return report
-
-
-def _is_graph_model(model):
-    """True for Sequential and Functional models, which clone_model can rebuild."""
-    return isinstance(model, (keras.Sequential, Functional))
 
 
 def _leaf_layers(model):

@@ -18,6 +18,8 @@ A custom layer opts in, in order of precedence, by
 
 import keras
 
+from keras_ltp.walk import iter_layers, own_variables
+
 __all__ = ["DEFAULT_PRUNABLE_NAMES", "prunable_weights", "register_prunable"]
 
 DEFAULT_PRUNABLE_NAMES = frozenset(
@@ -73,12 +75,6 @@ def _names_for(layer):
     return None
 
 
-def _walk(layer):
-    yield layer
-    for child in layer._flatten_layers(include_self=False, recursive=False):
-        yield from _walk(child)
-
-
 def prunable_weights(layer):
     """Lists the variables of `layer` that LTP prunes (nested layers included).
 
@@ -99,14 +95,14 @@ def prunable_weights(layer):
         for variable in layer.get_prunable_weights():
             add(variable)
         return found
-    for sublayer in _walk(layer):
+    for sublayer in iter_layers(layer, depth_first=True):
         custom = callable(getattr(sublayer, "get_prunable_weights", None))
         if custom and sublayer is not layer:
             for variable in sublayer.get_prunable_weights():
                 add(variable)
             continue
         names = _names_for(sublayer)
-        for variable in sublayer._trainable_variables + sublayer._non_trainable_variables:
+        for variable in own_variables(sublayer):
             name = variable.name.split("/")[-1]
             if names is not None:
                 if name in names:

@@ -10,8 +10,9 @@ import keras_ltp
 from keras_ltp import masks
 from keras_ltp.models import iter_wrappers
 
-FAST = settings(max_examples=60, deadline=None)
-MODELS = settings(max_examples=8, deadline=None)
+# derandomize: the same examples every run, so the suite is deterministic in CI.
+FAST = settings(max_examples=60, deadline=None, derandomize=True)
+MODELS = settings(max_examples=8, deadline=None, derandomize=True)
 
 finite = st.floats(-4.0, 4.0, allow_nan=False, width=32)
 weights = arrays("float32", st.tuples(st.integers(1, 6), st.integers(1, 6)), elements=finite)
@@ -47,7 +48,8 @@ def test_soft_mask_is_a_probability_that_grows_with_the_magnitude(w, tau, temp):
     arrays("float32", st.integers(2, 40), elements=st.floats(-3.0, 3.0, allow_nan=False, width=32)).filter(
         lambda w: np.var(np.abs(w)) > 1e-3
     ),
-    st.floats(0.0, 3.0),
+    # 0, or thresholds far from float32 underflow (1e-38 * mean(w^2) flushes to 0)
+    st.one_of(st.just(0.0), st.floats(1e-6, 3.0)),
     st.floats(0.05, 5.0),
     st.floats(0.1, 10.0),
 )

@@ -28,7 +28,7 @@ def compile_model(model, learning_rate):
 def recalibrate_if_batch_norm(model, x_train, batch_size, verbose=True):
     """Re-estimates batch-norm moving statistics with the final weights
     (pruning moves weights faster than `fit`'s moving averages follow)."""
-    if any(isinstance(layer, keras.layers.BatchNormalization) for layer in model._flatten_layers(recursive=True)):
+    if any(isinstance(layer, keras.layers.BatchNormalization) for layer in keras_ltp.walk.iter_layers(model)):
         count = keras_ltp.recalibrate_batch_norm(model, x_train, batch_size=batch_size)
         if verbose:
             print(f"Re-estimated the moving statistics of {count} batch-norm layers on the training inputs")
