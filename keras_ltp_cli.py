@@ -93,7 +93,8 @@ def _check_input(path):
 
 
 def _load_model(path):
-    _check_input(path)
+    """Loads a model whose path the command has already checked with
+    `_check_input` (before importing Keras)."""
     import keras
 
     import keras_ltp  # noqa: F401 - registers PrunableWrapper for loading
@@ -203,38 +204,38 @@ def build_parser():
     overwrite.add_argument("--overwrite", action="store_true", help="replace outputs that already exist")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    strip = commands.add_parser(
-        "strip", parents=[common, overwrite], formatter_class=_HelpFormatter,
-        help="write a plain Keras model with the hard masks baked in",
-        description="Write a plain Keras model: original layer classes, pruned weights set to zero.",
-    )
-    strip.add_argument("input", help="a .keras model, pruned or already stripped")
-    strip.add_argument("output", help="the .keras file to write (missing folders are created)")
-    strip.set_defaults(run=_strip)
+    def command(name, run, summary, description):
+        """A subcommand taking a .keras INPUT, --verbose and --overwrite."""
+        sub = commands.add_parser(
+            name, parents=[common, overwrite], formatter_class=_HelpFormatter, help=summary, description=description
+        )
+        sub.add_argument("input", help="a .keras model, pruned or already stripped")
+        sub.set_defaults(run=run)
+        return sub
 
-    export = commands.add_parser(
-        "export", parents=[common, overwrite], formatter_class=_HelpFormatter,
-        help="write a SavedModel and/or a sparse .tflite",
-        description="Write a TF SavedModel and/or a sparse-encoded .tflite (missing folders are created).",
+    strip = command(
+        "strip", _strip, "write a plain Keras model with the hard masks baked in",
+        "Write a plain Keras model: original layer classes, pruned weights set to zero.",
     )
-    export.add_argument("input", help="a .keras model, pruned or already stripped")
+    strip.add_argument("output", help="the .keras file to write (missing folders are created)")
+
+    export = command(
+        "export", _export, "write a SavedModel and/or a sparse .tflite",
+        "Write a TF SavedModel and/or a sparse-encoded .tflite (missing folders are created).",
+    )
     export.add_argument("--saved-model", metavar="DIR", help="SavedModel folder to write (TF Serving, GPU)")
     export.add_argument("--tflite", metavar="FILE", help=".tflite file to write (phones: LiteRT)")
     export.add_argument(
         "--quantize", choices=["float16", "int8"], help="quantize the .tflite (default: float32 weights)"
     )
     export.add_argument("--calibration", metavar="FILE.npy", help="example inputs for int8 calibration")
-    export.set_defaults(run=_export)
 
-    report = commands.add_parser(
-        "report", parents=[common, overwrite], formatter_class=_HelpFormatter,
-        help="per-layer sparsity and .tflite sizes",
-        description="Print kept weights per tensor and the size of each .tflite variant.",
+    report = command(
+        "report", _report, "per-layer sparsity and .tflite sizes",
+        "Print kept weights per tensor and the size of each .tflite variant.",
     )
-    report.add_argument("input", help="a .keras model, pruned or already stripped")
     report.add_argument("--calibration", metavar="FILE.npy", help="also measure a sparse int8 file")
     report.add_argument("--json", metavar="FILE", help="also write the report as JSON")
-    report.set_defaults(run=_report)
     return parser
 
 

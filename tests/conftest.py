@@ -36,6 +36,35 @@ def require_backend_package(name):
         pytest.skip(message)
 
 
+# Lines that TensorFlow's C++ code, the TFLite converter or a forced warning
+# filter print; a user-facing run must show none of them.
+NATIVE_LOG_MARKERS = ("I0000", "W0000", "E0000", "cuInit", "absl::InitializeLog", "fully_quantize", "DeprecationWarning")
+
+
+def native_log_lines(text):
+    """The lines of `text` that are native log noise."""
+    return [line for line in text.splitlines() if any(marker in line for marker in NATIVE_LOG_MARKERS)]
+
+
+def poisoned_env(root, names, message, **extra):
+    """os.environ as a user's shell has it (no TF_CPP_MIN_LOG_LEVEL), with
+    packages on PYTHONPATH whose import raises ImportError(message % name).
+
+    Args:
+        root: a pathlib.Path to write the poisoned packages into.
+        names: the package names to poison (e.g. "torch", "keras").
+        message: the error text, with `%s` for the package name.
+        **extra: more variables to set.
+    """
+    for name in names:
+        (root / name).mkdir(parents=True, exist_ok=True)
+        (root / name / "__init__.py").write_text(f"raise ImportError({message % name!r})\n")
+    path = os.pathsep.join(p for p in (str(root), os.environ.get("PYTHONPATH", "")) if p)
+    env = dict(os.environ, PYTHONPATH=path, **extra)
+    env.pop("TF_CPP_MIN_LOG_LEVEL", None)
+    return env
+
+
 @pytest.fixture(autouse=True)
 def _seed_and_policy():
     keras.utils.set_random_seed(0)

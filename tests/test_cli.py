@@ -1,7 +1,7 @@
 """The installed `keras-ltp` command, run as a user runs it: in a subprocess.
 
 The model is `tests/data/torch_trained/model.keras`, pruned and trained on the
-PyTorch backend (see `make_torch_trained_model.py` there), so every test also
+PyTorch backend (by `tests/data/train_on_backend.py`), so every test also
 checks that a model trained on another backend exports from a TensorFlow
 process. PyTorch is "poisoned" on the subprocess's path (importing it raises),
 so no code path may import torch, whether or not it is installed: importing a
@@ -17,9 +17,10 @@ import keras
 import numpy as np
 import pytest
 
+from conftest import native_log_lines, poisoned_env
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 TORCH_TRAINED = os.path.join(HERE, "data", "torch_trained")
-NATIVE_LOG_MARKERS = ("I0000", "W0000", "E0000", "cuInit", "absl::InitializeLog", "fully_quantize", "DeprecationWarning")
 
 pytestmark = pytest.mark.skipif(
     keras.backend.backend() != "tensorflow", reason="the command runs on TensorFlow; one run of these tests is enough"
@@ -35,30 +36,20 @@ def _command():
 
 @pytest.fixture
 def poisoned(tmp_path):
-    """An environment in which `import torch` and `import jax` raise."""
-    root = tmp_path / "poisoned"
-    for name in ("torch", "jax"):
-        (root / name).mkdir(parents=True)
-        (root / name / "__init__.py").write_text(f"raise ImportError('keras-ltp imported {name} into a TensorFlow process')\n")
-    path = os.pathsep.join(p for p in (str(root), os.environ.get("PYTHONPATH", "")) if p)
-    env = dict(os.environ, PYTHONPATH=path, KERAS_BACKEND="torch")  # the command must ignore KERAS_BACKEND
-    env.pop("TF_CPP_MIN_LOG_LEVEL", None)  # as a user's shell has it
-    return env
+    """An environment in which `import torch` and `import jax` raise; the
+    command must also ignore KERAS_BACKEND=torch."""
+    return poisoned_env(
+        tmp_path / "poisoned", ("torch", "jax"), "keras-ltp imported %s into a TensorFlow process", KERAS_BACKEND="torch"
+    )
 
 
 def _run(args, env, cwd, timeout=300):
     return subprocess.run([_command(), *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=timeout)
 
 
-def _noise(text):
-    return [line for line in text.splitlines() if any(marker in line for marker in NATIVE_LOG_MARKERS)]
-
-
 def test_help_and_version_answer_without_importing_keras(tmp_path):
     # A `keras` that cannot be imported: --help must not need it.
-    (tmp_path / "keras").mkdir()
-    (tmp_path / "keras" / "__init__.py").write_text("raise ImportError('--help imported keras')\n")
-    env = dict(os.environ, PYTHONPATH=str(tmp_path))
+    env = poisoned_env(tmp_path, ("keras",), "--help imported %s")
     timings = []
     for args in (["--help"], ["export", "--help"], ["strip", "--help"], ["report", "--help"], ["--version"]):
         start = time.perf_counter()
@@ -83,7 +74,7 @@ def test_readme_deploy_command_creates_folders_and_prints_no_logs(poisoned, tmp_
     result = _run(["export", model, "--saved-model", "out/sm", "--tflite", "out/m.tflite"], poisoned, tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     assert (tmp_path / "out" / "sm" / "saved_model.pb").exists()
-    assert _noise(result.stdout + result.stderr) == [], result.stdout + result.stderr
+    assert native_log_lines(result.stdout + result.stderr) == [], result.stdout + result.stderr
     assert result.stderr == ""
     assert [line.split()[0] for line in result.stdout.splitlines()] == ["Wrote", "Wrote"]
 
@@ -106,7 +97,7 @@ def test_strip_and_report_on_a_model_trained_on_torch(poisoned, tmp_path):
     assert result.stderr == ""
     report = _run(["report", "plain/plain.keras", "--json", "reports/r.json"], poisoned, tmp_path)
     assert report.returncode == 0, report.stderr[-3000:]
-    assert report.stderr == "" and _noise(report.stdout) == []
+    assert report.stderr == "" and native_log_lines(report.stdout) == []
     assert "overall" in report.stdout and (tmp_path / "reports" / "r.json").exists()
 
     import keras_ltp  # noqa: F401
@@ -125,7 +116,7 @@ def test_verbose_lets_native_logs_through(poisoned, tmp_path):
         ["export", os.path.join(TORCH_TRAINED, "model.keras"), "--tflite", "l.tflite", "--verbose"], poisoned, tmp_path
     )
     assert loud.returncode == 0, loud.stderr[-3000:]
-    assert len(_noise(loud.stdout + loud.stderr)) > 0  # TensorFlow's and the converter's lines
+    assert len(native_log_lines(loud.stdout + loud.stderr)) > 0  # TensorFlow's and the converter's lines
 
 
 def test_user_errors_exit_2_with_one_line(poisoned, tmp_path):

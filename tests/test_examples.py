@@ -18,12 +18,12 @@ import time
 import keras
 import pytest
 
+from conftest import native_log_lines, poisoned_env
 from keras_ltp import wrapper
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXAMPLES = os.path.join(ROOT, "examples")
 SCRIPTS = sorted(os.path.basename(path) for path in glob.glob(os.path.join(EXAMPLES, "*.py")))
-NATIVE_LOG_MARKERS = ("I0000", "W0000", "E0000", "cuInit", "absl::InitializeLog", "fully_quantize")
 
 pytestmark = pytest.mark.skipif(
     keras.backend.backend() != "tensorflow", reason="the examples run on TensorFlow; one run of these tests is enough"
@@ -48,19 +48,11 @@ def _run_example(script, *args, env, timeout=120):
     )
 
 
-def _noise(text):
-    return [line for line in text.splitlines() if any(marker in line for marker in NATIVE_LOG_MARKERS)]
-
-
 @pytest.fixture(scope="module")
 def poisoned(tmp_path_factory):
     """An environment in which importing keras, tensorflow or keras_ltp raises."""
     root = tmp_path_factory.mktemp("poisoned")
-    for name in ("keras", "tensorflow", "keras_ltp"):
-        (root / name).mkdir()
-        (root / name / "__init__.py").write_text(f"raise ImportError('--help imported {name}')\n")
-    path = os.pathsep.join(p for p in (str(root), os.environ.get("PYTHONPATH", "")) if p)
-    return _env(PYTHONPATH=path)
+    return poisoned_env(root, ("keras", "tensorflow", "keras_ltp"), "--help imported %s", KERAS_BACKEND="tensorflow")
 
 
 def test_examples_folder_holds_only_runnable_examples():
@@ -83,7 +75,7 @@ def test_help_answers_at_once_without_keras(script, poisoned):
         timings.append(time.perf_counter() - start)
         assert result.returncode == 0, result.stderr
     assert result.stderr == ""
-    assert _noise(result.stdout) == []
+    assert native_log_lines(result.stdout) == []
     assert "(default:" in result.stdout
     assert "--verbose {0,1,2,3}" in result.stdout and "3 also TensorFlow's native (C++) log lines" in result.stdout
     assert "(default: None)" not in result.stdout  # only options with a real default show one
@@ -128,7 +120,7 @@ def test_main_example_runs_without_native_log_lines(tmp_path):
     )
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-3000:]
-    assert _noise(output) == [], output
+    assert native_log_lines(output) == [], output
     assert result.stderr == ""  # no warnings either (e.g. numpy's `__array__` DeprecationWarning)
     headline = r"Dense accuracy 0\.\d{4} \| pruned accuracy 0\.\d{4} .* \| sparsity .*% \| overall .*x fewer weights"
     assert re.search(headline, output), output
