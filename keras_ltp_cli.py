@@ -130,7 +130,7 @@ def _strip(args):
     from keras_ltp.files import atomic_path
 
     model = _load_model(args.input)
-    stripped = keras_ltp.strip(model) if list(keras_ltp.models.iter_wrappers(model)) else model
+    stripped = keras_ltp.strip(model) if list(keras_ltp.iter_wrappers(model)) else model
     with atomic_path(args.output, args.overwrite, overwrite_hint="add --overwrite") as temporary:
         stripped.save(temporary)
     print(f"Wrote {args.output} ({len(stripped.layers)} layers, no keras_ltp objects).")

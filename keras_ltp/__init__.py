@@ -2,9 +2,11 @@
 
 from keras_ltp import callbacks, export, plot, trail, walk
 from keras_ltp.batch_norm import recalibrate_batch_norm
-from keras_ltp.models import prune, sparsity, strip
+from keras_ltp.pruning import prune
 from keras_ltp.registry import register_prunable
-from keras_ltp.wrapper import PrunableWrapper
+from keras_ltp.sparsity_report import sparsity, weight_sparsity
+from keras_ltp.stripping import strip
+from keras_ltp.wrapper import PrunableWrapper, iter_wrappers
 
 __version__ = "0.1.0"
 
@@ -12,6 +14,7 @@ __all__ = [
     "PrunableWrapper",
     "callbacks",
     "export",
+    "iter_wrappers",
     "plot",
     "prune",
     "recalibrate_batch_norm",
@@ -20,4 +23,5 @@ __all__ = [
     "strip",
     "trail",
     "walk",
+    "weight_sparsity",
 ]

@@ -5,7 +5,7 @@ import warnings
 import keras
 import numpy as np
 
-from keras_ltp.models import iter_wrappers
+from keras_ltp.wrapper import iter_wrappers
 from keras_ltp.walk import iter_layers
 
 __all__ = ["recalibrate_batch_norm"]

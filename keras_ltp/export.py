@@ -20,7 +20,8 @@ import keras
 import numpy as np
 
 from keras_ltp.files import atomic_path, check_destination
-from keras_ltp.models import iter_wrappers, strip
+from keras_ltp.stripping import strip
+from keras_ltp.wrapper import iter_wrappers
 from keras_ltp.native_output import captured
 from keras_ltp.registry import prunable_weights
 from keras_ltp.walk import iter_layers

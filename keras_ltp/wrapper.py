@@ -7,8 +7,9 @@ from keras import ops
 
 from keras_ltp import masks
 from keras_ltp.registry import prunable_weights
+from keras_ltp.walk import iter_layers
 
-__all__ = ["PrunableWrapper"]
+__all__ = ["PrunableWrapper", "iter_wrappers"]
 
 DEFAULT_TEMPERATURE = 0.7
 DEFAULT_THRESHOLD_GAIN = 30.0
@@ -312,6 +313,31 @@ class PrunableWrapper(keras.layers.Wrapper):
     def from_config(cls, config, custom_objects=None):
         # keras.layers.Wrapper.from_config pops "layer" from the caller's dict.
         return super().from_config(dict(config), custom_objects=custom_objects)
+
+
+def iter_wrappers(model_or_layer):
+    """Yields every `PrunableWrapper` in `model_or_layer`, however deeply nested.
+
+    Works for Sequential, Functional and subclassed models (wrappers held as
+    attributes, in lists or in nested models), and for a bare wrapper. A shared
+    wrapper is yielded once.
+
+    Args:
+        model_or_layer: a model or layer.
+
+    Yields:
+        `PrunableWrapper` layers, outermost first.
+
+    Example:
+    >>> import keras, keras_ltp
+    >>> model = keras_ltp.prune(keras.Sequential([keras.Input((3,)), keras.layers.Dense(2, name="fc")]))
+    >>> [w.layer.name for w in keras_ltp.iter_wrappers(model)]
+    ['fc']
+    """
+    not_a_wrapper = lambda layer: not isinstance(layer, PrunableWrapper)  # noqa: E731
+    for layer in iter_layers(model_or_layer, descend=not_a_wrapper):
+        if isinstance(layer, PrunableWrapper):
+            yield layer
 
 
 def _nothing_to_prune_message(layer):

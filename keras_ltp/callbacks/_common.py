@@ -1,6 +1,6 @@
 """What the callbacks share: finding the wrappers they manage."""
 
-from keras_ltp.models import iter_wrappers
+from keras_ltp.wrapper import iter_wrappers
 
 
 def wrappers_of(model, owner):

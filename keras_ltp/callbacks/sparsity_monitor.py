@@ -3,7 +3,7 @@
 import keras
 
 from keras_ltp.callbacks._common import wrappers_of
-from keras_ltp.models import sparsity
+from keras_ltp.sparsity_report import sparsity
 
 
 class SparsityMonitor(keras.callbacks.Callback):

@@ -7,7 +7,7 @@ import keras
 import numpy as np
 
 from keras_ltp.callbacks._common import wrappers_of
-from keras_ltp.models import iter_wrappers
+from keras_ltp.wrapper import iter_wrappers
 
 
 FINAL_GAP = 0.005  # a shortfall beyond this at the end of fit() is reported

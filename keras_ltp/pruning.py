@@ -1,0 +1,197 @@
+"""`prune()`: a copy of a model with its prunable layers wrapped.
+
+Three steps: validate the arguments, plan (which layers to wrap, with which
+options and regularizer weight), build (copy the graph with the wrappers).
+"""
+
+import math
+import warnings
+
+import keras
+
+from keras_ltp.copying import clone_graph, copy_layer, leaf_layers
+from keras_ltp.registry import prunable_weights
+from keras_ltp.walk import is_graph_model
+from keras_ltp.wrapper import PrunableWrapper, iter_wrappers
+
+__all__ = ["prune"]
+
+COSTS = ("params", "flops")
+
+
+def prune(model_or_layer, layer_options=None, *, cost="params", **options):
+    """Returns a copy of a model (or layer) with its prunable layers wrapped.
+
+    The given model is not modified: every layer is copied with its weights.
+    Layers without prunable weights stay as they are (copied); shared layers
+    stay shared; nested Sequential/Functional models (e.g. a
+    `keras.applications` backbone) are pruned inside. The soft-L0 terms are
+    normalised over the whole model, so with `cost="params"` the regularizer
+    is `lambda * (fraction of prunable weights kept)`.
+
+    Subclassed models cannot be rebuilt from outside: wrap their layers in
+    `__init__` instead (`self.fc = keras_ltp.prune(keras.layers.Dense(10))`);
+    callbacks and `sparsity()` find such wrappers wherever they are.
+
+    Args:
+        model_or_layer: a `keras.Model` (Sequential or Functional) or a layer.
+        layer_options: optional callable `layer -> dict | None`, called for
+            each layer with prunable weights: `None` leaves the layer dense,
+            a dict overrides `options` for that layer.
+        cost: what the regularizer counts: `"params"` (each weight costs 1),
+            `"flops"` (each weight costs its multiply-adds per example, i.e.
+            the layer's output spatial size), or a callable `layer -> float`.
+        **options: `PrunableWrapper` arguments applied to every pruned layer
+            (`l0_strength`, `temperature`, `initial_threshold`).
+
+    Returns:
+        A new model (or a `PrunableWrapper` when given a layer), ready to
+        compile.
+
+    Example:
+    >>> import keras, keras_ltp
+    >>> dense = keras.Sequential([keras.Input((8,)), keras.layers.Dense(4),
+    ...                           keras.layers.Dense(2, name="last")])
+    >>> pruned = keras_ltp.prune(dense, lambda l: None if l.name == "last"
+    ...                          else {}, l0_strength=0.5)
+    >>> [type(l).__name__ for l in pruned.layers]
+    ['PrunableWrapper', 'Dense']
+    """
+    _validate(model_or_layer, layer_options, cost)
+    if not isinstance(model_or_layer, keras.Model):
+        return _prune_layer(model_or_layer, layer_options, options)
+    plans = _plan(model_or_layer, layer_options, cost, options)
+
+    def replace(layer):
+        chosen = plans.get(id(layer))
+        return copy_layer(layer) if chosen is None else PrunableWrapper(copy_layer(layer), **chosen)
+
+    return clone_graph(model_or_layer, replace)
+
+
+def _validate(model_or_layer, layer_options, cost):
+    if not isinstance(model_or_layer, keras.layers.Layer):
+        raise TypeError(
+            "prune() expects a keras.Model or keras.layers.Layer, got "
+            f"{type(model_or_layer).__name__}. Build or load the Keras model first."
+        )
+    if layer_options is not None and not callable(layer_options):
+        raise TypeError(
+            "layer_options must be a callable `layer -> dict | None`; pass options "
+            f"for every layer as keyword arguments instead. Got {layer_options!r}."
+        )
+    if not (callable(cost) or cost in COSTS):
+        raise ValueError(f"cost must be one of {COSTS} or a callable, got {cost!r}.")
+    if isinstance(model_or_layer, PrunableWrapper):
+        raise ValueError(f"{model_or_layer.name!r} is already a PrunableWrapper; prune() takes the original layer.")
+    for wrapper in iter_wrappers(model_or_layer):
+        raise ValueError(
+            f"{model_or_layer.name!r} already contains the PrunableWrapper {wrapper.name!r}. "
+            "prune() takes an unpruned model; to keep training a pruned one, "
+            "compile and fit it, or call keras_ltp.strip() first to start over."
+        )
+    _warn_if_outside_strategy(model_or_layer)
+    if isinstance(model_or_layer, keras.Model) and not is_graph_model(model_or_layer):
+        raise TypeError(_SUBCLASSED_MESSAGE.format(name=model_or_layer.name))
+
+
+def _resolve_options(layer, options, layer_options):
+    """The wrapper options for `layer`: `options` updated by
+    `layer_options(layer)`, or None where that returns None (keep dense)."""
+    chosen = dict(options)
+    if layer_options is None:
+        return chosen
+    extra = layer_options(layer)
+    if extra is None:
+        return None
+    if not isinstance(extra, dict):
+        raise TypeError(f"layer_options({layer.name!r}) must return a dict or None, got {type(extra).__name__}.")
+    chosen.update(extra)
+    return chosen
+
+
+def _prune_layer(layer, layer_options, options):
+    chosen = _resolve_options(layer, options, layer_options)
+    if chosen is None:
+        raise ValueError(
+            f"layer_options returned None for {layer.name!r}, the only layer "
+            "given to prune(): there is nothing left to prune."
+        )
+    return PrunableWrapper(copy_layer(layer), **chosen)
+
+
+def _plan(model, layer_options, cost, options):
+    """`{id(layer): wrapper options}` for every layer to wrap, with the
+    regularizer's `l0_weight` (the layer's cost unless given) and the common
+    `l0_normalizer` (the whole model's weighted count) filled in."""
+    plans, total = {}, 0.0
+    for layer in leaf_layers(model):
+        if id(layer) in plans or not layer.built or not prunable_weights(layer):
+            continue
+        chosen = _resolve_options(layer, options, layer_options)
+        if chosen is None:
+            continue
+        chosen.setdefault("l0_weight", _layer_cost(layer, cost))
+        total += chosen["l0_weight"] * sum(math.prod(w.shape) for w in prunable_weights(layer))
+        plans[id(layer)] = chosen
+    if not plans:
+        raise ValueError(
+            f"Model {model.name!r} has no layer with prunable weights "
+            "(or layer_options returned None for all of them). Nothing to prune."
+        )
+    for chosen in plans.values():
+        chosen.setdefault("l0_normalizer", total)
+    return plans
+
+
+def _layer_cost(layer, cost):
+    if callable(cost):
+        value = cost(layer)
+    elif cost == "flops":
+        value = _flops_per_weight(layer)
+    else:
+        value = 1.0
+    if not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+        raise ValueError(f"cost for layer {layer.name!r} must be a finite number > 0, got {value!r}.")
+    return float(value)
+
+
+def _flops_per_weight(layer):
+    """Multiply-adds one weight costs per example: the output's spatial size."""
+    try:
+        shape = layer.output.shape
+    except (AttributeError, ValueError):
+        return 1.0
+    shape = tuple(d for d in shape[1:-1] if d is not None)
+    return float(math.prod(shape)) if shape else 1.0
+
+
+def _warn_if_outside_strategy(model_or_layer):
+    """prune() copies: a copy made outside the strategy's scope of a model
+    whose variables are distributed silently trains on one device."""
+    if keras.backend.backend() != "tensorflow":
+        return
+    import tensorflow as tf
+
+    if tf.distribute.has_strategy():
+        return
+    for variable in model_or_layer.weights:
+        if isinstance(getattr(variable, "value", None), tf.distribute.DistributedValues):
+            warnings.warn(
+                f"{model_or_layer.name!r} was built under a tf.distribute strategy, "
+                "but prune() runs outside its scope: the pruned copy's variables "
+                "are created on one device and it will train on one device. Call "
+                "prune() (and compile()) inside `with strategy.scope():`.",
+                UserWarning,
+                stacklevel=4,
+            )
+            return
+
+
+_SUBCLASSED_MESSAGE = (
+    "prune() cannot rebuild the subclassed model {name!r} from outside. Wrap its "
+    "layers where they are created, e.g. in __init__: "
+    "`self.fc = keras_ltp.prune(keras.layers.Dense(10))` (or "
+    "keras_ltp.PrunableWrapper(layer)); callbacks and keras_ltp.sparsity() find "
+    "those wrappers anywhere in the model."
+)

@@ -1,0 +1,62 @@
+"""`strip()`: a plain Keras model with the hard masks baked into the weights."""
+
+import keras
+import numpy as np
+
+from keras_ltp.copying import clone_graph, copy_layer
+from keras_ltp.walk import is_graph_model
+from keras_ltp.wrapper import PrunableWrapper
+
+__all__ = ["strip"]
+
+
+def strip(model_or_layer):
+    """Returns a plain Keras model with the hard masks baked into the weights.
+
+    Every `PrunableWrapper` is replaced by a copy of its original layer (same
+    class and config as before `prune()`) whose pruned weights are
+    `w * (w^2 > tau)`. Nothing from keras_ltp remains in the result, and the
+    given model is not modified.
+
+    Args:
+        model_or_layer: a model or layer pruned with keras_ltp (a model with
+            no wrapper is returned as a plain copy).
+
+    Returns:
+        A new `keras.Model`, or a plain layer when given a `PrunableWrapper`.
+
+    Example:
+    >>> import keras, keras_ltp
+    >>> pruned = keras_ltp.prune(keras.Sequential([keras.Input((3,)),
+    ...                                            keras.layers.Dense(2)]))
+    >>> [type(l).__name__ for l in keras_ltp.strip(pruned).layers]
+    ['Dense']
+    """
+    if isinstance(model_or_layer, PrunableWrapper):
+        return _stripped_layer(model_or_layer)
+    if not isinstance(model_or_layer, keras.layers.Layer):
+        raise TypeError(f"strip() expects a keras.Model or layer, got {type(model_or_layer).__name__}.")
+    if not (isinstance(model_or_layer, keras.Model) and is_graph_model(model_or_layer)):
+        raise TypeError(
+            f"strip() cannot rebuild the subclassed model {model_or_layer.name!r}. Strip its layers: "
+            "replace each wrapper attribute by keras_ltp.strip(wrapper), or build the "
+            "model as a Functional model."
+        )
+    return clone_graph(
+        model_or_layer, lambda layer: _stripped_layer(layer) if isinstance(layer, PrunableWrapper) else copy_layer(layer)
+    )
+
+
+def _stripped_layer(wrapper):
+    inner = wrapper.layer
+    copy = copy_layer(inner)
+    masked = {
+        id(w): np.asarray(keras.ops.convert_to_numpy(w.value)) * keras.ops.convert_to_numpy(m)
+        for w, m in zip(wrapper.pruned_weights, wrapper.hard_masks())
+    }
+    values = [
+        masked[id(w)].astype(w.dtype) if id(w) in masked else keras.ops.convert_to_numpy(w.value)
+        for w in inner.weights
+    ]
+    copy.set_weights(values)
+    return copy
