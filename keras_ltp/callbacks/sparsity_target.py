@@ -6,11 +6,13 @@ import warnings
 import keras
 import numpy as np
 
+from keras_ltp import steering
 from keras_ltp.callbacks._common import wrappers_of
 from keras_ltp.wrapper import iter_wrappers
 
+__all__ = ["SparsityTarget"]
 
-FINAL_GAP = 0.005  # a shortfall beyond this at the end of fit() is reported
+_numpy = keras.ops.convert_to_numpy
 
 
 class SparsityTarget(keras.callbacks.Callback):
@@ -102,7 +104,7 @@ class SparsityTarget(keras.callbacks.Callback):
         self._steered = None  # (optimizer, step count) of the last measurement
 
     def _step(self):
-        return int(keras.ops.convert_to_numpy(self.model.optimizer.iterations.value))
+        return int(_numpy(self.model.optimizer.iterations.value))
 
     def on_train_begin(self, logs=None):
         wrappers_of(self.model, "SparsityTarget")
@@ -135,64 +137,36 @@ class SparsityTarget(keras.callbacks.Callback):
         squares, taus = [], []
         for wrapper in wrappers:
             for w, tau in zip(wrapper.pruned_weights, wrapper.effective_thresholds()):
-                squares.append(np.square(keras.ops.convert_to_numpy(w.value).astype("float32")).ravel())
-                taus.append(float(keras.ops.convert_to_numpy(tau)))
-        total = sum(s.size for s in squares)
-
-        def sparsity_at(scale):
-            return sum(int(np.count_nonzero(s <= scale * t)) for s, t in zip(squares, taus)) / total
-
-        current = sparsity_at(1.0)
-        if current < self.target:
-            weakest = min(float(keras.ops.convert_to_numpy(w.l0_strength.value)) for w in wrappers)
-            if final:
-                if self.target - current > FINAL_GAP:
-                    warnings.warn(
-                        f"SparsityTarget: fit() ended at {current:.2%} sparsity, {self.target - current:.2%} short "
-                        f"of the {self.target:.2%} target. Train longer, or raise catch_up or max_strength.",
-                        stacklevel=2,
-                    )
-            elif weakest < self.max_strength * (1 - 1e-6):
-                self._scale_strength(wrappers, 1.0 + self.rate)
-            else:
-                goal = current + self.catch_up * (self.target - current)
-                pruned_now = round(current * total)
-                count = min(max(math.ceil(goal * total - 1e-9), pruned_now + 1), math.ceil(self.target * total - 1e-9))
-                self._scale_thresholds(wrappers, squares, taus, count)
-        elif current > self.target:
-            self._scale_thresholds(wrappers, squares, taus, math.ceil(self.target * total - 1e-9))
-            self._scale_strength(wrappers, 0.5)
-
-    @staticmethod
-    def _scale_thresholds(wrappers, squares, taus, count):
-        """Multiplies every threshold by the one factor that prunes exactly
-        the `count` weights with the smallest `w^2 / tau`. The new thresholds
-        lie halfway between the last weight pruned and the first kept, not on
-        a weight: a weight exactly on its threshold is kept or pruned by the
-        last bit of float32 rounding. Tensors with `tau <= 0` cannot be moved
-        by a factor and stay as they are."""
-        ratios = np.sort(
-            np.concatenate([np.where(s > 0, s / t if t > 0 else np.inf, 0.0) for s, t in zip(squares, taus)])
+                squares.append(np.square(_numpy(w.value).astype("float32")).ravel())
+                taus.append(float(_numpy(tau)))
+        decision = steering.decide(
+            squares,
+            taus,
+            min(float(_numpy(w.l0_strength.value)) for w in wrappers),
+            self.target,
+            rate=self.rate,
+            max_strength=self.max_strength,
+            catch_up=self.catch_up,
+            final=final,
         )
-        if count <= 0:
-            scale = 0.5 * ratios[0]
-        elif count >= ratios.size:
-            return
-        else:
-            scale = 0.5 * (ratios[count - 1] + ratios[count])
-        if not (math.isfinite(scale) and scale > 0):
-            return  # not enough weights under positive thresholds to reach `count`
-        for wrapper in wrappers:
-            for theta in wrapper.thresholds:
-                theta.assign(float(keras.ops.convert_to_numpy(theta.value)) * scale)
-
-    def _scale_strength(self, wrappers, factor):
-        for wrapper in wrappers:
-            value = float(keras.ops.convert_to_numpy(wrapper.l0_strength.value)) * factor
-            wrapper.l0_strength.assign(min(max(value, self.min_strength), self.max_strength))
+        if decision.shortfall:
+            warnings.warn(
+                f"SparsityTarget: fit() ended at {self.target - decision.shortfall:.2%} sparsity, "
+                f"{decision.shortfall:.2%} short of the {self.target:.2%} target. Train longer, "
+                "or raise catch_up or max_strength.",
+                stacklevel=2,
+            )
+        if decision.threshold_factor is not None:
+            for wrapper in wrappers:
+                for theta in wrapper.thresholds:
+                    theta.assign(float(_numpy(theta.value)) * decision.threshold_factor)
+        if decision.strength_factor != 1.0:
+            for wrapper in wrappers:
+                value = float(_numpy(wrapper.l0_strength.value)) * decision.strength_factor
+                wrapper.l0_strength.assign(min(max(value, self.min_strength), self.max_strength))
 
     def on_epoch_end(self, epoch, logs=None):
-        strength = float(keras.ops.convert_to_numpy(next(iter_wrappers(self.model)).l0_strength.value))
+        strength = float(_numpy(next(iter_wrappers(self.model)).l0_strength.value))
         if logs is not None:
             logs["l0_strength"] = strength
         if self.verbose:
