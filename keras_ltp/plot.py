@@ -6,6 +6,7 @@
 import csv
 import os
 
+from keras_ltp import files
 from keras_ltp import trail as trail_lib
 
 __all__ = ["layer_sparsity", "trail"]
@@ -25,11 +26,9 @@ def _pyplot():
 
 
 def _save(fig, path):
-    path = os.fspath(path)
-    temporary = path + ".tmp.png"
-    fig.savefig(temporary, dpi=120, bbox_inches="tight")
-    os.replace(temporary, path)
-    return os.path.abspath(path)
+    with files.atomic_path(path, overwrite=True) as temporary:
+        fig.savefig(temporary, dpi=120, bbox_inches="tight", format="png")
+    return os.path.abspath(os.fspath(path))
 
 
 def trail(directory, path, metric="val_accuracy"):

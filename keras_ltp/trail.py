@@ -10,6 +10,9 @@ read it; indexes written before `step` and `final` existed read as
 
 import json
 import os
+import shutil
+
+from keras_ltp import files
 
 __all__ = ["INDEX_NAME", "checkpoint_name", "is_temporary", "is_trail_file", "read_index", "remove", "save_checkpoint", "select", "write_index"]
 
@@ -42,15 +45,11 @@ def read_index(directory):
 
 
 def write_index(directory, entries):
-    """Writes `index.json` atomically (temporary file, flushed to disk, then
-    renamed), so a reader never sees a half-written index."""
-    path = os.path.join(os.fspath(directory), INDEX_NAME)
-    temporary = path + ".tmp"
-    with open(temporary, "w") as f:
-        json.dump([{k: v for k, v in e.items() if k != "path"} for e in entries], f, indent=2)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(temporary, path)
+    """Writes `index.json` atomically and durably (`files.atomic_path`), so a
+    reader never sees a half-written index."""
+    with files.atomic_path(os.path.join(os.fspath(directory), INDEX_NAME), overwrite=True, durable=True) as temporary:
+        with open(temporary, "w") as f:
+            json.dump([{k: v for k, v in e.items() if k != "path"} for e in entries], f, indent=2)
 
 
 def checkpoint_name(epoch, sparsity):
@@ -64,30 +63,31 @@ def is_trail_file(name):
     return checkpoint or name == INDEX_NAME
 
 
-def _temporary_name(name):
-    return f".{name}.tmp.keras"
-
-
 def is_temporary(name):
-    """True for the files a save or index write leaves if it is killed."""
-    return (name.startswith(".") and name.endswith(".tmp.keras")) or name == INDEX_NAME + ".tmp"
+    """True for what a save or index write leaves if it is killed: the
+    scratch directory of `files.atomic_path`, and the temporary files of
+    earlier keras-ltp versions (`.NAME.tmp.keras`, `index.json.tmp`)."""
+    earlier = (name.startswith(".") and name.endswith(".tmp.keras")) or name == INDEX_NAME + ".tmp"
+    return earlier or files.is_partial(name)
 
 
 def save_checkpoint(model, directory, name):
-    """Saves `model` as `directory/name`: to a temporary file, flushed to
-    disk, then renamed, so a killed save never leaves half a checkpoint."""
-    temporary = os.path.join(directory, _temporary_name(name))
-    model.save(temporary)
-    with open(temporary, "rb") as f:
-        os.fsync(f.fileno())
-    os.replace(temporary, os.path.join(directory, name))
+    """Saves `model` as `directory/name` atomically and durably
+    (`files.atomic_path`), so a killed save never leaves half a checkpoint."""
+    with files.atomic_path(os.path.join(directory, name), overwrite=True, durable=True) as temporary:
+        model.save(temporary)
 
 
 def remove(directory, names):
-    """Deletes `names` from `directory`; a file already gone is fine."""
+    """Deletes `names` (files, or the scratch directories of killed writes)
+    from `directory`; one already gone is fine."""
     for name in names:
+        path = os.path.join(directory, name)
+        if os.path.isdir(path) and is_temporary(name):
+            shutil.rmtree(path, ignore_errors=True)
+            continue
         try:
-            os.remove(os.path.join(directory, name))
+            os.remove(path)
         except FileNotFoundError:
             pass
 
