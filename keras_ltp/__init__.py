@@ -1,6 +1,6 @@
 """keras-ltp: Learned Threshold Pruning for Keras 3."""
 
-from keras_ltp import callbacks, export, plot, trail, walk
+from keras_ltp import callbacks, distribute, export, plot, trail, walk
 from keras_ltp.batch_norm import recalibrate_batch_norm
 from keras_ltp.pruning import prune
 from keras_ltp.registry import register_prunable
@@ -13,6 +13,7 @@ __version__ = "0.1.0"
 __all__ = [
     "PrunableWrapper",
     "callbacks",
+    "distribute",
     "export",
     "iter_wrappers",
     "plot",

@@ -22,7 +22,7 @@ float16 weight underflows and `1/T` can reach 1e4.
 import keras
 from keras import ops
 
-__all__ = ["hard_mask", "masked_weight", "moments", "relative_soft_prune", "soft_l0", "soft_mask", "soft_prune", "temperature", "threshold"]
+__all__ = ["hard_mask", "masked_weight", "moments", "relative_soft_prune", "soft_l0", "soft_mask", "temperature", "threshold"]
 
 
 def _f32(x):
@@ -162,8 +162,14 @@ def _after(x, dependency):
 
 def _mask_gradient(upstream, w, mask, inv_temp):
     """`(d/dw, d/dtau)` of `(w * mask, sum(mask))`, `mask = sigm(z)`, given the
-    output cotangents: paper eq. 14 for the masked weight, the full
-    derivative for the L0 count (formulas in `soft_prune`)."""
+    output cotangents `(g_v, g_l0)`: paper eq. 14 for the masked weight, the
+    full derivative for the L0 count,
+
+        d/dw   = g_v * sigm(z) + g_l0 * 2 w sigm'(z) / T
+        d/dtau = -sum_k sigm'(z_k) (g_v,k w_k + g_l0) / T
+
+    the gradients of `masked_weight(w, tau, T, True)` and `soft_l0(w, tau, T)`
+    written out, which about halves the operations per pruned tensor."""
     if len(upstream) == 1:  # JAX hands the output cotangents as one tuple
         upstream = upstream[0]
     d_pruned, d_count = upstream
@@ -176,47 +182,6 @@ def _mask_gradient(upstream, w, mask, inv_temp):
     q = (d_pruned * w + d_count) * mask
     q = q - q * mask  # sigm'(z) (g_v w + g_l0)
     return d_w, -inv_temp * ops.sum(q)
-
-
-@ops.custom_gradient
-def _soft_prune(w, tau, inv_temp):
-    mask = ops.sigmoid((ops.square(w) - tau) * inv_temp)
-
-    def grad(*upstream, **_):
-        d_w, d_tau = _mask_gradient(upstream, w, mask, inv_temp)
-        return d_w, d_tau, ops.zeros_like(inv_temp)
-
-    return (w * mask, ops.sum(mask)), grad
-
-
-def soft_prune(w, tau, temp):
-    """`(w * soft_mask(w, tau, T), soft_l0(w, tau, T))` as one fused operation.
-
-    Same values and gradients as the two functions above (paper eq. 14 for
-    the masked weight, the full derivative for the L0 count), with one
-    sigmoid shared by both and the gradient written out:
-
-        d/dw   = g_v * sigm(z) + g_l0 * 2 w sigm'(z) / T
-        d/dtau = -sum_k sigm'(z_k) (g_v,k w_k + g_l0) / T
-
-    which cuts the number of operations per pruned tensor by about half.
-
-    On the torch backend, whose `keras.ops.custom_gradient` takes a single
-    output, the same values and gradients come from `masked_weight` and
-    `soft_l0` composed by autodiff.
-
-    Args:
-        w: weight tensor.
-        tau: scalar threshold.
-        temp: scalar temperature `T > 0` (receives no gradient).
-
-    Returns:
-        `(masked float32 weight, float32 soft-L0 scalar)`.
-    """
-    temp = ops.stop_gradient(_f32(temp))
-    if keras.backend.backend() == "torch":
-        return masked_weight(w, tau, temp, True), soft_l0(w, tau, temp)
-    return _soft_prune(_f32(w), _f32(tau), 1.0 / temp)
 
 
 def _relative_soft_prune_op(hard_forward):
@@ -243,14 +208,18 @@ _RELATIVE_SOFT_PRUNE = {False: _relative_soft_prune_op(False), True: _relative_s
 
 
 def relative_soft_prune(w, theta, t0, hard_forward=False):
-    """`soft_prune` with its threshold and temperature taken from `w` itself:
-    `tau = theta * mean(w^2)` and `T = t0 * Var(|w|)` (paper eq. 15), all in
-    one fused operation, so `w^2` is computed once per step.
+    """`(w * soft_mask(w, tau, T), soft_l0(w, tau, T))` with its threshold and
+    temperature taken from `w` itself: `tau = theta * mean(w^2)` and
+    `T = t0 * Var(|w|)` (paper eq. 15), all in one fused operation with one
+    sigmoid and the gradient written out (`_mask_gradient`), so `w^2` is
+    computed once per step. This is what `PrunableWrapper` trains with.
 
-    Same values and gradients as `soft_prune(w, threshold(w, theta),
-    temperature(w, t0))`: the statistics of `w` carry no gradient, `theta`
-    gets `d/dtau * mean(w^2)` and `t0` none. This is what
-    `PrunableWrapper` trains with.
+    Same values and gradients as `masked_weight(w, tau, T, True)` and
+    `soft_l0(w, tau, T)` composed by autodiff with `tau = threshold(w, theta)`
+    and `T = temperature(w, t0)`: the statistics of `w` carry no gradient,
+    `theta` gets `d/dtau * mean(w^2)` and `t0` none. On the torch backend,
+    whose `keras.ops.custom_gradient` takes a single output, that composition
+    is what runs.
 
     With `hard_forward=True` the masked weight is `w * step(w^2 - tau)` (the
     hard mask) while every gradient stays that of the soft mask (a
@@ -269,7 +238,8 @@ def relative_soft_prune(w, theta, t0, hard_forward=False):
     if keras.backend.backend() == "torch":
         stats = moments(w)
         tau = threshold(w, theta, stats)
-        pruned, count = soft_prune(w, tau, temperature(w, t0, stats))
+        temp = ops.stop_gradient(temperature(w, t0, stats))
+        pruned, count = masked_weight(w, tau, temp, True), soft_l0(w, tau, temp)
         if hard_forward:
             pruned = pruned + ops.stop_gradient(masked_weight(w, tau, None, False) - pruned)
         return pruned, count

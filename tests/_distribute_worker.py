@@ -178,47 +178,6 @@ def mirrored(out_dir):
 # -- MultiWorkerMirroredStrategy, two processes ------------------------------------
 
 
-def multiworker_reduce_fix(strategy):
-    """Works around two Keras 3 bugs with MultiWorkerMirroredStrategy (MWMS).
-
-    Both are in keras/src/backend/tensorflow/trainer.py and break `fit` for
-    every Keras model, pruned or not (checked with a plain Dense model on
-    Keras 3.15.1 / TF 2.21):
-
-    1. `_maybe_symbolic_build` calls `strategy.reduce("MEAN", (x, y),
-       axis=None)` on the whole first batch. MirroredStrategy maps its
-       reduction over the structure; MWMS (`CollectiveAllReduceExtended.
-       _reduce_to`) does not, and `fit` fails before the first step with
-       "Attempt to convert a value (PerReplica:{...}) with an unsupported
-       type (...PerReplica) to a Tensor".
-    2. In multi-worker mode `reduce_per_replica` reduces the logged metrics,
-       scalars, with `strategy.reduce("MEAN", v, axis=0)`, and a scalar has
-       no axis 0: "Invalid reduction dimension 0 for input with 0
-       dimensions".
-
-    The fix reduces leaf by leaf (what MirroredStrategy does) and averages a
-    scalar across replicas (what `axis=0` does for the single-machine
-    strategies, which stack the replicas' values first). Upstream:
-    keras-team/keras#20585, tensorflow/tensorflow#72388.
-    """
-    import tensorflow as tf
-
-    reduce = strategy.reduce
-
-    def one(reduce_op, value, axis):
-        if axis is not None:
-            # With one device per worker, `value` is a plain tensor here.
-            local = strategy.experimental_local_results(value)[0]
-            if tf.TensorShape(getattr(local, "shape", None)).rank == 0:
-                axis = None
-        return reduce(reduce_op, value, axis=axis)
-
-    def reduce_each(reduce_op, value, axis=None):
-        return tf.nest.map_structure(lambda v: one(reduce_op, v, axis), value)
-
-    strategy.reduce = reduce_each
-
-
 def multiworker(out_dir, index, ports):
     index = int(index)
     workers = [f"127.0.0.1:{p}" for p in ports.split(",")]
@@ -257,11 +216,11 @@ def multiworker(out_dir, index, ports):
         history = fit()
         fix_needed = False
     except ValueError as error:
-        # Bug 1 of multiworker_reduce_fix raises before the first step on
+        # Bug 1 of keras_ltp.distribute.fix_multiworker_reduce raises before the first step on
         # every worker alike (no collective has run), so they stay in step.
         if "PerReplica" not in str(error):
             raise
-        multiworker_reduce_fix(strategy)
+        keras_ltp.distribute.fix_multiworker_reduce(strategy)
         history = fit()
         fix_needed = True
 

@@ -183,8 +183,8 @@ def test_multi_worker_mirrored_strategy_trains_saves_and_exports(tmp_path):
     and predicts what the chief's in-memory model predicted.
 
     Keras 3 (3.15) cannot `fit` any model under MultiWorkerMirroredStrategy
-    as shipped; the worker works around it (`multiworker_reduce_fix` in
-    tests/_distribute_worker.py) only if the plain `fit` fails that way, and
+    as shipped; the worker applies `keras_ltp.distribute.fix_multiworker_reduce`
+    only if the plain `fit` fails that way, and
     the test warns once Keras no longer needs it.
     """
     out = tmp_path / "chief"
@@ -229,7 +229,7 @@ def test_multi_worker_mirrored_strategy_trains_saves_and_exports(tmp_path):
     if not chief["keras_fix_needed"]:
         warnings.warn(
             "Keras now runs fit() under MultiWorkerMirroredStrategy without "
-            "multiworker_reduce_fix; drop it from tests/_distribute_worker.py and the docs.",
+            "keras_ltp.distribute.fix_multiworker_reduce; deprecate it and update docs/distributed.md.",
             UserWarning,
         )
 

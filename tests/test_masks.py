@@ -118,30 +118,27 @@ def test_soft_l0_is_scale_invariant(weights):
     np.testing.assert_allclose(count(a * weights), count(weights), rtol=1e-4)
 
 
-def test_fused_soft_prune_equals_reference_values_and_gradients(weights):
-    """The fused op gives the values and gradients of soft_mask * w and soft_l0."""
-    tau0, temp = 0.004, 0.003
-    rng = np.random.default_rng(3)
-    c = rng.normal(size=weights.shape).astype("float32")
+def test_fused_op_equals_autodiff_of_the_reference_functions(weights):
+    """The fused op (one sigmoid, gradient written out) gives the values and
+    gradients that autodiff gives for masked_weight * c + soft_l0 composed
+    from threshold() and temperature()."""
+    theta0, t0 = 1.3, 0.4
+    c = np.random.default_rng(3).normal(size=weights.shape).astype("float32")
     w = keras.Variable(weights.astype("float32"))
-    tau = keras.Variable(np.float32(tau0))
+    theta = keras.Variable(np.float32(theta0))
 
     def fused():
-        v, count = masks.soft_prune(w, tau, temp)
+        v, count = masks.relative_soft_prune(w, theta, t0)
         return keras.ops.sum(keras.ops.multiply(c, v)) + 0.37 * count
 
     def reference():
-        return keras.ops.sum(keras.ops.multiply(c, masks.masked_weight(w, tau, temp, training=True))) + 0.37 * masks.soft_l0(w, tau, temp)
+        tau, temp = masks.threshold(w, theta), masks.temperature(w, t0)
+        pruned = masks.masked_weight(w, tau, temp, training=True)
+        return keras.ops.sum(keras.ops.multiply(c, pruned)) + 0.37 * masks.soft_l0(w, tau, temp)
 
     np.testing.assert_allclose(float(fused()), float(reference()), rtol=1e-5)
-    for got, want in zip(gradients(fused, [w, tau]), gradients(reference, [w, tau])):
+    for got, want in zip(gradients(fused, [w, theta]), gradients(reference, [w, theta])):
         np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
-    # And against numpy directly (eq. 14 for the mask, full derivative for L0).
-    z = (weights**2 - tau0) / temp
-    s = sigm(z)
-    grad_w, grad_tau = gradients(fused, [w, tau])
-    np.testing.assert_allclose(grad_w, c * s + 0.37 * s * (1 - s) * 2 * weights / temp, rtol=1e-3, atol=1e-4)
-    np.testing.assert_allclose(grad_tau, -np.sum(s * (1 - s) * (c * weights + 0.37)) / temp, rtol=1e-3)
 
 
 def test_relative_soft_prune_equals_composed_reference(weights):
