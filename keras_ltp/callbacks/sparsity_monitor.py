@@ -5,6 +5,8 @@ import keras
 from keras_ltp.callbacks._common import wrappers_of
 from keras_ltp.sparsity_report import sparsity
 
+__all__ = ["SparsityMonitor"]
+
 
 class SparsityMonitor(keras.callbacks.Callback):
     """Writes hard sparsity into `logs` at the end of each epoch.

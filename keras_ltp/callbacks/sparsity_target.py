@@ -20,7 +20,8 @@ class SparsityTarget(keras.callbacks.Callback):
 
     Every `check_every` optimizer steps it measures the hard sparsity `s`
     (before the next training batch, and once more at the end of `fit`, see
-    below):
+    below) and applies the control law `keras_ltp.steering.decide`, a pure
+    function of the weights, thresholds and lambda:
 
     * below the target, every wrapper's `l0_strength` (lambda) is multiplied
       by `1 + rate` (an integral controller in log space), so the soft-L0

@@ -6,6 +6,8 @@ import keras
 
 from keras_ltp.callbacks._common import wrappers_of
 
+__all__ = ["TemperatureScheduler"]
+
 
 class TemperatureScheduler(keras.callbacks.Callback):
     """Sets the relative temperature `T0` of every wrapper at each epoch start.

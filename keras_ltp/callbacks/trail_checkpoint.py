@@ -11,6 +11,8 @@ from keras_ltp import trail
 from keras_ltp.callbacks._common import wrappers_of
 from keras_ltp.sparsity_report import sparsity
 
+__all__ = ["TrailCheckpoint"]
+
 
 DEFAULT_TRAIL_STEPS = (0.5, 0.7, 0.8, 0.85, 0.9, 0.925, 0.95, 0.96, 0.97, 0.98, 0.99, 0.995)
 
