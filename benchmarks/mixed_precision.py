@@ -6,8 +6,8 @@ rebuilt under that policy) with the settings of examples/mnist_lenet.py.
 Goal (issue 5): final sparsity and held-out accuracy within 1 point of the
 float32 run. Masks and thresholds stay float32 under every policy.
 
-    python benchmarks/mixed_precision.py               # 30 pruning epochs each
-    python benchmarks/mixed_precision.py --epochs 5    # quick
+    python -m benchmarks.mixed_precision               # 30 pruning epochs each
+    python -m benchmarks.mixed_precision --epochs 5    # quick
 
 On a CPU, float16 matrix products are emulated (about 60x slower than
 float32 here), so the mixed_float16 run dominates the wall time; its
@@ -15,21 +15,19 @@ seconds/epoch say nothing about a GPU. Writes benchmarks/results/mixed_precision
 """
 
 import argparse
-import json
-import os
-import platform
 import sys
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "examples"))
+if not __package__:  # run as `python benchmarks/mixed_precision.py`: the imports below need the repository root
+    sys.exit("Run it from the repository root: python -m benchmarks.mixed_precision " + " ".join(sys.argv[1:]))
 
 import keras  # noqa: E402
 
 import keras_ltp  # noqa: E402
-from common import data as ltp_data  # noqa: E402
-from common import flow as ltp_example  # noqa: E402
-from mnist_lenet import lenet_300_100  # noqa: E402
+from benchmarks import _common  # noqa: E402
+from examples.common import data as ltp_data  # noqa: E402
+from examples.common import flow as ltp_example  # noqa: E402
+from examples.common.architectures import lenet_300_100  # noqa: E402
 
 POLICIES = ("float32", "mixed_bfloat16", "mixed_float16")
 
@@ -51,7 +49,7 @@ def prune_under(policy, dense_weights, data, args):
     report = keras_ltp.sparsity(pruned)
     accuracy = float(pruned.evaluate(x_test, y_test, verbose=0)[1])
     keras.config.set_dtype_policy("float32")
-    thresholds = [w for wrapper in keras_ltp.models.iter_wrappers(pruned) for w in wrapper.thresholds]
+    thresholds = [w for wrapper in keras_ltp.iter_wrappers(pruned) for w in wrapper.thresholds]
     return {
         "policy": policy,
         "compute_dtype": pruned.layers[1].layer.compute_dtype,
@@ -70,8 +68,9 @@ def main(argv=None):
     parser.add_argument("--dense-epochs", type=int, default=30)
     parser.add_argument("--policies", nargs="+", default=list(POLICIES), choices=list(POLICIES))
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", default=os.path.join(HERE, "results", "mixed_precision.json"))
+    _common.add_results_option(parser)
     args = parser.parse_args(argv)
+    result = _common.record("mixed_precision", argv)
 
     data = ltp_data.mnist_offline()
     (x, y), (x_test, y_test) = data
@@ -90,27 +89,16 @@ def main(argv=None):
               f"{row['seconds_per_epoch']:.2f} s/epoch  ({row['optimizer']})", flush=True)
 
     base = next((r for r in rows if r["policy"] == "float32"), None)
-    print(f"\n{'policy':<16}{'sparsity':>10}{'accuracy':>10}{'d sparsity':>12}{'d accuracy':>12}{'s/epoch':>9}")
     for row in rows:
         if base:
             row["sparsity_change_points"] = (row["sparsity"] - base["sparsity"]) * 100
             row["accuracy_change_points"] = (row["accuracy"] - base["accuracy"]) * 100
-        print(f"{row['policy']:<16}{row['sparsity']:>10.2%}{row['accuracy']:>10.4f}"
-              f"{row.get('sparsity_change_points', 0):>+12.2f}{row.get('accuracy_change_points', 0):>+12.2f}"
-              f"{row['seconds_per_epoch']:>9.2f}")
-    result = {
-        "benchmark": "mixed_precision",
-        "command": "python benchmarks/mixed_precision.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-        "machine": {"platform": platform.platform(), "processor": platform.processor(), "cpus": os.cpu_count()},
-        "versions": {"keras": keras.__version__, "backend": keras.backend.backend()},
-        "dense_accuracy": dense_accuracy,
-        "pruning_epochs": args.epochs,
-        "rows": rows,
-    }
-    os.makedirs(os.path.dirname(args.out), exist_ok=True)
-    with open(args.out, "w") as f:
-        json.dump(result, f, indent=2)
-    print(f"\nWrote {args.out}")
+    print("\n" + _common.table(["policy", "sparsity", "accuracy", "d sparsity", "d accuracy", "s/epoch"], [
+        [row["policy"], f"{row['sparsity']:.2%}", f"{row['accuracy']:.4f}", f"{row.get('sparsity_change_points', 0):+.2f}",
+         f"{row.get('accuracy_change_points', 0):+.2f}", f"{row['seconds_per_epoch']:.2f}"] for row in rows
+    ]))
+    result.update(dense_accuracy=dense_accuracy, pruning_epochs=args.epochs, results=rows)
+    _common.write(result, args.results_dir)
 
 
 if __name__ == "__main__":

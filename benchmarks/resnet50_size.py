@@ -29,9 +29,9 @@ same build, compile, warm-up and `--steps` training steps, recording
 
 Goal: LTP / dense <= 1.3 in memory.
 
-    python benchmarks/resnet50_size.py                  # 64x64, batches 32 and 8: 5-9 min on 2 cores
-    python benchmarks/resnet50_size.py --batch-size 32 --repeats 5
-    python benchmarks/resnet50_size.py --quick          # smoke test, ~2 min
+    python -m benchmarks.resnet50_size                  # 64x64, batches 32 and 8: 5-9 min on 2 cores
+    python -m benchmarks.resnet50_size --batch-size 32 --repeats 5
+    python -m benchmarks.resnet50_size --quick          # smoke test, ~2 min
 
 Writes benchmarks/results/resnet50_size.json (machine, settings, raw numbers).
 """
@@ -40,14 +40,17 @@ import argparse
 import gc
 import json
 import os
-import platform
 import resource
 import statistics
 import subprocess
 import sys
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+if not __package__:  # run as `python benchmarks/resnet50_size.py`: the imports below need the repository root
+    sys.exit("Run it from the repository root: python -m benchmarks.resnet50_size " + " ".join(sys.argv[1:]))
+
+from benchmarks import _common  # noqa: E402 - imports no Keras (the memory worker measures from the start)
+
 TIME_GOAL, MEMORY_GOAL = 1.25, 1.3
 MB = 2**20
 
@@ -198,12 +201,12 @@ def memory_worker(kind, args):
 
 def measure_memory(kind, args, batch_size):
     cmd = [
-        sys.executable, os.path.abspath(__file__), "--memory-worker", kind,
+        sys.executable, "-m", "benchmarks.resnet50_size", "--memory-worker", kind,
         "--input-size", str(args.input_size), "--batch-size", str(batch_size),
         "--steps", str(args.steps), "--warmup", str(args.warmup),
         "--optimizer", args.optimizer, "--lr", str(args.lr),
     ]  # fmt: skip
-    proc = subprocess.run(cmd, capture_output=True, text=True)
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=_common.ROOT)
     for line in proc.stdout.splitlines():
         if line.startswith("MEMORY_JSON "):
             return json.loads(line[len("MEMORY_JSON "):])
@@ -255,15 +258,6 @@ def measure_time(args, batch_size):
     }
 
 
-def _git_revision():
-    """The repository's commit, and whether keras_ltp/ differs from it (others edit it)."""
-    try:
-        run = lambda *a: subprocess.run(["git", "-C", HERE, *a], capture_output=True, text=True, timeout=10).stdout.strip()  # noqa: E731
-        return {"commit": run("rev-parse", "HEAD"), "keras_ltp_modified": run("status", "--porcelain", "--", os.path.join(HERE, "..", "keras_ltp"))}
-    except (OSError, subprocess.SubprocessError):
-        return None
-
-
 def _ratio(mem, key):
     dense, ltp = mem["dense"].get(key), mem["ltp"].get(key)
     return ltp / dense if dense and ltp is not None else None
@@ -298,7 +292,6 @@ def print_table(rows):
         print(f"\nResNet50 {row['input_size']}x{row['input_size']}x3, batch {row['batch_size']}, "
               f"{row['parameters']:,} parameters, {row['prunable_weights']:,} pruned weights in "
               f"{row['pruned_tensors']} tensors; memory device {m['dense']['device']}")  # fmt: skip
-        print(f"{'measure':<44}{'dense':>10}{'LTP':>10}{'LTP/dense':>15}")
         lines = [
             ("median step time (s)", f"{row['dense_step_s']:.3f}", f"{row['ltp_step_s']:.3f}", _x(row["ratio"], TIME_GOAL)),
             ("  median of back-to-back chunk ratios", "", "", _x(row["ratio_paired_median"], TIME_GOAL)),
@@ -308,8 +301,7 @@ def print_table(rows):
             ("peak tensor memory, steady step (MB)", _mb(m["dense"].get("tensor_peak_bytes")), _mb(m["ltp"].get("tensor_peak_bytes")), _x(row["ratios"]["tensor_peak"], MEMORY_GOAL)),
             ("  of which allocated by the step (MB)", _mb(m["dense"].get("tensor_step_transient_bytes")), _mb(m["ltp"].get("tensor_step_transient_bytes")), _x(row["ratios"]["tensor_step_transient"])),
         ]  # fmt: skip
-        for name, d, l, r in lines:
-            print(f"{name:<44}{d:>10}{l:>10}{r:>15}")
+        print(_common.table(["measure", "dense", "LTP", "LTP/dense"], lines))
 
 
 def main(argv=None):
@@ -322,7 +314,7 @@ def main(argv=None):
     parser.add_argument("--optimizer", choices=["adam", "sgd"], default="adam")
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--quick", action="store_true", help="smoke test: 32x32, batch 8, 2 steps, 3 repeats")
-    parser.add_argument("--out", default=os.path.join(HERE, "results", "resnet50_size.json"))
+    _common.add_results_option(parser)
     parser.add_argument("--memory-worker", choices=["dense", "ltp"], help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.quick:
@@ -331,22 +323,14 @@ def main(argv=None):
         args.batch_size = args.batch_size[0]
         return memory_worker(args.memory_worker, args)
 
-    import keras
-
-    import keras_ltp
-
-    load_start = os.getloadavg()
-    revision = _git_revision()  # at the start: what this run imported
-    start = time.perf_counter()
+    result = _common.record("resnet50_size", argv)  # at the start: the git state of what this run imports
     rows = [run_config(args, batch_size) for batch_size in args.batch_size]
     print_table(rows)
-    device = rows[0]["memory"]["dense"]["device"]
-    result = {
-        "benchmark": "resnet50_size",
-        "goal": f"ltp / dense <= {TIME_GOAL} in step time, <= {MEMORY_GOAL} in memory",
-        "model": "keras.applications.ResNet50(weights=None, input_shape=(S, S, 3), classes=10, classifier_activation=None)",
-        "data": "generated: uniform random images in [0, 1), random labels of 10 classes (4 batches, cycled)",
-        "settings": {
+    result.update(
+        goal=f"ltp / dense <= {TIME_GOAL} in step time, <= {MEMORY_GOAL} in memory",
+        model="keras.applications.ResNet50(weights=None, input_shape=(S, S, 3), classes=10, classifier_activation=None)",
+        data="generated: uniform random images in [0, 1), random labels of 10 classes (4 batches, cycled)",
+        settings={
             "input_size": args.input_size,
             "batch_sizes": args.batch_size,
             "steps_per_chunk": args.steps,
@@ -358,31 +342,12 @@ def main(argv=None):
             "prune_options": "keras_ltp.prune() defaults",
             "timing": "train_on_batch, alternating chunks, order flipped every repeat; medians of s/step per chunk",
             "memory": "one fresh subprocess per model; peak RSS = VmHWM; TF allocator peak reset after warm-up",
+            "memory_device": rows[0]["memory"]["dense"]["device"],
         },
-        "machine": {
-            "platform": platform.platform(),
-            "processor": platform.processor(),
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-            "memory_device": device,
-            "load_average_start": load_start,
-            "load_average_end": os.getloadavg(),
-        },
-        "versions": {
-            "keras": keras.__version__,
-            "backend": keras.backend.backend(),
-            "tensorflow": __import__("tensorflow").__version__,
-            "keras_ltp": keras_ltp.__version__,
-            "git": revision,
-        },
-        "command": "python benchmarks/resnet50_size.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-        "wall_s": time.perf_counter() - start,
-        "results": rows,
-    }
-    os.makedirs(os.path.dirname(args.out), exist_ok=True)
-    with open(args.out, "w") as f:
-        json.dump(result, f, indent=2)
-    print(f"Wrote {args.out}")
+        load_average_end=os.getloadavg(),
+        results=rows,
+    )
+    _common.write(result, args.results_dir)
     return result
 
 

@@ -6,28 +6,24 @@ in one committed run, 90.9% in the next), so this reruns LTP and tfmot with seve
 seeds from the same dense checkpoint, same settings, and reports each
 method's mean, spread and the gap between them.
 
-    python benchmarks/seeds.py                                   # LeNet-300-100 at 98%, seeds 1-5
-    python benchmarks/seeds.py --model lenet5 --target 0.98 --seeds 1 2 3
+    python -m benchmarks.seeds                                   # LeNet-300-100 at 98%, seeds 1-5
+    python -m benchmarks.seeds --model lenet5 --target 0.98 --seeds 1 2 3
 
 Writes benchmarks/results/seeds_<model>_<target>.json.
 """
 
 import argparse
-import json
 import os
 import statistics
 import sys
 import tempfile
-import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
+if not __package__:  # run as `python benchmarks/seeds.py`: the imports below need the repository root
+    sys.exit("Run it from the repository root: python -m benchmarks.seeds " + " ".join(sys.argv[1:]))
 
-import compare  # noqa: E402 - sets up the examples path and quiet logging
+from benchmarks import _common, compare  # noqa: E402, I001 - first: compare quiets TensorFlow's logs before Keras loads
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
-
-import keras_ltp  # noqa: E402
 
 
 def main(argv=None):
@@ -36,7 +32,9 @@ def main(argv=None):
     parser.add_argument("--target", type=float, default=0.98)
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4, 5])
     parser.add_argument("--batch-size", type=int, default=64)
+    _common.add_results_option(parser)
     args = parser.parse_args(argv)
+    result = _common.record("seeds", argv, name=f"seeds_{args.model}_{int(round(args.target * 100))}")
 
     dense_epochs, epochs = compare.FULL[args.model]
     (x, y), (xt, yt) = compare.ltp_data.mnist_offline()
@@ -47,7 +45,7 @@ def main(argv=None):
     dense, dense_accuracy, weights_path = compare.train_dense(args.model, data, dense_epochs, args.batch_size, scratch)
     print(f"{args.model}: dense accuracy {dense_accuracy:.2%}", flush=True)
 
-    started, runs = time.time(), []
+    runs = []
     for seed in args.seeds:
         keras.utils.set_random_seed(seed)
         plain, seconds = compare.ltp(dense, args.target, args.model, data, epochs, args.batch_size)
@@ -65,25 +63,17 @@ def main(argv=None):
         if accuracies:
             summary[method] = {"mean": statistics.mean(accuracies), "min": min(accuracies),
                                "max": max(accuracies), "accuracies": accuracies}
-    print(f"\n{'method':<18}{'mean':>8}{'min':>8}{'max':>8}   (held-out accuracy, {len(args.seeds)} seeds)")
-    for method, s in summary.items():
-        print(f"{method:<18}{s['mean']:>8.2%}{s['min']:>8.2%}{s['max']:>8.2%}")
+    print("\n" + _common.table(["method", "mean", "min", "max"], [
+        [method, f"{s['mean']:.2%}", f"{s['min']:.2%}", f"{s['max']:.2%}"] for method, s in summary.items()
+    ]) + f"\n(held-out accuracy, {len(args.seeds)} seeds)")
     if len(summary) == 2:
         gap = (summary["ltp"]["mean"] - summary["tfmot_polynomial"]["mean"]) * 100
         worst = (summary["ltp"]["min"] - summary["tfmot_polynomial"]["max"]) * 100
         print(f"LTP - tfmot: {gap:+.2f} points on the means; {worst:+.2f} LTP's worst seed vs tfmot's best")
-    result = {
-        "benchmark": "seeds", "command": "python benchmarks/seeds.py " + " ".join(argv or sys.argv[1:]),
-        "model": args.model, "target": args.target, "seeds": args.seeds,
-        "dense_accuracy": dense_accuracy, "pruning_epochs": epochs, "summary": summary, "runs": runs,
-        "minutes": (time.time() - started) / 60,
-        "versions": {"keras": keras.__version__, "keras_ltp": keras_ltp.__version__},
-    }
-    out = os.path.join(HERE, "results", f"seeds_{args.model}_{int(round(args.target * 100))}.json")
-    os.makedirs(os.path.dirname(out), exist_ok=True)
-    with open(out, "w") as f:
-        json.dump(result, f, indent=2)
-    print(f"Wrote {os.path.relpath(out, os.path.join(HERE, '..'))}")
+        result.update(ltp_minus_tfmot_points=gap, ltp_worst_minus_tfmot_best_points=worst)
+    result.update(model=args.model, target=args.target, seeds=args.seeds, dense_accuracy=dense_accuracy,
+                  pruning_epochs=epochs, summary=summary, runs=runs)
+    _common.write(result, args.results_dir)
 
 
 if __name__ == "__main__":

@@ -1,10 +1,15 @@
 """tfmot magnitude pruning (PolynomialDecay) of one model, in its own process.
 
-tfmot runs only on tf-keras (Keras 2), so `compare.py` starts this script
-with TF_USE_LEGACY_KERAS=1. It builds the same architecture from the
-examples' builders (with `keras` aliased to `tf_keras` in this process),
-loads the dense weights `compare.py` trained, prunes to the target over the
-given epochs, strips, evaluates, and writes one JSON result.
+tfmot runs only on tf-keras (Keras 2), so `compare.py` starts this module
+(`python -m benchmarks.tfmot_worker`, from the repository root) with
+TF_USE_LEGACY_KERAS=1. It builds the same architecture with the builders of
+`examples.common.architectures` (passing `keras=tf_keras`), loads the dense
+weights `compare.py` trained, prunes to the target over the given epochs,
+strips, evaluates, and writes one JSON result.
+
+keras_ltp is Keras 3 only, so this process does not use it: the batch-norm
+recalibration and the zero count below are small tf-keras twins of
+`keras_ltp.recalibrate_batch_norm` and `keras_ltp.weight_sparsity`.
 """
 
 import argparse
@@ -13,18 +18,20 @@ import os
 import sys
 import time
 
+if not __package__:  # run as `python benchmarks/tfmot_worker.py`: the imports below need the repository root
+    sys.exit("Run it from the repository root: python -m benchmarks.tfmot_worker " + " ".join(sys.argv[1:]))
 os.environ["TF_USE_LEGACY_KERAS"] = "1"
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np  # noqa: E402
-import tf_keras  # noqa: E402
-
-sys.modules["keras"] = tf_keras  # the example builders then build tf-keras models
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "examples"))
-
 import tensorflow as tf  # noqa: E402
 import tensorflow_model_optimization as tfmot  # noqa: E402
+import tf_keras  # noqa: E402
+
+from examples.common.architectures import BUILDERS  # noqa: E402
+
+# The weights keras_ltp.registry calls prunable in these networks (they have no embeddings).
+PRUNABLE = ("kernel", "depthwise_kernel", "pointwise_kernel")
 
 
 def recalibrate_batch_norm(model, x, batch_size):
@@ -47,6 +54,18 @@ def recalibrate_batch_norm(model, x, batch_size):
     return True
 
 
+def weight_sparsity(model):
+    """{weight name: (nonzero, total)} of the prunable weights of a tf-keras
+    model: the count `keras_ltp.weight_sparsity` makes of a Keras 3 model
+    (which it cannot read: tf-keras layers and variables are not Keras 3's)."""
+    counts = {}
+    for w in model.weights:
+        if w.name.split("/")[-1].split(":")[0] in PRUNABLE:
+            value = w.numpy()
+            counts[w.name] = (int(np.count_nonzero(value)), int(value.size))
+    return counts
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--model", required=True)
@@ -61,14 +80,12 @@ def main():
     if args.seed is not None:
         tf_keras.utils.set_random_seed(args.seed)
 
-    from benchmark_models import BUILDERS  # noqa: E402 - after the keras alias
-
     data = np.load(args.data)
     x, y, xt, yt = data["x"], data["y"], data["xt"], data["yt"]
     weights = np.load(args.weights)
     result = {"method": "tfmot_polynomial", "model": args.model, "target": args.target}
     try:
-        model = BUILDERS[args.model](x.shape[1:], int(y.max()) + 1)
+        model = BUILDERS[args.model](x.shape[1:], int(y.max()) + 1, keras=tf_keras)
         model.set_weights([weights[f"arr_{i}"] for i in range(len(weights.files))])
         steps = -(-len(x) // args.batch_size) * args.epochs
         schedule = tfmot.sparsity.keras.PolynomialDecay(
@@ -89,18 +106,13 @@ def main():
         result["batch_norm_recalibrated"] = recalibrate_batch_norm(final, x, args.batch_size)
         final.compile(metrics=["accuracy"], loss=tf_keras.losses.SparseCategoricalCrossentropy(from_logits=True))
         accuracy = float(final.evaluate(xt, yt, verbose=0)[1])
-        per_layer, kept, total = {}, 0, 0
-        for w in final.weights:
-            name = w.name.split("/")[-1].split(":")[0]
-            if name in ("kernel", "depthwise_kernel", "pointwise_kernel"):
-                value = w.numpy()
-                per_layer[w.name] = 1 - np.count_nonzero(value) / value.size
-                kept += np.count_nonzero(value)
-                total += value.size
+        counts = weight_sparsity(final)
+        kept, total = (sum(column) for column in zip(*counts.values()))
         converter = tf.lite.TFLiteConverter.from_keras_model(final)
         converter.optimizations = [tf.lite.Optimize.EXPERIMENTAL_SPARSITY]
         result.update(
-            accuracy=accuracy, sparsity=1 - kept / total, per_layer_sparsity=per_layer,
+            accuracy=accuracy, sparsity=1 - kept / total,
+            per_layer_sparsity={name: 1 - nonzero / size for name, (nonzero, size) in counts.items()},
             seconds_per_epoch=seconds, tflite_bytes=len(converter.convert()),
         )
     except Exception as error:  # noqa: BLE001 - recorded as the result: tfmot rejected the model

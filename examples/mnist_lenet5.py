@@ -5,26 +5,7 @@
 """
 
 from common import launch, options
-
-
-def lenet5(input_shape, classes):
-    import keras  # here, not at the top: --help must not wait for Keras
-
-    L = keras.layers
-    return keras.Sequential(
-        [
-            keras.Input(input_shape),
-            L.Conv2D(6, 5, padding="same", activation="relu"),
-            L.MaxPooling2D(),
-            L.Conv2D(16, 5, activation="relu"),
-            L.MaxPooling2D(),
-            L.Flatten(),
-            L.Dense(120, activation="relu"),
-            L.Dense(84, activation="relu"),
-            L.Dense(classes),
-        ],
-        name="lenet5",
-    )
+from common.architectures import lenet5
 
 
 def main(argv=None):

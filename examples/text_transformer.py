@@ -11,9 +11,11 @@ access, `--tfds imdb_reviews` trains on real movie reviews instead.
     python examples/text_transformer.py --tfds imdb_reviews
 """
 
-import numpy as np
+import functools
 
+import numpy as np
 from common import launch, options
+from common.architectures import text_transformer
 
 # Keras is imported inside the functions, not at the top: --help must not wait for it.
 VOCAB, LENGTH = 2000, 48
@@ -57,20 +59,6 @@ def load_data(args):
     return generated_sentiment()
 
 
-def text_transformer(input_shape, classes, dim=32, heads=2):
-    import keras
-
-    L = keras.layers
-    tokens = keras.Input(input_shape, dtype="int32")
-    x = L.Embedding(VOCAB, dim)(tokens)
-    attention = L.MultiHeadAttention(heads, dim // heads)(x, x)
-    x = L.LayerNormalization()(x + attention)
-    feed_forward = L.Dense(dim)(L.Dense(2 * dim, activation="relu")(x))
-    x = L.LayerNormalization()(x + feed_forward)
-    x = L.GlobalAveragePooling1D()(x)
-    return keras.Model(tokens, L.Dense(classes)(x), name="text_transformer")
-
-
 def main(argv=None):
     args = options.parser(
         __doc__,
@@ -80,7 +68,7 @@ def main(argv=None):
         dense_epochs=8,
         prune_epochs=15,
     ).parse_args(argv)
-    return launch.run(text_transformer, args, load_data=load_data)
+    return launch.run(functools.partial(text_transformer, vocab=VOCAB), args, load_data=load_data)
 
 
 if __name__ == "__main__":

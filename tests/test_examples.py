@@ -23,7 +23,9 @@ from keras_ltp import wrapper
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXAMPLES = os.path.join(ROOT, "examples")
-SCRIPTS = sorted(os.path.basename(path) for path in glob.glob(os.path.join(EXAMPLES, "*.py")))
+SCRIPTS = sorted(
+    os.path.basename(path) for path in glob.glob(os.path.join(EXAMPLES, "*.py")) if not path.endswith("__init__.py")
+)
 
 pytestmark = pytest.mark.skipif(
     keras.backend.backend() != "tensorflow", reason="the examples run on TensorFlow; one run of these tests is enough"
@@ -60,7 +62,7 @@ def test_examples_folder_holds_only_runnable_examples():
     for script in SCRIPTS:
         with open(os.path.join(EXAMPLES, script)) as f:
             assert 'if __name__ == "__main__":' in f.read(), script
-    for helper in ("data.py", "flow.py", "options.py", "launch.py"):
+    for helper in ("architectures.py", "data.py", "flow.py", "options.py", "launch.py"):
         assert os.path.exists(os.path.join(EXAMPLES, "common", helper)), helper
     with open(os.path.join(EXAMPLES, "common", "__init__.py")) as f:
         assert "not examples" in f.read()
@@ -129,3 +131,33 @@ def test_main_example_runs_without_native_log_lines(tmp_path):
     assert summary["model"] == "lenet_300_100" and 0.0 < summary["sparsity"] < 1.0
     for name in ("model.tflite", "model_int8.tflite", "export_report.json", "lenet_300_100_stripped.keras"):
         assert (out / name).exists(), name
+
+
+BENCHMARKS = sorted(
+    os.path.basename(path)
+    for path in glob.glob(os.path.join(ROOT, "benchmarks", "*.py"))
+    if not os.path.basename(path).startswith("_")
+)
+
+
+def test_benchmarks_and_examples_import_without_path_edits():
+    """One set of builders (examples/common/architectures.py), imported normally."""
+    for path in glob.glob(os.path.join(ROOT, "benchmarks", "*.py")) + glob.glob(os.path.join(EXAMPLES, "**", "*.py")):
+        with open(path) as f:
+            source = f.read()
+        assert "sys.path" not in source and "sys.modules" not in source, path
+    assert "tfmot_worker.py" in BENCHMARKS and "compare.py" in BENCHMARKS
+
+
+@pytest.mark.parametrize("script", BENCHMARKS)
+def test_old_benchmark_command_names_the_new_one(script):
+    """`python benchmarks/X.py` stops at once and names `python -m benchmarks.X`."""
+    result = subprocess.run(
+        [sys.executable, os.path.join("benchmarks", script), "--quick"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert f"python -m benchmarks.{script[:-3]} --quick" in result.stderr, result.stderr

@@ -13,7 +13,8 @@ import keras
 import numpy as np
 
 import keras_ltp
-from common import data
+
+from . import data
 
 
 def compile_model(model, learning_rate):
@@ -27,11 +28,17 @@ def compile_model(model, learning_rate):
 
 def recalibrate_if_batch_norm(model, x_train, batch_size, verbose=True):
     """Re-estimates batch-norm moving statistics with the final weights
-    (pruning moves weights faster than `fit`'s moving averages follow)."""
-    if any(isinstance(layer, keras.layers.BatchNormalization) for layer in keras_ltp.walk.iter_layers(model)):
-        count = keras_ltp.recalibrate_batch_norm(model, x_train, batch_size=batch_size)
-        if verbose:
-            print(f"Re-estimated the moving statistics of {count} batch-norm layers on the training inputs")
+    (pruning moves weights faster than `fit`'s moving averages follow).
+
+    Returns the number of batch-norm layers recalibrated: 0, silently, for
+    a model without batch-norm.
+    """
+    if not any(isinstance(layer, keras.layers.BatchNormalization) for layer in keras_ltp.walk.iter_layers(model)):
+        return 0
+    count = keras_ltp.recalibrate_batch_norm(model, x_train, batch_size=batch_size)
+    if verbose:
+        print(f"Re-estimated the moving statistics of {count} batch-norm layers on the training inputs")
+    return count
 
 
 def run(build_model, args, prune_options=None, sparsity_of=None, load_data=None):

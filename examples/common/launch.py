@@ -13,6 +13,6 @@ from keras_ltp_cli import captured_native_output
 def run(build_model, args, **options):
     """`flow.run(build_model, args, **options)` with native logs captured."""
     with captured_native_output(enabled=args.verbose < 3):
-        from common import flow
+        from . import flow
 
         return flow.run(build_model, args, **options)
