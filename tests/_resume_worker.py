@@ -39,6 +39,13 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+# tests/ (this file's folder) holds the shared helpers: it is sys.path[0] when
+# this runs as a script, and on sys.path under pytest; make sure either way.
+if os.path.dirname(os.path.abspath(__file__)) not in sys.path:
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import helpers  # noqa: E402  (numpy only: TensorFlow starts later)
+
 SAMPLES = 512
 FEATURES = 20
 CLASSES = 4
@@ -51,14 +58,7 @@ TRAIL_STEPS = (0.3, 0.5, 0.6, 0.7, 0.75, 0.8)
 
 
 def data():
-    import numpy as np
-
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(SAMPLES, FEATURES)).astype("float32")
-    teacher = rng.normal(size=(FEATURES, CLASSES)).astype("float32")
-    teacher[8:] = 0.0  # only 8 features matter: there is something to prune
-    y = np.argmax(x @ teacher, axis=1).astype("int32")
-    return x, y
+    return helpers.teacher_data(SAMPLES, FEATURES, CLASSES, relevant=8)  # only 8 features matter
 
 
 def build():
@@ -108,19 +108,16 @@ def state(model):
     import keras
     import numpy as np
 
-    from keras_ltp.models import iter_wrappers
+    from keras_ltp import iter_wrappers
 
     digest = hashlib.sha256()
     for variable in list(model.weights) + list(model.optimizer.variables):
         digest.update(np.ascontiguousarray(keras.ops.convert_to_numpy(variable.value)).tobytes())
-    def scalar(variable):
-        return float(keras.ops.convert_to_numpy(variable.value))
-
     return {
         "step": int(keras.ops.convert_to_numpy(model.optimizer.iterations.value)),
-        "thresholds": {w.name: [scalar(t) for t in w.thresholds] for w in iter_wrappers(model)},
-        "temperature": {w.name: scalar(w.temperature) for w in iter_wrappers(model)},
-        "l0_strength": {w.name: scalar(w.l0_strength) for w in iter_wrappers(model)},
+        "thresholds": helpers.thresholds(model, by_layer=True),
+        "temperature": {w.name: helpers.scalar(w.temperature) for w in iter_wrappers(model)},
+        "l0_strength": {w.name: helpers.scalar(w.l0_strength) for w in iter_wrappers(model)},
         "digest": digest.hexdigest(),
     }
 

@@ -110,7 +110,7 @@ def test_pruned_model_is_calibrated_with_its_hard_masks():
     # Independent reference: the strip()-ed model (hard-masked weights, no
     # wrapper) recalibrated on the same data.
     pruned = keras_ltp.prune(_dense_bn(features=6, units=5), temperature=5.0)
-    for wrapper in keras_ltp.models.iter_wrappers(pruned):
+    for wrapper in keras_ltp.iter_wrappers(pruned):
         wrapper.thresholds[0].assign(1.0 / wrapper.threshold_gain)  # tau = mean(w^2): about half pruned
     assert 0.2 < keras_ltp.sparsity(pruned)["sparsity"] < 0.8
     x = np.random.default_rng(4).normal(size=(24, 6)).astype("float32")
@@ -119,4 +119,4 @@ def test_pruned_model_is_calibrated_with_its_hard_masks():
     keras_ltp.recalibrate_batch_norm(stripped, x, batch_size=8)
     for got, want in zip(_stats(pruned.get_layer("bn")), _stats(stripped.get_layer("bn"))):
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
-    assert not any(w.hard_forward for w in keras_ltp.models.iter_wrappers(pruned))  # restored
+    assert not any(w.hard_forward for w in keras_ltp.iter_wrappers(pruned))  # restored

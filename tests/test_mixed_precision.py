@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import keras_ltp
-from keras_ltp.models import iter_wrappers
+from keras_ltp import iter_wrappers
 
 L = keras.layers
 

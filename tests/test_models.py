@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 import keras_ltp
-from keras_ltp import PrunableWrapper
-from keras_ltp.models import iter_wrappers
+from helpers import numpy_hard_masked
+from keras_ltp import PrunableWrapper, iter_wrappers
 
 L = keras.layers
 
@@ -193,16 +193,6 @@ def test_repruning_a_stripped_model_counts_its_zeros_as_pruned():
     assert report["sparsity"] == 0.5 and report["kept"] == 12
 
 
-def _numpy_hard_masked(wrapper):
-    """w * (w^2 > tau), tau = gain * theta * mean(w^2), computed in numpy."""
-    result = []
-    for w, theta in zip(wrapper.pruned_weights, wrapper.thresholds):
-        value = keras.ops.convert_to_numpy(w.value).astype("float64")
-        tau = wrapper.threshold_gain * float(keras.ops.convert_to_numpy(theta.value)) * np.mean(value**2)
-        result.append(value * (value**2 > tau))
-    return result
-
-
 def test_strip_masks_embedding_and_recurrent_weights_of_a_whole_model():
     from keras_ltp.registry import prunable_weights
 
@@ -220,7 +210,7 @@ def test_strip_masks_embedding_and_recurrent_weights_of_a_whole_model():
         if not isinstance(original, PrunableWrapper):
             continue
         assert type(plain) is type(original.layer)
-        for variable, want in zip(prunable_weights(plain), _numpy_hard_masked(original), strict=True):
+        for variable, want in zip(prunable_weights(plain), numpy_hard_masked(original), strict=True):
             got = keras.ops.convert_to_numpy(variable.value)
             assert 0 < np.mean(got == 0) < 1, variable.path
             np.testing.assert_allclose(got, want, rtol=1e-6, atol=0)

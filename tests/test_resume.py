@@ -51,7 +51,7 @@ import pytest
 import keras_ltp
 from keras_ltp import trail
 from keras_ltp.callbacks import SparsityMonitor, SparsityTarget, TrailCheckpoint
-from keras_ltp.models import iter_wrappers
+from keras_ltp import iter_wrappers
 
 WORKER = Path(__file__).with_name("_resume_worker.py")
 _spec = importlib.util.spec_from_file_location("_resume_worker", WORKER)

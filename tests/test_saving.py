@@ -7,7 +7,8 @@ import keras
 import numpy as np
 
 import keras_ltp
-from keras_ltp.models import iter_wrappers
+from helpers import thresholds
+from keras_ltp import iter_wrappers
 
 L = keras.layers
 
@@ -30,10 +31,6 @@ def data():
     return rng.normal(size=(64, 10, 10, 1)).astype("float32"), rng.integers(0, 3, 64)
 
 
-def _thresholds(model):
-    return np.array([float(t.numpy()) for w in iter_wrappers(model) for t in w.thresholds])
-
-
 def test_save_load_same_predictions_and_continue_identically(tmp_path):
     x, y = data()
     model = build()
@@ -45,14 +42,14 @@ def test_save_load_same_predictions_and_continue_identically(tmp_path):
     model.save(path)
     loaded = keras.saving.load_model(path, safe_mode=True)
     np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
-    np.testing.assert_array_equal(_thresholds(loaded), _thresholds(model))
+    np.testing.assert_array_equal(thresholds(loaded), thresholds(model))
     for wrapper in iter_wrappers(loaded):
         assert float(wrapper.temperature.numpy()) == np.float32(0.123)
         assert float(wrapper.l0_strength.numpy()) == np.float32(4.5)
     assert int(loaded.optimizer.iterations.numpy()) == int(model.optimizer.iterations.numpy()) > 0
     model.fit(x, y, epochs=1, shuffle=False, verbose=0)
     loaded.fit(x, y, epochs=1, shuffle=False, verbose=0)
-    np.testing.assert_allclose(_thresholds(loaded), _thresholds(model), rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(thresholds(loaded), thresholds(model), rtol=1e-5, atol=1e-7)
     np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-4, atol=1e-5)
 
 

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import keras_ltp
+from helpers import numpy_hard_masked, thresholds
 from keras_ltp import PrunableWrapper
 
 L = keras.layers
@@ -84,16 +85,8 @@ def _reference_output(wrapper, inputs):
     inner = wrapper.layer
     reference = inner.__class__.from_config(inner.get_config())
     reference(*inputs)  # build
-    pruned_ids = {id(w): theta for w, theta in zip(wrapper.pruned_weights, wrapper.thresholds)}
-    values = []
-    for w in inner.weights:
-        value = keras.ops.convert_to_numpy(w.value)
-        if id(w) in pruned_ids:
-            theta = float(keras.ops.convert_to_numpy(pruned_ids[id(w)].value))
-            tau = wrapper.threshold_gain * theta * np.mean(value.astype("float64") ** 2)
-            value = value * (value.astype("float64") ** 2 > tau)
-        values.append(value)
-    reference.set_weights(values)
+    masked = {id(w): value for w, value in zip(wrapper.pruned_weights, numpy_hard_masked(wrapper), strict=True)}
+    reference.set_weights([masked.get(id(w), keras.ops.convert_to_numpy(w.value)) for w in inner.weights])
     return keras.ops.convert_to_numpy(reference(*inputs, training=False))
 
 
@@ -105,14 +98,14 @@ def test_every_layer_type_trains_and_infers_with_hard_masked_weights(case):
     pruned = wrapper.pruned_weights
     assert len(pruned) == EXPECTED_PRUNED.get(case[0], 1)
     assert len(wrapper.thresholds) == len(pruned)
-    before = [float(keras.ops.convert_to_numpy(t.value)) for t in wrapper.thresholds]
+    before = thresholds(wrapper).tolist()
 
     targets = keras.ops.convert_to_numpy(model(inputs))
     targets = np.zeros_like(targets)
     model.compile(keras.optimizers.Adam(1e-2), loss="mse")
     history = model.fit(inputs, targets, batch_size=8, epochs=1, verbose=0)
     assert np.isfinite(history.history["loss"][0])
-    after = [float(keras.ops.convert_to_numpy(t.value)) for t in wrapper.thresholds]
+    after = thresholds(wrapper).tolist()
     assert after != before, "thresholds did not learn"
 
     report = keras_ltp.sparsity(model)
@@ -169,7 +162,7 @@ def test_regularizer_is_lambda_times_soft_kept_fraction():
 def _soft_counts(model_or_wrapper, temperature, relative_tau):
     """Per wrapper, sum_k sigm(z_k) for its kernel, in numpy."""
     counts = []
-    for wrapper in keras_ltp.models.iter_wrappers(model_or_wrapper):
+    for wrapper in keras_ltp.iter_wrappers(model_or_wrapper):
         w = keras.ops.convert_to_numpy(wrapper.layer.kernel.value).astype("float64")
         z = (w**2 - relative_tau * np.mean(w**2)) / (temperature * np.var(np.abs(w)))
         counts.append((np.sum(1 / (1 + np.exp(-z))), w.size))
