@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Mutation testing with mutmut 3, one group of modules at a time, on a
+# throw-away clone (the mutants never touch the working tree). Slow: re-run
+# by hand when the modules of a group change; not part of CI. See docs/testing.md.
+#
+#   tools/mutation.sh GROUP [REPO]      GROUP: masks | core | callbacks | export
+#
+# Each group mutates some modules and runs only the test files that exercise
+# them (mutmut then runs, per mutant, only the tests that called the mutated
+# function, stopping at the first failure). Results: `mutmut results` and
+# `mutmut show NAME` inside the printed directory.
+set -euo pipefail
+
+group=${1:?usage: tools/mutation.sh masks|core|callbacks|export [REPO]}
+repo=$(cd "${2:-$(dirname "$0")/..}" && pwd)
+python=${PYTHON:-$repo/.venv/bin/python}
+mutmut=$(dirname "$python")/mutmut
+
+case $group in
+  masks)
+    modules='"keras_ltp/masks.py"'
+    tests='"tests/test_masks.py", "tests/test_properties.py"' ;;
+  core)
+    modules='"keras_ltp/wrapper.py", "keras_ltp/walk.py", "keras_ltp/registry.py", "keras_ltp/pruning.py", "keras_ltp/stripping.py", "keras_ltp/sparsity_report.py", "keras_ltp/steering.py"'
+    tests='"tests/test_wrapper.py", "tests/test_models.py", "tests/test_sparsity_report.py", "tests/test_walk.py", "tests/test_steering.py", "tests/test_properties.py"' ;;
+  callbacks)
+    modules='"keras_ltp/callbacks/*.py"'
+    tests='"tests/test_callbacks.py", "tests/test_trail.py"' ;;
+  export)
+    modules='"keras_ltp/export.py"'
+    tests='"tests/test_export.py"' ;;
+  *) echo "unknown group $group" >&2; exit 2 ;;
+esac
+# Any new test file named tests/test_mutants_*.py (or other files passed in
+# EXTRA_TESTS, comma-separated and quoted) joins the selection.
+for extra in "$repo"/tests/test_mutants_*.py; do
+  [ -e "$extra" ] && tests="$tests, \"tests/$(basename "$extra")\""
+done
+[ -n "${EXTRA_TESTS:-}" ] && tests="$tests, $EXTRA_TESTS"
+
+work=${MUTATION_DIR:-/tmp/keras-ltp-mutation}/$group
+rm -rf "$work"
+git clone -q "$repo" "$work"
+cd "$work"
+git log -1 --format='mutating %h (%cd)' --date=short
+cat >> pyproject.toml <<EOF
+
+[tool.mutmut]
+source_paths = ["keras_ltp/"]
+only_mutate = [$modules]
+# Error messages are not mutated (the lines of raise statements and warnings);
+# the conditions that guard them are.
+do_not_mutate_patterns = ["^\\\\s*raise ", "warnings\\\\.warn\\\\("]
+pytest_add_cli_args = ["-n", "0", "-p", "no:cacheprovider", "-m", "not slow"]
+pytest_add_cli_args_test_selection = [$tests]
+# The default ("fork") forks mutmut's process after it ran TensorFlow; the fork
+# server forks workers from a process that only imported and collected.
+process_isolation = "forkserver"
+EOF
+cat "$repo/tools/mutmut_conftest_shim.py" >> tests/conftest.py
+export TF_CPP_MIN_LOG_LEVEL=3
+"$mutmut" run --max-children "${MAX_CHILDREN:-2}" | tr '\r' '\n' | tail -n 1
+"$mutmut" results
+echo "results in $work (mutmut results / mutmut show NAME there)"
