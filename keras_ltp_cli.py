@@ -105,7 +105,7 @@ def _load_model(path):
         # process (which can crash it); stripping and export need no optimizer.
         return keras.saving.load_model(path, compile=False, safe_mode=True)
     except Exception as error:  # noqa: BLE001 - any load failure is reported the same way
-        raise CommandError(f"{path}: could not load it as a Keras model ({type(error).__name__}: {error}).")
+        raise CommandError(f"{path}: could not load it as a Keras model ({type(error).__name__}: {error}).") from error
 
 
 def _load_calibration(path):
@@ -118,7 +118,7 @@ def _load_calibration(path):
     try:
         return np.load(path)
     except Exception as error:  # noqa: BLE001
-        raise CommandError(f"{path}: not a .npy array of example inputs ({error}).")
+        raise CommandError(f"{path}: not a .npy array of example inputs ({error}).") from error
 
 
 def _strip(args):
@@ -214,13 +214,17 @@ def build_parser():
         return sub
 
     strip = command(
-        "strip", _strip, "write a plain Keras model with the hard masks baked in",
+        "strip",
+        _strip,
+        "write a plain Keras model with the hard masks baked in",
         "Write a plain Keras model: original layer classes, pruned weights set to zero.",
     )
     strip.add_argument("output", help="the .keras file to write (missing folders are created)")
 
     export = command(
-        "export", _export, "write a SavedModel and/or a sparse .tflite",
+        "export",
+        _export,
+        "write a SavedModel and/or a sparse .tflite",
         "Write a TF SavedModel and/or a sparse-encoded .tflite (missing folders are created).",
     )
     export.add_argument("--saved-model", metavar="DIR", help="SavedModel folder to write (TF Serving, GPU)")
@@ -231,7 +235,9 @@ def build_parser():
     export.add_argument("--calibration", metavar="FILE.npy", help="example inputs for int8 calibration")
 
     report = command(
-        "report", _report, "per-layer sparsity and .tflite sizes",
+        "report",
+        _report,
+        "per-layer sparsity and .tflite sizes",
         "Print kept weights per tensor and the size of each .tflite variant.",
     )
     report.add_argument("--calibration", metavar="FILE.npy", help="also measure a sparse int8 file")
@@ -240,7 +246,13 @@ def build_parser():
 
 
 _USER_ERRORS = (
-    CommandError, FileExistsError, FileNotFoundError, NotADirectoryError, PermissionError, ValueError, RuntimeError
+    CommandError,
+    FileExistsError,
+    FileNotFoundError,
+    NotADirectoryError,
+    PermissionError,
+    ValueError,
+    RuntimeError,
 )
 
 
@@ -265,6 +277,7 @@ def main(argv=None):
         print(f"keras-ltp {args.command}: error: {failure}", file=sys.stderr)
         return 2
     return 0
+
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -100,10 +100,17 @@ def ltp(dense, target, model_name, data, epochs, batch_size, max_strength=30.0):
     model = keras_ltp.prune(dense, temperature=t_start)
     ltp_example.compile_model(model, 1e-3)
     start = time.time()
-    model.fit(x, y, batch_size=batch_size, epochs=epochs, verbose=0, callbacks=[
-        keras_ltp.callbacks.TemperatureScheduler.exponential(t_start, t_end, epochs),
-        keras_ltp.callbacks.SparsityTarget(target, max_strength=max_strength),
-    ])
+    model.fit(
+        x,
+        y,
+        batch_size=batch_size,
+        epochs=epochs,
+        verbose=0,
+        callbacks=[
+            keras_ltp.callbacks.TemperatureScheduler.exponential(t_start, t_end, epochs),
+            keras_ltp.callbacks.SparsityTarget(target, max_strength=max_strength),
+        ],
+    )
     return keras_ltp.strip(model), (time.time() - start) / epochs
 
 
@@ -119,11 +126,14 @@ def summarize(method, model_name, target, plain, seconds, data, batch_size):
         warnings.simplefilter("ignore", UserWarning)
         tflite = len(keras_ltp.export.tflite_bytes(plain))
     return {
-        "method": method, "model": model_name, "target": target,
+        "method": method,
+        "model": model_name,
+        "target": target,
         "accuracy": float(plain.evaluate(xt, yt, verbose=0)[1]),
         "sparsity": report["sparsity"],
         "per_layer_sparsity": {w["weight"]: w["sparsity"] for w in report["weights"]},
-        "seconds_per_epoch": seconds, "tflite_bytes": tflite,
+        "seconds_per_epoch": seconds,
+        "tflite_bytes": tflite,
         "batch_norm_recalibrated": recalibrated > 0,
     }
 
@@ -146,33 +156,73 @@ def train_dense(model_name, data, epochs, batch_size, scratch):
 def tfmot(model_name, target, weights_path, data_path, epochs, batch_size, seed=1):
     with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as f:
         out = f.name
-    command = [sys.executable, "-m", "benchmarks.tfmot_worker", "--model", model_name, "--weights", weights_path,
-               "--data", data_path, "--target", str(target), "--epochs", str(epochs),
-               "--batch-size", str(batch_size), "--seed", str(seed), "--out", out]
+    command = [
+        sys.executable,
+        "-m",
+        "benchmarks.tfmot_worker",
+        "--model",
+        model_name,
+        "--weights",
+        weights_path,
+        "--data",
+        data_path,
+        "--target",
+        str(target),
+        "--epochs",
+        str(epochs),
+        "--batch-size",
+        str(batch_size),
+        "--seed",
+        str(seed),
+        "--out",
+        out,
+    ]
     env = dict(os.environ, TF_USE_LEGACY_KERAS="1")
     done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=3600, cwd=_common.ROOT)
     try:
         with open(out) as f:
             return json.load(f)
     except (OSError, json.JSONDecodeError):
-        return {"method": "tfmot_polynomial", "model": model_name, "target": target,
-                "error": f"worker failed (exit {done.returncode}): {done.stderr[-300:]}"}
+        return {
+            "method": "tfmot_polynomial",
+            "model": model_name,
+            "target": target,
+            "error": f"worker failed (exit {done.returncode}): {done.stderr[-300:]}",
+        }
     finally:
         if os.path.exists(out):
             os.remove(out)
 
 
 def markdown(rows, dense_accuracy):
-    header = ["model", "target", "method", "accuracy", "Δ vs dense (points)", "sparsity", "s/epoch",
-              "sparse .tflite bytes"]
+    header = [
+        "model",
+        "target",
+        "method",
+        "accuracy",
+        "Δ vs dense (points)",
+        "sparsity",
+        "s/epoch",
+        "sparse .tflite bytes",
+    ]
     lines = []
     for r in rows:
         if "error" in r:
             lines.append([r["model"], f"{r['target']:.0%}", r["method"], f"failed: {r['error'][:80]}", "", "", "", ""])
             continue
         delta = (r["accuracy"] - dense_accuracy[r["model"]]) * 100
-        lines.append([r["model"], f"{r['target']:.0%}", r["method"], f"{r['accuracy']:.2%}", f"{delta:+.2f}",
-                      f"{r['sparsity']:.2%}", f"{r['seconds_per_epoch']:.2f}", f"{r['tflite_bytes']:,}"])
+        lines.append(
+            [
+                r["model"],
+                f"{r['target']:.0%}",
+                r["method"],
+                f"{r['accuracy']:.2%}",
+                f"{delta:+.2f}",
+                f"{r['sparsity']:.2%}",
+                f"{r['seconds_per_epoch']:.2f}",
+                f"{r['tflite_bytes']:,}",
+            ]
+        )
     return _common.table(header, lines, markdown=True)
 
 
@@ -185,8 +235,11 @@ def plot(rows, dense_accuracy, path_prefix):
     for model_name in sorted({r["model"] for r in rows}):
         fig, ax = plt.subplots(figsize=(6, 4))
         for method in METHODS:
-            points = sorted((r["sparsity"] * 100, r["accuracy"] * 100) for r in rows
-                            if r["model"] == model_name and r["method"] == method and "error" not in r)
+            points = sorted(
+                (r["sparsity"] * 100, r["accuracy"] * 100)
+                for r in rows
+                if r["model"] == model_name and r["method"] == method and "error" not in r
+            )
             if points:
                 ax.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=method)
         ax.axhline(dense_accuracy[model_name] * 100, color="k", linestyle="--", linewidth=1, label="dense")
@@ -206,7 +259,9 @@ def main(argv=None):
     parser.add_argument("--sparsities", nargs="+", type=float)
     parser.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS))
     parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--max-strength", type=float, default=30.0, help="LTP: SparsityTarget's max_strength (ablation)")
+    parser.add_argument(
+        "--max-strength", type=float, default=30.0, help="LTP: SparsityTarget's max_strength (ablation)"
+    )
     parser.add_argument("--tag", help="suffix of the result files (results/compare_TAG.*)")
     _common.add_results_option(parser)
     args = parser.parse_args(argv)
@@ -227,7 +282,8 @@ def main(argv=None):
     rows, dense_accuracy = [], {}
     for model_name, (dense_epochs, epochs) in plan.items():
         dense, dense_accuracy[model_name], weights_path = train_dense(
-            model_name, data, dense_epochs, args.batch_size, scratch)
+            model_name, data, dense_epochs, args.batch_size, scratch
+        )
         print(f"{model_name}: dense accuracy {dense_accuracy[model_name]:.2%} ({dense_epochs} epochs)", flush=True)
         for target in sparsities:
             for method in args.methods:
@@ -236,7 +292,9 @@ def main(argv=None):
                     row = tfmot(model_name, target, weights_path, data_path, epochs, args.batch_size)
                 else:
                     if method == "ltp":
-                        plain, seconds = ltp(dense, target, model_name, data, epochs, args.batch_size, args.max_strength)
+                        plain, seconds = ltp(
+                            dense, target, model_name, data, epochs, args.batch_size, args.max_strength
+                        )
                     else:
                         plain, seconds = magnitude(dense, target, method.split("_")[0], data, epochs, args.batch_size)
                     row = summarize(method, model_name, target, plain, seconds, data, args.batch_size)

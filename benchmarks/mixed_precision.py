@@ -42,7 +42,11 @@ def prune_under(policy, dense_weights, data, args):
     ltp_example.compile_model(pruned, 1e-3)
     start = time.perf_counter()
     pruned.fit(
-        x, y, batch_size=64, epochs=args.epochs, verbose=0,
+        x,
+        y,
+        batch_size=64,
+        epochs=args.epochs,
+        verbose=0,
         callbacks=[keras_ltp.callbacks.TemperatureScheduler.exponential(1.5, 0.3, args.epochs)],
     )
     seconds = time.perf_counter() - start
@@ -85,18 +89,34 @@ def main(argv=None):
     for policy in args.policies:
         rows.append(prune_under(policy, dense.get_weights(), data, args))
         row = rows[-1]
-        print(f"{policy:<16} sparsity {row['sparsity']:.2%}  accuracy {row['accuracy']:.4f}  "
-              f"{row['seconds_per_epoch']:.2f} s/epoch  ({row['optimizer']})", flush=True)
+        print(
+            f"{policy:<16} sparsity {row['sparsity']:.2%}  accuracy {row['accuracy']:.4f}  "
+            f"{row['seconds_per_epoch']:.2f} s/epoch  ({row['optimizer']})",
+            flush=True,
+        )
 
     base = next((r for r in rows if r["policy"] == "float32"), None)
     for row in rows:
         if base:
             row["sparsity_change_points"] = (row["sparsity"] - base["sparsity"]) * 100
             row["accuracy_change_points"] = (row["accuracy"] - base["accuracy"]) * 100
-    print("\n" + _common.table(["policy", "sparsity", "accuracy", "d sparsity", "d accuracy", "s/epoch"], [
-        [row["policy"], f"{row['sparsity']:.2%}", f"{row['accuracy']:.4f}", f"{row.get('sparsity_change_points', 0):+.2f}",
-         f"{row.get('accuracy_change_points', 0):+.2f}", f"{row['seconds_per_epoch']:.2f}"] for row in rows
-    ]))
+    print(
+        "\n"
+        + _common.table(
+            ["policy", "sparsity", "accuracy", "d sparsity", "d accuracy", "s/epoch"],
+            [
+                [
+                    row["policy"],
+                    f"{row['sparsity']:.2%}",
+                    f"{row['accuracy']:.4f}",
+                    f"{row.get('sparsity_change_points', 0):+.2f}",
+                    f"{row.get('accuracy_change_points', 0):+.2f}",
+                    f"{row['seconds_per_epoch']:.2f}",
+                ]
+                for row in rows
+            ],
+        )
+    )
     result.update(dense_accuracy=dense_accuracy, pruning_epochs=args.epochs, results=rows)
     _common.write(result, args.results_dir)
 

@@ -135,7 +135,11 @@ def build(kind, input_size, optimizer, learning_rate, seed=0):
 def compile_model(model, optimizer, learning_rate):
     import keras
 
-    opt = keras.optimizers.Adam(learning_rate) if optimizer == "adam" else keras.optimizers.SGD(learning_rate, momentum=0.9)
+    opt = (
+        keras.optimizers.Adam(learning_rate)
+        if optimizer == "adam"
+        else keras.optimizers.SGD(learning_rate, momentum=0.9)
+    )
     model.compile(optimizer=opt, loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
 
 
@@ -209,7 +213,7 @@ def measure_memory(kind, args, batch_size):
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=_common.ROOT)
     for line in proc.stdout.splitlines():
         if line.startswith("MEMORY_JSON "):
-            return json.loads(line[len("MEMORY_JSON "):])
+            return json.loads(line[len("MEMORY_JSON ") :])
     raise RuntimeError(f"memory worker for {kind!r} failed (exit {proc.returncode}):\n{proc.stderr[-4000:]}")
 
 
@@ -273,7 +277,14 @@ def run_config(args, batch_size):
         "tensor_peak": _ratio(memory, "tensor_peak_bytes"),
         "tensor_step_transient": _ratio(memory, "tensor_step_transient_bytes"),
     }
-    return {"input_size": args.input_size, "batch_size": batch_size, **info, **timing, "memory": memory, "ratios": ratios}
+    return {
+        "input_size": args.input_size,
+        "batch_size": batch_size,
+        **info,
+        **timing,
+        "memory": memory,
+        "ratios": ratios,
+    }
 
 
 def _mb(x):
@@ -293,14 +304,44 @@ def print_table(rows):
               f"{row['parameters']:,} parameters, {row['prunable_weights']:,} pruned weights in "
               f"{row['pruned_tensors']} tensors; memory device {m['dense']['device']}")  # fmt: skip
         lines = [
-            ("median step time (s)", f"{row['dense_step_s']:.3f}", f"{row['ltp_step_s']:.3f}", _x(row["ratio"], TIME_GOAL)),
+            (
+                "median step time (s)",
+                f"{row['dense_step_s']:.3f}",
+                f"{row['ltp_step_s']:.3f}",
+                _x(row["ratio"], TIME_GOAL),
+            ),
             ("  median of back-to-back chunk ratios", "", "", _x(row["ratio_paired_median"], TIME_GOAL)),
-            ("  fastest chunk (s)", f"{min(row['raw_step_seconds']['dense']):.3f}", f"{min(row['raw_step_seconds']['ltp']):.3f}", _x(row["ratio_of_minima"], TIME_GOAL)),
-            ("process peak RSS (MB)", _mb(m["dense"]["peak_rss_bytes"]), _mb(m["ltp"]["peak_rss_bytes"]), _x(row["ratios"]["peak_rss"], MEMORY_GOAL)),
-            ("RSS increment of training (MB)", _mb(m["dense"]["train_rss_increment_bytes"]), _mb(m["ltp"]["train_rss_increment_bytes"]), _x(row["ratios"]["train_rss_increment"], MEMORY_GOAL)),
-            ("peak tensor memory, steady step (MB)", _mb(m["dense"].get("tensor_peak_bytes")), _mb(m["ltp"].get("tensor_peak_bytes")), _x(row["ratios"]["tensor_peak"], MEMORY_GOAL)),
-            ("  of which allocated by the step (MB)", _mb(m["dense"].get("tensor_step_transient_bytes")), _mb(m["ltp"].get("tensor_step_transient_bytes")), _x(row["ratios"]["tensor_step_transient"])),
-        ]  # fmt: skip
+            (
+                "  fastest chunk (s)",
+                f"{min(row['raw_step_seconds']['dense']):.3f}",
+                f"{min(row['raw_step_seconds']['ltp']):.3f}",
+                _x(row["ratio_of_minima"], TIME_GOAL),
+            ),
+            (
+                "process peak RSS (MB)",
+                _mb(m["dense"]["peak_rss_bytes"]),
+                _mb(m["ltp"]["peak_rss_bytes"]),
+                _x(row["ratios"]["peak_rss"], MEMORY_GOAL),
+            ),
+            (
+                "RSS increment of training (MB)",
+                _mb(m["dense"]["train_rss_increment_bytes"]),
+                _mb(m["ltp"]["train_rss_increment_bytes"]),
+                _x(row["ratios"]["train_rss_increment"], MEMORY_GOAL),
+            ),
+            (
+                "peak tensor memory, steady step (MB)",
+                _mb(m["dense"].get("tensor_peak_bytes")),
+                _mb(m["ltp"].get("tensor_peak_bytes")),
+                _x(row["ratios"]["tensor_peak"], MEMORY_GOAL),
+            ),
+            (
+                "  of which allocated by the step (MB)",
+                _mb(m["dense"].get("tensor_step_transient_bytes")),
+                _mb(m["ltp"].get("tensor_step_transient_bytes")),
+                _x(row["ratios"]["tensor_step_transient"]),
+            ),
+        ]
         print(_common.table(["measure", "dense", "LTP", "LTP/dense"], lines))
 
 
@@ -328,7 +369,9 @@ def main(argv=None):
     print_table(rows)
     result.update(
         goal=f"ltp / dense <= {TIME_GOAL} in step time, <= {MEMORY_GOAL} in memory",
-        model="keras.applications.ResNet50(weights=None, input_shape=(S, S, 3), classes=10, classifier_activation=None)",
+        model=(
+            "keras.applications.ResNet50(weights=None, input_shape=(S, S, 3), classes=10, classifier_activation=None)"
+        ),
         data="generated: uniform random images in [0, 1), random labels of 10 classes (4 batches, cycled)",
         settings={
             "input_size": args.input_size,

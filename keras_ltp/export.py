@@ -20,11 +20,11 @@ import keras
 import numpy as np
 
 from keras_ltp.files import atomic_path, check_destination
-from keras_ltp.stripping import strip
-from keras_ltp.wrapper import iter_wrappers
 from keras_ltp.native_output import captured
 from keras_ltp.registry import prunable_weights
+from keras_ltp.stripping import strip
 from keras_ltp.walk import iter_layers
+from keras_ltp.wrapper import iter_wrappers
 
 __all__ = ["ExportReport", "deployable", "interpreter", "report", "run_tflite", "saved_model", "tflite", "tflite_bytes"]
 
@@ -172,8 +172,7 @@ def tflite_bytes(model, *, quantize=None, representative_data=None, sparse=True)
             return converter.convert()
         except Exception as error:  # noqa: BLE001 - re-raised with the cause named
             raise RuntimeError(
-                f"The TFLite converter rejected {model.name!r} "
-                f"(quantize={quantize!r}): {error}"
+                f"The TFLite converter rejected {model.name!r} (quantize={quantize!r}): {error}"
             ) from error
 
 
@@ -195,9 +194,7 @@ def tflite(model, path, *, quantize=None, representative_data=None, sparse=True,
     >>> out = keras_ltp.export.tflite(m, os.path.join(tempfile.mkdtemp(), "m.tflite"))
     """
     check_destination(path, overwrite)  # fail before converting
-    content = tflite_bytes(
-        model, quantize=quantize, representative_data=representative_data, sparse=sparse
-    )
+    content = tflite_bytes(model, quantize=quantize, representative_data=representative_data, sparse=sparse)
     with atomic_path(path, overwrite) as temporary:
         with open(temporary, "wb") as f:
             f.write(content)
@@ -398,8 +395,7 @@ def report(model, *, representative_data=None):
         files=files,
         floor_bytes=floors,
         sparse_encoded_tensors=[
-            {"name": name, "elements": size, "values_stored": stored}
-            for name, size, stored in sparse_tensors
+            {"name": name, "elements": size, "values_stored": stored} for name, size, stored in sparse_tensors
         ],
         dense_encoded_weights=_left_dense(rows, sparse_tensors),
     )

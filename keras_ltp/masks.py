@@ -22,7 +22,16 @@ float16 weight underflows and `1/T` can reach 1e4.
 import keras
 from keras import ops
 
-__all__ = ["hard_mask", "masked_weight", "moments", "relative_soft_prune", "soft_l0", "soft_mask", "temperature", "threshold"]
+__all__ = [
+    "hard_mask",
+    "masked_weight",
+    "moments",
+    "relative_soft_prune",
+    "soft_l0",
+    "soft_mask",
+    "temperature",
+    "threshold",
+]
 
 
 def _f32(x):

@@ -1,6 +1,6 @@
 """Pictures of a pruning run (matplotlib, an optional dependency).
 
-    pip install "keras-ltp[plot]"
+pip install "keras-ltp[plot]"
 """
 
 import csv
@@ -16,9 +16,7 @@ def _pyplot():
     try:
         import matplotlib
     except ImportError as error:
-        raise ImportError(
-            "keras_ltp.plot needs matplotlib: pip install matplotlib (or keras-ltp[plot])."
-        ) from error
+        raise ImportError("keras_ltp.plot needs matplotlib: pip install matplotlib (or keras-ltp[plot]).") from error
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -109,8 +107,7 @@ def layer_sparsity(history, path):
     layers = sorted(k for k in logs if k.startswith("sparsity/"))
     if not layers:
         raise ValueError(
-            "No per-layer sparsity in this history: train with "
-            "keras_ltp.callbacks.SparsityMonitor(per_layer=True)."
+            "No per-layer sparsity in this history: train with keras_ltp.callbacks.SparsityMonitor(per_layer=True)."
         )
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7, 4))

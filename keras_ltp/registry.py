@@ -55,9 +55,7 @@ def register_prunable(layer_class, weight_names):
     >>> _ = keras_ltp.register_prunable(Scale, ["w"])
     """
     if not (isinstance(layer_class, type) and issubclass(layer_class, keras.layers.Layer)):
-        raise TypeError(
-            f"register_prunable() expects a keras.layers.Layer subclass, got {layer_class!r}."
-        )
+        raise TypeError(f"register_prunable() expects a keras.layers.Layer subclass, got {layer_class!r}.")
     names = tuple(weight_names) if not isinstance(weight_names, str) else (weight_names,)
     if not names:
         raise ValueError(f"register_prunable({layer_class.__name__}): give at least one weight name.")

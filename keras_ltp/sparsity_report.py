@@ -8,7 +8,7 @@ import numpy as np
 
 from keras_ltp.registry import prunable_weights
 from keras_ltp.walk import iter_layers, own_variables
-from keras_ltp.wrapper import PrunableWrapper, iter_wrappers
+from keras_ltp.wrapper import iter_wrappers
 
 __all__ = ["SparsityReport", "sparsity", "weight_sparsity"]
 

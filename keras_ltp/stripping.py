@@ -43,7 +43,8 @@ def strip(model_or_layer):
             "model as a Functional model."
         )
     return clone_graph(
-        model_or_layer, lambda layer: _stripped_layer(layer) if isinstance(layer, PrunableWrapper) else copy_layer(layer)
+        model_or_layer,
+        lambda layer: _stripped_layer(layer) if isinstance(layer, PrunableWrapper) else copy_layer(layer),
     )
 
 
@@ -55,8 +56,7 @@ def _stripped_layer(wrapper):
         for w, m in zip(wrapper.pruned_weights, wrapper.hard_masks())
     }
     values = [
-        masked[id(w)].astype(w.dtype) if id(w) in masked else keras.ops.convert_to_numpy(w.value)
-        for w in inner.weights
+        masked[id(w)].astype(w.dtype) if id(w) in masked else keras.ops.convert_to_numpy(w.value) for w in inner.weights
     ]
     copy.set_weights(values)
     return copy

@@ -14,7 +14,17 @@ import shutil
 
 from keras_ltp import files
 
-__all__ = ["INDEX_NAME", "checkpoint_name", "is_temporary", "is_trail_file", "read_index", "remove", "save_checkpoint", "select", "write_index"]
+__all__ = [
+    "INDEX_NAME",
+    "checkpoint_name",
+    "is_temporary",
+    "is_trail_file",
+    "read_index",
+    "remove",
+    "save_checkpoint",
+    "select",
+    "write_index",
+]
 
 INDEX_NAME = "index.json"
 

@@ -57,7 +57,7 @@ def iter_layers(root, descend=None, depth_first=False):
     >>> from keras_ltp.walk import iter_layers
     >>> inner = keras.Sequential([keras.Input((2,)), keras.layers.Dense(2, name="d")], name="inner")
     >>> [layer.name for layer in iter_layers(keras.Sequential([inner], name="outer"))]
-    ['outer', 'inner', 'd']
+    ['outer', 'inner', 'input_layer', 'd']
     """
     seen = set()
     pending = collections.deque([root])

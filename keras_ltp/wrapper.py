@@ -53,10 +53,7 @@ class _MaskedScope(keras.StatelessScope):
 
 def _check_positive_finite(value, what, layer_name):
     if not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
-        raise ValueError(
-            f"PrunableWrapper({layer_name!r}): {what} must be a finite number > 0, "
-            f"got {value!r}."
-        )
+        raise ValueError(f"PrunableWrapper({layer_name!r}): {what} must be a finite number > 0, got {value!r}.")
 
 
 def _check_strength(value, layer_name):
@@ -125,7 +122,7 @@ class PrunableWrapper(keras.layers.Wrapper):
     Example:
     >>> import keras, numpy as np, keras_ltp
     >>> layer = keras_ltp.PrunableWrapper(keras.layers.Dense(4), l0_strength=1.0)
-    >>> layer(np.ones((2, 3))).shape
+    >>> tuple(layer(np.ones((2, 3))).shape)
     (2, 4)
     """
 
@@ -147,10 +144,7 @@ class PrunableWrapper(keras.layers.Wrapper):
                 "original layer once (use `layer.layer` to get it back)."
             )
         if not isinstance(layer, keras.layers.Layer):
-            raise TypeError(
-                f"PrunableWrapper expects a keras.layers.Layer, got "
-                f"{type(layer).__name__}: {layer!r}."
-            )
+            raise TypeError(f"PrunableWrapper expects a keras.layers.Layer, got {type(layer).__name__}: {layer!r}.")
         name = layer.name
         _check_positive_finite(temperature, "temperature", name)
         _check_strength(l0_strength, name)
@@ -158,12 +152,9 @@ class PrunableWrapper(keras.layers.Wrapper):
         _check_positive_finite(threshold_gain, "threshold_gain", name)
         if l0_normalizer is not None:
             _check_positive_finite(l0_normalizer, "l0_normalizer", name)
-        if not isinstance(initial_threshold, (int, float)) or not math.isfinite(
-            initial_threshold
-        ):
+        if not isinstance(initial_threshold, (int, float)) or not math.isfinite(initial_threshold):
             raise ValueError(
-                f"PrunableWrapper({name!r}): initial_threshold must be a finite "
-                f"number, got {initial_threshold!r}."
+                f"PrunableWrapper({name!r}): initial_threshold must be a finite number, got {initial_threshold!r}."
             )
         if layer.built and not prunable_weights(layer):
             raise ValueError(_nothing_to_prune_message(layer))
@@ -307,7 +298,6 @@ class PrunableWrapper(keras.layers.Wrapper):
             }
         )
         return config
-
 
     @classmethod
     def from_config(cls, config, custom_objects=None):

@@ -100,7 +100,7 @@ def callbacks(target=False):
 def thresholds_of(model):
     import numpy as np
 
-    from keras_ltp.models import iter_wrappers
+    from keras_ltp import iter_wrappers
 
     return [float(np.asarray(t.value)) for w in iter_wrappers(model) for t in w.thresholds]
 
@@ -134,7 +134,9 @@ def mirrored(out_dir):
             "thresholds": np.array(thresholds_of(model)),
             "sparsity": np.array(keras_ltp.sparsity(model)["sparsity"]),
             "weights": np.concatenate([np.asarray(v.value).ravel() for v in model.trainable_weights]),
-            "l0_strength": np.array([float(np.asarray(v.value)) for v in model.non_trainable_weights if "l0_strength" in v.path]),
+            "l0_strength": np.array(
+                [float(np.asarray(v.value)) for v in model.non_trainable_weights if "l0_strength" in v.path]
+            ),
             "loss": np.array(history.history["loss"]),
             "predictions": np.asarray(model(x, training=False)),
         }
@@ -181,9 +183,7 @@ def mirrored(out_dir):
 def multiworker(out_dir, index, ports):
     index = int(index)
     workers = [f"127.0.0.1:{p}" for p in ports.split(",")]
-    os.environ["TF_CONFIG"] = json.dumps(
-        {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}
-    )
+    os.environ["TF_CONFIG"] = json.dumps({"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}})
     import shutil
     import tempfile
 

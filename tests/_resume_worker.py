@@ -126,7 +126,9 @@ def all_variables(model):
     import keras
 
     values = {f"model/{i}": keras.ops.convert_to_numpy(v.value) for i, v in enumerate(model.weights)}
-    values.update({f"optimizer/{i}": keras.ops.convert_to_numpy(v.value) for i, v in enumerate(model.optimizer.variables)})
+    values.update(
+        {f"optimizer/{i}": keras.ops.convert_to_numpy(v.value) for i, v in enumerate(model.optimizer.variables)}
+    )
     return values
 
 
@@ -174,7 +176,9 @@ def main(work_dir, backup, pause=None):
             log[f"batch_end {self.epoch} {batch}"] = state(self.model)
             write_json(log_path, log)
             if (self.epoch, batch) == pause:
-                write_json(os.path.join(work_dir, "paused.json"), {"pid": os.getpid(), "epoch": self.epoch, "batch": batch})
+                write_json(
+                    os.path.join(work_dir, "paused.json"), {"pid": os.getpid(), "epoch": self.epoch, "batch": batch}
+                )
                 time.sleep(300)  # the test kills us here
 
         def on_epoch_end(self, epoch, logs=None):
@@ -185,9 +189,7 @@ def main(work_dir, backup, pause=None):
 
     # The backups come first: Log sees the state they save, and (at the start
     # of fit) the state they restored.
-    history = model.fit(
-        callbacks=backups + [Log()] + callbacks(os.path.join(work_dir, "trail")), **fit_arguments()
-    )
+    history = model.fit(callbacks=backups + [Log()] + callbacks(os.path.join(work_dir, "trail")), **fit_arguments())
     final = dict(state(model), history=history.history, sparsity=keras_ltp.sparsity(model)["sparsity"])
     write_json(os.path.join(work_dir, "final.json"), final)
     np.savez(os.path.join(work_dir, "final_weights.npz"), **all_variables(model))

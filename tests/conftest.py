@@ -38,7 +38,15 @@ def require_backend_package(name):
 
 # Lines that TensorFlow's C++ code, the TFLite converter or a forced warning
 # filter print; a user-facing run must show none of them.
-NATIVE_LOG_MARKERS = ("I0000", "W0000", "E0000", "cuInit", "absl::InitializeLog", "fully_quantize", "DeprecationWarning")
+NATIVE_LOG_MARKERS = (
+    "I0000",
+    "W0000",
+    "E0000",
+    "cuInit",
+    "absl::InitializeLog",
+    "fully_quantize",
+    "DeprecationWarning",
+)
 
 
 def native_log_lines(text):

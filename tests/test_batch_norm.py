@@ -18,7 +18,10 @@ def _bn_inputs(model, x):
 
 
 def _stats(layer):
-    return (keras.ops.convert_to_numpy(layer.moving_mean.value), keras.ops.convert_to_numpy(layer.moving_variance.value))
+    return (
+        keras.ops.convert_to_numpy(layer.moving_mean.value),
+        keras.ops.convert_to_numpy(layer.moving_variance.value),
+    )
 
 
 def test_moving_statistics_become_the_size_weighted_average_of_batch_statistics():

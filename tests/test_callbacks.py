@@ -3,11 +3,11 @@
 import csv
 import warnings
 
+import helpers
 import keras
 import numpy as np
 import pytest
 
-import helpers
 import keras_ltp
 from keras_ltp import iter_wrappers
 from keras_ltp.callbacks import SparsityMonitor, SparsityTarget, TemperatureScheduler
@@ -31,9 +31,7 @@ def test_sparsity_monitor_logs_reach_history_and_csv(tmp_path):
     model = pruned_mlp()
     x, y = xy()
     path = tmp_path / "log.csv"
-    history = model.fit(
-        x, y, epochs=3, verbose=0, callbacks=[SparsityMonitor(), keras.callbacks.CSVLogger(str(path))]
-    )
+    history = model.fit(x, y, epochs=3, verbose=0, callbacks=[SparsityMonitor(), keras.callbacks.CSVLogger(str(path))])
     logs = history.history
     assert {"sparsity", "sparsity/ltp_h", "sparsity/ltp_out", "threshold/h/kernel", "threshold/out/kernel"} <= set(logs)
     assert logs["sparsity"][-1] == pytest.approx(_numpy_sparsity(model))  # independent count
@@ -139,7 +137,11 @@ def _mnist_mlp():
 def test_sparsity_target_reaches_and_holds():
     model, x, y = _mnist_mlp()
     history = model.fit(
-        x, y, epochs=6, batch_size=64, verbose=0,
+        x,
+        y,
+        epochs=6,
+        batch_size=64,
+        verbose=0,
         # A short run: a faster ramp (lambda, then the thresholds) than the
         # default reaches the target by epoch 3.
         callbacks=[SparsityTarget(0.9, rate=0.3, catch_up=0.3), SparsityMonitor(per_layer=False)],
@@ -181,11 +183,15 @@ def test_sparsity_target_at_max_strength_raises_all_thresholds_by_one_factor():
     total = keras_ltp.sparsity(model)["total"]
     # Independent expectation (numpy): with every tau scaled by c, weight k is
     # pruned iff w_k^2 / tau_k <= c, so the new count is a rank of w^2 / tau.
-    ratios = np.sort(np.concatenate([
-        np.square(keras.ops.convert_to_numpy(w.pruned_weights[0].value)).ravel()
-        / float(keras.ops.convert_to_numpy(w.effective_thresholds()[0]))
-        for w in iter_wrappers(model)
-    ]))
+    ratios = np.sort(
+        np.concatenate(
+            [
+                np.square(keras.ops.convert_to_numpy(w.pruned_weights[0].value)).ravel()
+                / float(keras.ops.convert_to_numpy(w.effective_thresholds()[0]))
+                for w in iter_wrappers(model)
+            ]
+        )
+    )
     target, catch_up = 0.9, 0.25
     current = before_pruned / total
     expected = int(np.ceil((current + catch_up * (target - current)) * total - 1e-9))
@@ -206,11 +212,13 @@ def test_sparsity_target_at_max_strength_raises_all_thresholds_by_one_factor():
 def _set_sparsity(model, level):
     """Sets every threshold so that `level` of all weights are pruned (one
     common relative threshold)."""
-    squares = np.concatenate([
-        np.square(keras.ops.convert_to_numpy(w.pruned_weights[0].value)).ravel()
-        / np.mean(np.square(keras.ops.convert_to_numpy(w.pruned_weights[0].value)))
-        for w in iter_wrappers(model)
-    ])
+    squares = np.concatenate(
+        [
+            np.square(keras.ops.convert_to_numpy(w.pruned_weights[0].value)).ravel()
+            / np.mean(np.square(keras.ops.convert_to_numpy(w.pruned_weights[0].value)))
+            for w in iter_wrappers(model)
+        ]
+    )
     theta = np.quantile(squares, level)
     for w in iter_wrappers(model):
         w.thresholds[0].assign(theta / w.threshold_gain)
@@ -241,7 +249,11 @@ def test_sparsity_target_reaches_target_with_lambda_clamped():
     # reaches the target.
     model, x, y = _mnist_mlp()
     history = model.fit(
-        x, y, epochs=3, batch_size=64, verbose=0,
+        x,
+        y,
+        epochs=3,
+        batch_size=64,
+        verbose=0,
         callbacks=[SparsityTarget(0.9, min_strength=1e-3, max_strength=keras_ltp.wrapper.DEFAULT_L0_STRENGTH)],
     )
     assert abs(keras_ltp.sparsity(model)["sparsity"] - 0.9) <= 0.005

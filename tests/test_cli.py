@@ -16,7 +16,6 @@ import time
 import keras
 import numpy as np
 import pytest
-
 from conftest import native_log_lines, poisoned_env
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -39,7 +38,10 @@ def poisoned(tmp_path):
     """An environment in which `import torch` and `import jax` raise; the
     command must also ignore KERAS_BACKEND=torch."""
     return poisoned_env(
-        tmp_path / "poisoned", ("torch", "jax"), "keras-ltp imported %s into a TensorFlow process", KERAS_BACKEND="torch"
+        tmp_path / "poisoned",
+        ("torch", "jax"),
+        "keras-ltp imported %s into a TensorFlow process",
+        KERAS_BACKEND="torch",
     )
 
 
@@ -123,14 +125,18 @@ def test_user_errors_exit_2_with_one_line(poisoned, tmp_path):
     cases = [
         (["report", "nope.keras"], "no such file"),
         (["export", os.path.join(TORCH_TRAINED, "model.keras")], "nothing to do"),
-        (["export", os.path.join(TORCH_TRAINED, "model.keras"), "--tflite", "m.tflite", "--quantize", "int8"],
-         "needs --calibration"),
+        (
+            ["export", os.path.join(TORCH_TRAINED, "model.keras"), "--tflite", "m.tflite", "--quantize", "int8"],
+            "needs --calibration",
+        ),
         (["strip", os.path.join(TORCH_TRAINED, "model.keras"), "out.h5"], "must end in .keras"),
     ]
     (tmp_path / "corrupt.keras").write_bytes(b"not a zip")
     cases.append((["export", "corrupt.keras", "--tflite", "m.tflite"], "not a .keras archive"))
     (tmp_path / "file").write_text("a file where a folder should be")
-    cases.append((["export", os.path.join(TORCH_TRAINED, "model.keras"), "--tflite", "file/m.tflite"], "not a directory"))
+    cases.append(
+        (["export", os.path.join(TORCH_TRAINED, "model.keras"), "--tflite", "file/m.tflite"], "not a directory")
+    )
     for args, message in cases:
         result = _run(args, poisoned, tmp_path)
         assert result.returncode == 2, (args, result.stderr[-2000:])
@@ -152,10 +158,14 @@ def test_python_export_of_a_torch_trained_model_never_imports_torch(poisoned, tm
         "print('ok')\n"
     )
     env = dict(poisoned, KERAS_BACKEND="tensorflow")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.strip().endswith("ok")
-    assert (tmp_path / "out" / "saved_model" / "saved_model.pb").exists() and (tmp_path / "out" / "model.tflite").exists()
+    assert (tmp_path / "out" / "saved_model" / "saved_model.pb").exists() and (
+        tmp_path / "out" / "model.tflite"
+    ).exists()
     assert "fully_quantize" not in result.stdout  # the converter's print is captured
 
 

@@ -16,11 +16,10 @@ import sys
 import time
 import warnings
 
+import _distribute_worker as worker
 import keras
 import numpy as np
 import pytest
-
-import _distribute_worker as worker
 
 pytestmark = pytest.mark.skipif(
     keras.backend.backend() != "tensorflow", reason="tf.distribute needs the TensorFlow backend"
@@ -111,7 +110,9 @@ def test_mirrored_strategy_matches_one_device(tmp_path):
         assert float(get(single, "sparsity")) > 0.5
 
     assert float(get("mirrored", "sparsity")) == float(get("single", "sparsity"))
-    np.testing.assert_allclose(get("mirrored", "predictions"), get("single", "predictions"), rtol=0, atol=PREDICTION_ATOL)
+    np.testing.assert_allclose(
+        get("mirrored", "predictions"), get("single", "predictions"), rtol=0, atol=PREDICTION_ATOL
+    )
     assert float(get("mirrored_target", "sparsity")) == float(get("single_target", "sparsity"))
     np.testing.assert_allclose(
         get("mirrored_target", "predictions"), get("single_target", "predictions"), rtol=0, atol=PREDICTION_ATOL
@@ -168,10 +169,7 @@ def _run_workers(out_dir, log_dir, count=2):
             if p.poll() is None:
                 p.kill()
                 p.wait()
-    return [
-        (p.returncode, out_log.read_text(), err_log.read_text())
-        for p, (out_log, err_log) in zip(processes, logs)
-    ]
+    return [(p.returncode, out_log.read_text(), err_log.read_text()) for p, (out_log, err_log) in zip(processes, logs)]
 
 
 def test_multi_worker_mirrored_strategy_trains_saves_and_exports(tmp_path):
@@ -231,6 +229,7 @@ def test_multi_worker_mirrored_strategy_trains_saves_and_exports(tmp_path):
             "Keras now runs fit() under MultiWorkerMirroredStrategy without "
             "keras_ltp.distribute.fix_multiworker_reduce; deprecate it and update docs/distributed.md.",
             UserWarning,
+            stacklevel=2,
         )
 
 
@@ -251,7 +250,15 @@ def test_xla_compiled_training_matches():
             jit_compile=jit,
         )
         assert model.jit_compile is jit
-        model.fit(x, y, batch_size=worker.GLOBAL_BATCH, epochs=worker.EPOCHS, shuffle=False, verbose=0, callbacks=worker.callbacks())
+        model.fit(
+            x,
+            y,
+            batch_size=worker.GLOBAL_BATCH,
+            epochs=worker.EPOCHS,
+            shuffle=False,
+            verbose=0,
+            callbacks=worker.callbacks(),
+        )
         thresholds[jit] = np.array(worker.thresholds_of(model))
     np.testing.assert_allclose(thresholds[True], thresholds[False], rtol=0, atol=THRESHOLD_ATOL)
 

@@ -55,7 +55,10 @@ TABLES = {
     ),
     ("model", "target", "method", "accuracy", "Δ vs dense (points)", "sparsity", "s/epoch", "sparse .tflite bytes"): (
         ["compare.json", "compare.md"],
-        {c: PLAIN for c in ("target", "accuracy", "Δ vs dense (points)", "sparsity", "s/epoch", "sparse .tflite bytes")},
+        {
+            c: PLAIN
+            for c in ("target", "accuracy", "Δ vs dense (points)", "sparsity", "s/epoch", "sparse .tflite bytes")
+        },
     ),
     ("model", "90%", "95%", "98%", "99%"): (
         ["compare.json", "compare.md"],
@@ -149,7 +152,9 @@ def sources_named(paragraph):
     """The result files a paragraph names (`results/X.json`, `results/X.*`,
     `results/example_*.json`), as glob patterns under benchmarks/results/."""
     names = re.findall(r"results/([\w.*<>-]+)", paragraph)
-    return sorted({re.sub(r"<\w+>", "*", n.rstrip(".,;:")) for n in names if re.search(r"\.(json|md|\*)$", n.rstrip(".,;:"))})
+    return sorted(
+        {re.sub(r"<\w+>", "*", n.rstrip(".,;:")) for n in names if re.search(r"\.(json|md|\*)$", n.rstrip(".,;:"))}
+    )
 
 
 def _check_export_table(rows, failures):
@@ -164,7 +169,9 @@ def _check_export_table(rows, failures):
             failures.append(f"export table: no file {key!r} in export_lenet.json")
             continue
         written = figures(" ".join(row[1:]))
-        expected = [entry["bytes"], entry["bytes"] / dense] + ([entry["bytes"] / entry["floor_bytes"]] if entry["floor_bytes"] else [])
+        expected = [entry["bytes"], entry["bytes"] / dense] + (
+            [entry["bytes"] / entry["floor_bytes"]] if entry["floor_bytes"] else []
+        )
         for (text, value, decimals, _), want in zip(written, expected):
             checked += 1
             if abs(value - want) > 0.5 * 10.0**-decimals:
@@ -250,8 +257,8 @@ def test_the_parser_reads_the_figures_as_written():
 @pytest.mark.parametrize("written", ["94.81%", "27.9x", "-0.31"])
 def test_a_figure_off_by_one_in_its_last_digit_fails(written):
     pool = _pool(["example_lenet.json"])
-    (_, value, decimals, unit), = figures(written)
+    ((_, value, decimals, unit),) = figures(written)
     assert not matches(value, decimals, unit, pool)
     real = {"94.81%": "94.80%", "27.9x": "27.8x", "-0.31": "-0.30"}[written]
-    (_, value, decimals, unit), = figures(real)
+    ((_, value, decimals, unit),) = figures(real)
     assert matches(value, decimals, unit, pool)

@@ -17,8 +17,8 @@ import time
 
 import keras
 import pytest
-
 from conftest import native_log_lines, poisoned_env
+
 from keras_ltp import wrapper
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

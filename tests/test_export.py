@@ -6,13 +6,13 @@ import subprocess
 import sys
 import warnings
 
+import helpers
 import keras
 import numpy as np
 import pytest
-
-import helpers
-import keras_ltp
 from conftest import OTHER_BACKENDS, require_backend_package
+
+import keras_ltp
 import keras_ltp_cli as cli
 from keras_ltp import export
 
@@ -50,7 +50,9 @@ def test_pruned_model_keeps_its_held_out_accuracy(pruned, mnist):
     _, (x, y) = mnist
     predictions = keras.ops.convert_to_numpy(pruned.predict(x, verbose=0)).argmax(1)
     accuracy = float(np.mean(predictions == y))
-    assert accuracy > 0.88, accuracy  # measured 0.946 at 94.3% sparsity (TF 2.21; 0.938 on the earlier, unbalanced split)
+    assert accuracy > 0.88, (
+        accuracy
+    )  # measured 0.946 at 94.3% sparsity (TF 2.21; 0.938 on the earlier, unbalanced split)
     assert keras_ltp.sparsity(pruned)["sparsity"] > 0.9
 
 
@@ -127,7 +129,9 @@ def test_int8_without_representative_data(pruned, tmp_path):
 
 def test_unwritable_or_existing_destination(pruned, tmp_path):
     # Missing folders are created (README: export.saved_model(pruned, "out/saved_model")).
-    assert export.tflite(pruned, tmp_path / "new" / "deeper" / "m.tflite") == str(tmp_path / "new" / "deeper" / "m.tflite")
+    assert export.tflite(pruned, tmp_path / "new" / "deeper" / "m.tflite") == str(
+        tmp_path / "new" / "deeper" / "m.tflite"
+    )
     export.saved_model(pruned, tmp_path / "new" / "sm")
     assert sorted(os.listdir(tmp_path / "new")) == ["deeper", "sm"]  # no scratch left behind
     shutil.rmtree(tmp_path / "new")
@@ -185,8 +189,18 @@ def test_cli_strip_export_report(pruned, mnist, tmp_path, capsys):
     plain = keras.saving.load_model(str(tmp_path / "plain.keras"))
     assert not list(keras_ltp.iter_wrappers(plain))
     np.testing.assert_allclose(plain.predict(x[:32], verbose=0), pruned.predict(x[:32], verbose=0), atol=1e-6)
-    args = ["export", source, "--saved-model", str(tmp_path / "sm"), "--tflite", str(tmp_path / "m.tflite"),
-            "--quantize", "int8", "--calibration", str(tmp_path / "calib.npy")]
+    args = [
+        "export",
+        source,
+        "--saved-model",
+        str(tmp_path / "sm"),
+        "--tflite",
+        str(tmp_path / "m.tflite"),
+        "--quantize",
+        "int8",
+        "--calibration",
+        str(tmp_path / "calib.npy"),
+    ]
     assert cli.main(args) == 0
     assert (tmp_path / "sm" / "saved_model.pb").exists() and (tmp_path / "m.tflite").exists()
     capsys.readouterr()
@@ -204,7 +218,10 @@ def test_cli_bad_input(tmp_path, capsys):
     assert "not a .keras archive" in capsys.readouterr().err
     model = keras.Sequential([keras.Input((3,)), L.Dense(2)])
     model.save(tmp_path / "ok.keras")
-    assert cli.main(["export", str(tmp_path / "ok.keras"), "--tflite", str(tmp_path / "m.tflite"), "--quantize", "int8"]) == 2
+    assert (
+        cli.main(["export", str(tmp_path / "ok.keras"), "--tflite", str(tmp_path / "m.tflite"), "--quantize", "int8"])
+        == 2
+    )
     assert "needs --calibration" in capsys.readouterr().err
     assert cli.main(["export", str(tmp_path / "ok.keras")]) == 2
     assert "nothing to do" in capsys.readouterr().err
@@ -242,7 +259,10 @@ def test_model_trained_on_other_backend_exports(backend, tmp_path):
     command = os.path.join(os.path.dirname(sys.executable), "keras-ltp")
     result = subprocess.run(
         [command, "export", str(tmp_path / "model.keras"), "--tflite", str(tmp_path / "cli.tflite")],
-        capture_output=True, text=True, timeout=300, env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     np.testing.assert_allclose(export.run_tflite(str(tmp_path / "cli.tflite"), x), expected, rtol=1e-4, atol=1e-4)
@@ -259,7 +279,10 @@ def test_export_refuses_other_backends_with_a_clear_error(tmp_path):
         "    print('REFUSED', error)\n"
     )
     result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=300,
         env=dict(os.environ, KERAS_BACKEND="jax"),
     )
     assert "REFUSED" in result.stdout and "TensorFlow backend" in result.stdout, result.stderr[-2000:]

@@ -3,9 +3,9 @@
 import keras
 import numpy as np
 import pytest
+from conftest import gradients
 
 from keras_ltp import masks
-from conftest import gradients
 
 
 def sigm(x):
@@ -75,7 +75,9 @@ def test_gradients_follow_paper_eq14(weights):
 
     grad_w, grad_tau = gradients(loss, [w, tau])
     eps = 1e-7
-    fd_tau = (_masked_loss_numpy(weights, tau0 + eps, temp, c) - _masked_loss_numpy(weights, tau0 - eps, temp, c)) / (2 * eps)
+    fd_tau = (_masked_loss_numpy(weights, tau0 + eps, temp, c) - _masked_loss_numpy(weights, tau0 - eps, temp, c)) / (
+        2 * eps
+    )
     np.testing.assert_allclose(grad_tau, fd_tau, rtol=2e-3)
     z = (weights**2 - tau0) / temp
     np.testing.assert_allclose(grad_w, c * sigm(z), rtol=1e-4, atol=1e-6)
@@ -111,6 +113,7 @@ def test_soft_l0_is_scale_invariant(weights):
     base = float(masks.soft_l0(weights, 0.004, 0.003))
     scaled = float(masks.soft_l0(a * weights, a**2 * 0.004, a**2 * 0.003))
     np.testing.assert_allclose(scaled, base, rtol=1e-5)
+
     # And with the learned (relative) threshold and eq. 15 temperature too.
     def count(w):
         return float(masks.soft_l0(w, masks.threshold(w, 1.3), masks.temperature(w, 0.05)))
@@ -163,6 +166,7 @@ def test_relative_soft_prune_equals_composed_reference(weights):
     np.testing.assert_allclose(grad_w, c * s + 0.37 * s * (1 - s) * 2 * weights / temp, rtol=1e-3, atol=1e-4)
     d_tau = -np.sum(s * (1 - s) * (c * weights + 0.37)) / temp
     np.testing.assert_allclose(grad_theta, d_tau * np_mean_sq, rtol=1e-3)
+
     # Finite difference in theta (the statistics of w do not depend on theta).
     def value(th):
         ss = sigm((weights**2 - th * np_mean_sq) / temp)

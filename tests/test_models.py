@@ -5,9 +5,9 @@ import json
 import keras
 import numpy as np
 import pytest
+from helpers import numpy_hard_masked
 
 import keras_ltp
-from helpers import numpy_hard_masked
 from keras_ltp import PrunableWrapper, iter_wrappers
 
 L = keras.layers
@@ -16,7 +16,13 @@ L = keras.layers
 def functional_with_everything():
     """Nested Sequential backbone, a shared layer, a two-input layer, BatchNorm."""
     backbone = keras.Sequential(
-        [keras.Input((8, 8, 3)), L.Conv2D(4, 3, name="bb_conv"), L.BatchNormalization(), L.ReLU(), L.GlobalAveragePooling2D()],
+        [
+            keras.Input((8, 8, 3)),
+            L.Conv2D(4, 3, name="bb_conv"),
+            L.BatchNormalization(),
+            L.ReLU(),
+            L.GlobalAveragePooling2D(),
+        ],
         name="backbone",
     )
     image = keras.Input((8, 8, 3), name="image")
@@ -33,7 +39,10 @@ def functional_with_everything():
 
 def data(n=32):
     rng = np.random.default_rng(0)
-    return [rng.normal(size=(n, 8, 8, 3)).astype("float32"), rng.normal(size=(n, 5, 6)).astype("float32")], rng.integers(0, 3, n)
+    return [
+        rng.normal(size=(n, 8, 8, 3)).astype("float32"),
+        rng.normal(size=(n, 5, 6)).astype("float32"),
+    ], rng.integers(0, 3, n)
 
 
 def test_prune_functional_nested_shared_multi_input():
@@ -67,16 +76,16 @@ def test_prune_nested_keras_application_prunes_depthwise_kernels():
     kinds = {type(w.layer).__name__ for w in iter_wrappers(pruned)}
     assert {"Conv2D", "DepthwiseConv2D", "Dense"} <= kinds
     x = np.random.default_rng(0).normal(size=(2, 32, 32, 3)).astype("float32")
-    np.testing.assert_allclose(
-        keras.ops.convert_to_numpy(pruned(x)), keras.ops.convert_to_numpy(model(x)), atol=1e-5
-    )
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(pruned(x)), keras.ops.convert_to_numpy(model(x)), atol=1e-5)
     assert keras_ltp.sparsity(pruned)["total"] == sum(
         int(np.prod(w.shape)) for w in model.weights if w.name in ("kernel", "depthwise_kernel")
     )
 
 
 def test_layer_options_callable_skips_and_customises():
-    model = keras.Sequential([keras.Input((4,)), L.Dense(8, name="first"), L.Dense(8, name="mid"), L.Dense(2, name="last")])
+    model = keras.Sequential(
+        [keras.Input((4,)), L.Dense(8, name="first"), L.Dense(8, name="mid"), L.Dense(2, name="last")]
+    )
 
     def options(layer):
         if layer.name == "last":
@@ -100,7 +109,9 @@ def test_layer_options_callable_skips_and_customises():
 
 
 def test_flops_cost_weights_layers_by_output_positions():
-    model = keras.Sequential([keras.Input((10, 10, 1)), L.Conv2D(2, 3, name="conv"), L.Flatten(), L.Dense(3, name="fc")])
+    model = keras.Sequential(
+        [keras.Input((10, 10, 1)), L.Conv2D(2, 3, name="conv"), L.Flatten(), L.Dense(3, name="fc")]
+    )
     pruned = keras_ltp.prune(model, cost="flops")
     by_name = {w.layer.name: w for w in iter_wrappers(pruned)}
     assert by_name["conv"].l0_weight == 64.0  # 8 x 8 output positions
@@ -117,7 +128,9 @@ def test_prune_a_single_layer_copies_it():
     assert isinstance(wrapper, PrunableWrapper) and wrapper.layer is not dense
     with pytest.raises(ValueError, match="returned None for 'dense.*nothing left to prune"):
         keras_ltp.prune(dense, lambda layer: None)
-    np.testing.assert_array_equal(keras.ops.convert_to_numpy(wrapper.layer.kernel), keras.ops.convert_to_numpy(dense.kernel))
+    np.testing.assert_array_equal(
+        keras.ops.convert_to_numpy(wrapper.layer.kernel), keras.ops.convert_to_numpy(dense.kernel)
+    )
 
 
 class SubclassedNet(keras.Model):
@@ -172,7 +185,7 @@ def test_strip_gives_plain_model_same_function():
     stripped = keras_ltp.strip(pruned)
     config = json.dumps(stripped.get_config())
     assert "keras_ltp" not in config and "PrunableWrapper" not in config
-    assert [type(l).__name__ for l in stripped.layers] == [type(l).__name__ for l in model.layers]
+    assert [type(layer).__name__ for layer in stripped.layers] == [type(layer).__name__ for layer in model.layers]
     np.testing.assert_allclose(
         keras.ops.convert_to_numpy(stripped(x)), keras.ops.convert_to_numpy(pruned(x, training=False)), atol=1e-6
     )
@@ -250,6 +263,10 @@ def test_functional_graph_with_plain_tensor_operations():
     x_data = np.random.default_rng(0).normal(size=(4, 5, 4)).astype("float32")
     pruned = keras_ltp.prune(model)
     assert sorted(w.layer.name for w in iter_wrappers(pruned)) == ["fc", "mha"]
-    np.testing.assert_allclose(keras.ops.convert_to_numpy(pruned(x_data)), keras.ops.convert_to_numpy(model(x_data)), atol=1e-6)
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(pruned(x_data)), keras.ops.convert_to_numpy(model(x_data)), atol=1e-6
+    )
     stripped = keras_ltp.strip(pruned)
-    np.testing.assert_allclose(keras.ops.convert_to_numpy(stripped(x_data)), keras.ops.convert_to_numpy(model(x_data)), atol=1e-6)
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(stripped(x_data)), keras.ops.convert_to_numpy(model(x_data)), atol=1e-6
+    )

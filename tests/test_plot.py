@@ -5,11 +5,11 @@ missing when there is nothing to plot, writing nothing then."""
 import os
 import sys
 
+import helpers
 import keras
 import numpy as np
 import pytest
 
-import helpers
 import keras_ltp
 from keras_ltp import plot, trail
 from keras_ltp.callbacks import SparsityMonitor, TrailCheckpoint
@@ -28,7 +28,9 @@ def run(tmp_path_factory):
     keras.utils.set_random_seed(0)
     dense = keras.Sequential([keras.Input((8,)), L.Dense(16, activation="relu", name="hidden"), L.Dense(3, name="out")])
     model = keras_ltp.prune(dense, l0_strength=2.0, temperature=0.5, threshold_gain=10.0)
-    model.compile(keras.optimizers.Adam(1e-2), keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
+    model.compile(
+        keras.optimizers.Adam(1e-2), keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"]
+    )
     root = tmp_path_factory.mktemp("plot")
     callbacks = [
         SparsityMonitor(),
@@ -36,7 +38,13 @@ def run(tmp_path_factory):
         TrailCheckpoint(root / "final_only", sparsity_steps=(0.999,)),
     ]
     history = model.fit(
-        x[:192], y[:192], validation_data=(x[192:], y[192:]), epochs=EPOCHS, batch_size=32, verbose=0, callbacks=callbacks
+        x[:192],
+        y[:192],
+        validation_data=(x[192:], y[192:]),
+        epochs=EPOCHS,
+        batch_size=32,
+        verbose=0,
+        callbacks=callbacks,
     )
     return {"every": root / "every", "final_only": root / "final_only", "history": history}
 

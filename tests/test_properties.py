@@ -7,8 +7,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 import keras_ltp
-from keras_ltp import masks
-from keras_ltp import iter_wrappers
+from keras_ltp import iter_wrappers, masks
 
 # derandomize: the same examples every run, so the suite is deterministic in CI.
 FAST = settings(max_examples=60, deadline=None, derandomize=True)

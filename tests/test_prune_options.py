@@ -43,8 +43,10 @@ def test_a_callable_cost_weighs_each_layer_in_the_regularizer():
     assert sorted(seen) == ["a", "b"]
     pruned(floats(2, 4), training=True)
     kernels = {layer.name: layer.get_weights()[0] for layer in model.layers[1:]}
-    expected = LAMBDA * sum(costs[n] * soft_count(k) for n, k in kernels.items()) / sum(
-        costs[n] * k.size for n, k in kernels.items()
+    expected = (
+        LAMBDA
+        * sum(costs[n] * soft_count(k) for n, k in kernels.items())
+        / sum(costs[n] * k.size for n, k in kernels.items())
     )
     np.testing.assert_allclose(float(sum(pruned.losses)), expected, rtol=1e-5)
 
@@ -66,8 +68,10 @@ def test_a_layer_shared_with_a_nested_model_counts_once():
     wrappers = list(keras_ltp.iter_wrappers(pruned))
     assert sorted(w.layer.name for w in wrappers) == ["inner_fc", "shared"]
     pruned(floats(3, 5), training=True)
-    kernels = [keras.ops.convert_to_numpy(shared.kernel.value),
-               keras.ops.convert_to_numpy(inner.get_layer("inner_fc").kernel.value)]
+    kernels = [
+        keras.ops.convert_to_numpy(shared.kernel.value),
+        keras.ops.convert_to_numpy(inner.get_layer("inner_fc").kernel.value),
+    ]
     counts = [soft_count(k) for k in kernels]
     # The shared wrapper runs twice, each run adding its term; the normalizer
     # is the model's distinct weights (50), not 75.
@@ -103,4 +107,3 @@ def test_layer_options_are_asked_about_the_single_layer_itself():
     wrapper = keras_ltp.prune(dense, options, l0_strength=1.0)
     assert asked == ["solo"]
     assert wrapper.get_config()["l0_strength"] == 3.0
-

@@ -49,9 +49,8 @@ import numpy as np
 import pytest
 
 import keras_ltp
-from keras_ltp import trail
+from keras_ltp import iter_wrappers, trail
 from keras_ltp.callbacks import SparsityMonitor, SparsityTarget, TrailCheckpoint
-from keras_ltp import iter_wrappers
 
 WORKER = Path(__file__).with_name("_resume_worker.py")
 _spec = importlib.util.spec_from_file_location("_resume_worker", WORKER)
@@ -122,7 +121,9 @@ def _crash_then_resume(directory):
 
     model = worker.build()
     with pytest.raises(RuntimeError, match="preemption"):
-        model.fit(callbacks=[backup()] + worker.callbacks(str(directory / "trail")) + [Crash()], **worker.fit_arguments())
+        model.fit(
+            callbacks=[backup()] + worker.callbacks(str(directory / "trail")) + [Crash()], **worker.fit_arguments()
+        )
     model = worker.build()
     model.fit(callbacks=[backup()] + worker.callbacks(str(directory / "trail")), **worker.fit_arguments())
     return worker.state(model)

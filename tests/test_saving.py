@@ -5,9 +5,9 @@ import sys
 
 import keras
 import numpy as np
+from helpers import thresholds
 
 import keras_ltp
-from helpers import thresholds
 from keras_ltp import iter_wrappers
 
 L = keras.layers
@@ -76,7 +76,13 @@ def test_loads_in_a_fresh_process_without_custom_objects(tmp_path):
 
 def test_wrapper_config_round_trip():
     wrapper = keras_ltp.PrunableWrapper(
-        L.Conv2D(3, 2), initial_threshold=0.2, temperature=0.4, l0_strength=3.0, l0_weight=2.0, l0_normalizer=7.0, threshold_gain=5.0
+        L.Conv2D(3, 2),
+        initial_threshold=0.2,
+        temperature=0.4,
+        l0_strength=3.0,
+        l0_weight=2.0,
+        l0_normalizer=7.0,
+        threshold_gain=5.0,
     )
     config = wrapper.get_config()
     clone = keras_ltp.PrunableWrapper.from_config(config)

@@ -13,9 +13,7 @@ RELATIVE_TAU = 0.9
 
 
 def _pruned():
-    model = keras.Sequential(
-        [keras.Input((5,)), keras.layers.Dense(8, name="fc1"), keras.layers.Dense(3, name="fc2")]
-    )
+    model = keras.Sequential([keras.Input((5,)), keras.layers.Dense(8, name="fc1"), keras.layers.Dense(3, name="fc2")])
     return keras_ltp.prune(model, initial_threshold=RELATIVE_TAU), [
         layer.get_weights()[0].astype("float64") for layer in model.layers
     ]
@@ -42,8 +40,13 @@ def test_the_printed_table_shows_numpy_counts_and_thresholds():
         assert (int(row[1]), int(row[2])) == (kept, total)
         assert row[3] == f"{1 - kept / total:.2%}"
         assert float(row[4]) == pytest.approx(tau, rel=1e-2)  # printed with 3 significant digits
-    assert overall == ["overall", str(kept_all), str(total_all), f"{1 - kept_all / total_all:.2%}",
-                       f"{total_all / kept_all:.1f}x"]
+    assert overall == [
+        "overall",
+        str(kept_all),
+        str(total_all),
+        f"{1 - kept_all / total_all:.2%}",
+        f"{total_all / kept_all:.1f}x",
+    ]
 
 
 def test_weight_sparsity_of_a_bare_layer_names_that_layer():

@@ -28,4 +28,5 @@ def test_strip_of_a_subclassed_model_names_the_fix():
 
 def test_strip_of_a_non_layer_is_refused():
     with pytest.raises(TypeError, match="keras.Model or layer"):
-        keras_ltp.strip("model.keras")
+        path = "model.keras"  # a file name, not a model
+        keras_ltp.strip(path)

@@ -5,11 +5,11 @@ import os
 import shutil
 import warnings
 
+import helpers
 import keras
 import numpy as np
 import pytest
 
-import helpers
 import keras_ltp
 from keras_ltp import trail
 from keras_ltp.callbacks import SparsityMonitor, SparsityTarget, TrailCheckpoint
@@ -254,7 +254,9 @@ def test_resume_continues_the_trail(crossed, data, tmp_path):
     kept = _kept(entries, 0.3)
     assert kept["metrics"]["val_accuracy"] == best
     if best == old_best["metrics"]["val_accuracy"]:
-        assert kept == old_best and (directory / kept["file"]).read_bytes() == (crossed["acc"] / kept["file"]).read_bytes()
+        assert (
+            kept == old_best and (directory / kept["file"]).read_bytes() == (crossed["acc"] / kept["file"]).read_bytes()
+        )
     # ...and the final model is the new one: the old final file is gone.
     [final] = [e for e in entries if e["final"]]
     assert final["epoch"] == 8 and final["metrics"]["val_accuracy"] == history["val_accuracy"][-1]
@@ -285,8 +287,13 @@ def test_select_picks_best_metric_above_min_sparsity(run):
 def test_an_index_without_step_and_final_still_reads(tmp_path):
     """Indexes written before `step` and `final` existed."""
     entries = [
-        {"file": f"epoch00{i}_sparsity{s * 100:.2f}.keras", "epoch": i, "sparsity": s, "compression": 1 / (1 - s),
-         "metrics": {"val_accuracy": a, "val_loss": 1 - a}}
+        {
+            "file": f"epoch00{i}_sparsity{s * 100:.2f}.keras",
+            "epoch": i,
+            "sparsity": s,
+            "compression": 1 / (1 - s),
+            "metrics": {"val_accuracy": a, "val_loss": 1 - a},
+        }
         for i, s, a in ((1, 0.5, 0.9), (2, 0.8, 0.95), (3, 0.9, 0.95))
     ]
     (tmp_path / trail.INDEX_NAME).write_text(json.dumps(entries))

@@ -1,19 +1,21 @@
 """PrunableWrapper on every supported layer type, and its bad inputs."""
 
+import json
 import math
 
 import keras
 import numpy as np
 import pytest
+from helpers import numpy_hard_masked, thresholds
 
 import keras_ltp
-from helpers import numpy_hard_masked, thresholds
 from keras_ltp import PrunableWrapper
 
 L = keras.layers
 RNG = np.random.default_rng(0)
 
 
+@keras.saving.register_keras_serializable(package="tests")
 class MyDense(L.Dense):
     """A user subclass: covered by the default rule."""
 
@@ -120,6 +122,27 @@ def test_every_layer_type_trains_and_infers_with_hard_masked_weights(case):
     )
 
 
+@pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
+def test_every_layer_type_round_trips_through_a_keras_file(case, tmp_path):
+    """Saved and loaded in safe mode without custom_objects: the same thresholds, config and inference output."""
+    _, factory, inputs = case
+    wrapper = PrunableWrapper(factory(), l0_strength=2.0, temperature=0.3, initial_threshold=0.5, threshold_gain=3.0)
+    model = _model_around(wrapper, inputs)
+    for i, theta in enumerate(wrapper.thresholds):
+        theta.assign(0.3 + 0.1 * i)  # distinct per weight, so a swapped order would show
+    expected = keras.ops.convert_to_numpy(model(inputs, training=False))
+    path = str(tmp_path / "m.keras")
+    model.save(path)
+    loaded = keras.saving.load_model(path, safe_mode=True)
+    (restored,) = keras_ltp.iter_wrappers(loaded)
+    assert type(restored.layer) is type(wrapper.layer)
+    # Compared as the file stores them (JSON): tuples and lists are the same there.
+    assert json.dumps(restored.get_config()) == json.dumps(wrapper.get_config())
+    np.testing.assert_array_equal(thresholds(restored), thresholds(wrapper))
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(loaded(inputs, training=False)), expected)
+    assert 0.0 < keras_ltp.sparsity(loaded)["sparsity"] < 1.0
+
+
 def test_soft_mask_in_training_hard_mask_in_inference():
     wrapper = PrunableWrapper(L.Dense(3, use_bias=False), temperature=0.5, initial_threshold=1.0)
     x = np.eye(4, dtype="float32")
@@ -170,8 +193,9 @@ def _soft_counts(model_or_wrapper, temperature, relative_tau):
 
 
 def test_regularizer_weighs_the_count_by_l0_weight():
-    wrapper = PrunableWrapper(L.Dense(5), l0_strength=0.7, temperature=0.1, initial_threshold=0.8,
-                              l0_weight=3.0, l0_normalizer=50.0)
+    wrapper = PrunableWrapper(
+        L.Dense(5), l0_strength=0.7, temperature=0.1, initial_threshold=0.8, l0_weight=3.0, l0_normalizer=50.0
+    )
     wrapper(floats(4, 3), training=True)
     ((count, _),) = _soft_counts(wrapper, 0.1, 0.8)
     np.testing.assert_allclose(float(wrapper.losses[0]), 0.7 * 3.0 * count / 50.0, rtol=1e-5)
@@ -179,15 +203,17 @@ def test_regularizer_weighs_the_count_by_l0_weight():
 
 def test_flops_cost_makes_the_regularizer_the_soft_fraction_of_multiply_adds():
     inputs = keras.Input((8, 8, 2))
-    x = L.Conv2D(3, 3, padding="same", name="big")(inputs)   # 64 output positions per weight
-    x = L.Conv2D(4, 3, strides=4, name="small")(x)           # 4 output positions (2x2)
+    x = L.Conv2D(3, 3, padding="same", name="big")(inputs)  # 64 output positions per weight
+    x = L.Conv2D(4, 3, strides=4, name="small")(x)  # 4 output positions (2x2)
     model = keras.Model(inputs, L.Dense(2, name="head")(L.Flatten()(x)))  # 1 position
     x = floats(2, 8, 8, 2)
     for cost, weights in (("params", (1.0, 1.0, 1.0)), ("flops", (64.0, 4.0, 1.0))):
         pruned = keras_ltp.prune(model, cost=cost, l0_strength=2.0, temperature=0.1, initial_threshold=0.8)
         pruned(x, training=True)
         counts = _soft_counts(pruned, 0.1, 0.8)
-        expected = 2.0 * sum(c * k for c, (k, _) in zip(weights, counts)) / sum(c * n for c, (_, n) in zip(weights, counts))
+        expected = (
+            2.0 * sum(c * k for c, (k, _) in zip(weights, counts)) / sum(c * n for c, (_, n) in zip(weights, counts))
+        )
         np.testing.assert_allclose(float(sum(pruned.losses)), expected, rtol=1e-5)
 
 

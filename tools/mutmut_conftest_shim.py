@@ -5,6 +5,7 @@
 # trampoline the signature of the function it stands for.
 try:
     import inspect as _inspect
+
     import mutmut.mutation.trampoline as _trampoline
 
     _wrap_orig = _trampoline.wrap_in_trampoline
@@ -21,12 +22,5 @@ try:
         return apply
 
     _trampoline.wrap_in_trampoline = _wrap_with_signature
-except ImportError:
-    pass
-
-# tests/test_wrapper.py reads keras_ltp.models without importing it (it works in
-# the full suite only because another test module imports it first).
-try:
-    import keras_ltp.models  # noqa: F401
 except ImportError:
     pass

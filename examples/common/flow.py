@@ -148,7 +148,9 @@ def export_all(pruned, calibration, x_test, out):
     for kind, path in targets.items():
         print(f"{kind:<24} {path}")
     reference = keras_ltp.strip(pruned).predict(x_test, verbose=0)
-    float_error = float(np.abs(keras_ltp.export.run_tflite(targets["TFLite float32, sparse"], x_test) - reference).max())
+    float_error = float(
+        np.abs(keras_ltp.export.run_tflite(targets["TFLite float32, sparse"], x_test) - reference).max()
+    )
     int8_classes = keras_ltp.export.run_tflite(targets["TFLite int8, sparse"], x_test).argmax(1)
     int8_agreement = float(np.mean(int8_classes == reference.argmax(1)))
     print(

@@ -78,9 +78,7 @@ class SparsityTarget(keras.callbacks.Callback):
     >>> target = SparsityTarget(0.9)
     """
 
-    def __init__(
-        self, target, check_every=5, rate=0.1, min_strength=1e-3, max_strength=30.0, catch_up=0.1, verbose=0
-    ):
+    def __init__(self, target, check_every=5, rate=0.1, min_strength=1e-3, max_strength=30.0, catch_up=0.1, verbose=0):
         super().__init__()
         if not (isinstance(target, (int, float)) and 0.0 < target < 1.0):
             raise ValueError(f"SparsityTarget: target must be a fraction in (0, 1), got {target!r} (e.g. 0.9 for 90%).")

@@ -59,7 +59,9 @@ def _pruned_model(layer_class):
     return keras_ltp.prune(model, initial_threshold=RELATIVE_TAU), w, b
 
 
-@pytest.mark.parametrize("layer_class", [RegisteredByName, RegisteredByList, SubclassOfRegistered, ByAttribute, ByMethod])
+@pytest.mark.parametrize(
+    "layer_class", [RegisteredByName, RegisteredByList, SubclassOfRegistered, ByAttribute, ByMethod]
+)
 def test_the_declared_weight_is_pruned_and_only_it(layer_class):
     pruned, w, b = _pruned_model(layer_class)
     (wrapper,) = keras_ltp.iter_wrappers(pruned)
