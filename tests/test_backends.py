@@ -1,9 +1,15 @@
 """The test suite on the JAX and PyTorch backends.
 
 Keras fixes its backend when it is first imported, so each backend runs the
-suite in its own pytest process. Modules that need TensorFlow (export,
-tf.distribute) skip themselves there; the export of models trained on other
-backends is tested in test_export.py. Deselect with `-k "not other_backend_suite"`
+suite in its own pytest process (two xdist workers, like the TensorFlow run).
+Modules that need TensorFlow (export, tf.distribute) skip themselves there;
+the export of models trained on other backends is tested in test_export.py.
+
+The sub-suites leave out the tests marked `slow` (the TensorFlow run has them):
+each has a faster test of the same code that the sub-suites run, e.g. the
+kill-and-resume runs of test_resume.py by test_callbacks.py's BackupAndRestore
+test, the nested MobileNetV2 by test_models.py's nested functional model and
+test_wrapper.py's depthwise layers. Deselect with `-k "not other_backend_suite"`
 for a quick TensorFlow-only run.
 """
 
@@ -36,8 +42,8 @@ def test_other_backend_suite(backend):
             "-p",
             "no:cacheprovider",
             "-rfE",
-            "-n",
-            "0",
+            "-m",
+            "not slow",
             f"--ignore={os.path.join(HERE, 'test_backends.py')}",
         ],
         capture_output=True,

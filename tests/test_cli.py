@@ -67,6 +67,7 @@ def test_help_and_version_answer_without_importing_keras(tmp_path):
     assert _run(["--version"], env, tmp_path).stdout.startswith("keras-ltp ")
 
 
+@pytest.mark.slow
 def test_readme_deploy_command_creates_folders_and_prints_no_logs(poisoned, tmp_path):
     """`keras-ltp export M --saved-model out/sm --tflite out/m.tflite` with no
     `out/` yet, started with KERAS_BACKEND=torch and torch unimportable."""
@@ -92,6 +93,7 @@ def test_readme_deploy_command_creates_folders_and_prints_no_logs(poisoned, tmp_
     assert replaced.returncode == 0, replaced.stderr[-3000:]
 
 
+@pytest.mark.slow
 def test_strip_and_report_on_a_model_trained_on_torch(poisoned, tmp_path):
     model = os.path.join(TORCH_TRAINED, "model.keras")
     result = _run(["strip", model, "plain/plain.keras"], poisoned, tmp_path)

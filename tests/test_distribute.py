@@ -51,6 +51,7 @@ def _result(stdout):
     return lines[-1][len("RESULT ") :]
 
 
+@pytest.mark.slow
 def test_mirrored_strategy_matches_one_device(tmp_path):
     """Two replicas (two logical CPUs) train what one device trains.
 
@@ -172,6 +173,7 @@ def _run_workers(out_dir, log_dir, count=2):
     return [(p.returncode, out_log.read_text(), err_log.read_text()) for p, (out_log, err_log) in zip(processes, logs)]
 
 
+@pytest.mark.slow
 def test_multi_worker_mirrored_strategy_trains_saves_and_exports(tmp_path):
     """Two workers on 127.0.0.1 (one CPU replica each) train a pruned model
     for 3 epochs with TemperatureScheduler, SparsityMonitor and

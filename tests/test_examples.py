@@ -115,6 +115,7 @@ def test_option_defaults_equal_the_library_defaults():
     assert (args.out, args.verbose, args.temperature) == ("runs/x", 2, None)
 
 
+@pytest.mark.slow
 def test_main_example_runs_without_native_log_lines(tmp_path):
     out = tmp_path / "lenet"
     result = _run_example(

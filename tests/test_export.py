@@ -230,6 +230,7 @@ def test_cli_bad_input(tmp_path, capsys):
 _TRAIN_ON_BACKEND = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "train_on_backend.py")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", OTHER_BACKENDS)
 def test_model_trained_on_other_backend_exports(backend, tmp_path):
     """Train and save on JAX / PyTorch, then load and export here on TensorFlow,

@@ -86,6 +86,7 @@ def _kill_while_writing(target):
     assert subprocess.run([sys.executable, "-c", script], env=env).returncode == 1
 
 
+@pytest.mark.slow
 def test_a_killed_write_leaves_only_a_recognisable_scratch_directory(tmp_path):
     _kill_while_writing(tmp_path / "index.json")
     left = os.listdir(tmp_path)
@@ -94,6 +95,7 @@ def test_a_killed_write_leaves_only_a_recognisable_scratch_directory(tmp_path):
     assert files.remove_partial(tmp_path) == left and os.listdir(tmp_path) == []
 
 
+@pytest.mark.slow
 def test_a_trail_removes_what_a_killed_save_left(tmp_path):
     directory = tmp_path / "trail"
     directory.mkdir()

@@ -67,6 +67,7 @@ def test_prune_functional_nested_shared_multi_input():
         np.testing.assert_array_equal(before, after)
 
 
+@pytest.mark.slow
 def test_prune_nested_keras_application_prunes_depthwise_kernels():
     backbone = keras.applications.MobileNetV2(input_shape=(32, 32, 3), alpha=0.35, include_top=False, weights=None)
     inputs = keras.Input((32, 32, 3))

@@ -206,6 +206,7 @@ def _same_state(got, expected):
         assert got[key] == expected[key], (key, got[key], expected[key])
 
 
+@pytest.mark.slow
 def test_restored_state_is_the_state_the_killed_run_backed_up(runs):
     log = runs["killed_log"]
     epoch, batch = KILL_AT
@@ -225,6 +226,7 @@ def test_restored_state_is_the_state_the_killed_run_backed_up(runs):
     _same_state(runs["resumed"]["epoch"]["restored"], at_epoch_backup)
 
 
+@pytest.mark.slow
 def test_resumed_from_epoch_backup_equals_the_uninterrupted_run(runs):
     got, reference = runs["resumed"]["epoch"], runs["reference"]
     _same_state(got["final"], reference)
@@ -237,6 +239,7 @@ def test_resumed_from_epoch_backup_equals_the_uninterrupted_run(runs):
     assert _strict_json(got["trail"] / "index.json") == _strict_json(runs["reference_trail"] / "index.json")
 
 
+@pytest.mark.slow
 def test_resumed_from_mid_epoch_backup_is_what_keras_defines(runs):
     got, reference = runs["resumed"]["batch"]["final"], runs["reference"]
     # Keras restarts the interrupted epoch from its first batch: the 8 batches
@@ -250,6 +253,7 @@ def test_resumed_from_mid_epoch_backup_is_what_keras_defines(runs):
     print("lambda: resumed", got["l0_strength"], "uninterrupted", reference["l0_strength"])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backup", ["batch", "epoch"])
 def test_trail_is_intact_after_the_kill(runs, backup):
     directory = runs["resumed"][backup]["trail"]
