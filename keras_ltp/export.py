@@ -1,4 +1,4 @@
-"""Deployable artifacts: SavedModel (TF Serving, GPU), sparse TFLite, size report.
+"""Deployable artifacts: SavedModel (TF Serving, GPU), TFLite (LiteRT), size report.
 
 The only TensorFlow-specific module of keras_ltp. Every function accepts a
 pruned model (it is stripped first) or a plain Keras model (exported as it is,
@@ -125,8 +125,28 @@ def _representative_dataset(data, limit=200):
     return generate
 
 
-def tflite_bytes(model, *, quantize=None, representative_data=None, sparse=True):
+def _sparse_encoding(sparse, quantize):
+    """Whether a file is sparse-encoded: `sparse`, or by default every float
+    file and no int8 one (see `tflite_bytes`)."""
+    if sparse is None:
+        return quantize != "int8"
+    if not isinstance(sparse, bool):
+        raise TypeError(f"sparse must be None (float files sparse, int8 dense), True or False, got {sparse!r}.")
+    return sparse
+
+
+def tflite_bytes(model, *, quantize=None, representative_data=None, sparse=None):
     """Converts a model to a `.tflite` flatbuffer (in memory), through SavedModel.
+
+    By default the file runs in LiteRT's default configuration (XNNPack on,
+    what an Android or iOS app gets) and no slower there than the dense
+    model's file. Float32 and float16 weights are sparse-encoded: the
+    interpreter expands them once when it starts (a Densify op), so the file
+    is smaller and runs at dense speed. Int8 weights are stored dense: XNNPack
+    cannot prepare int8 weights stored sparse (the file fails to load with
+    default options), and the built-in kernels that run them are several
+    times slower than XNNPack's dense int8 ones
+    (`python -m benchmarks.tflite_delegates`).
 
     Args:
         model: a pruned or plain Keras model (pruned models are stripped).
@@ -136,7 +156,10 @@ def tflite_bytes(model, *, quantize=None, representative_data=None, sparse=True)
         representative_data: calibration inputs for int8: an array (or a list
             of arrays for several inputs) of examples, of which the first 200
             are used, or a callable returning an iterable of input lists.
-        sparse: encode sparse weight tensors (`Optimize.EXPERIMENTAL_SPARSITY`).
+        sparse: sparse-encode pruned weights (`Optimize.EXPERIMENTAL_SPARSITY`).
+            None (default): float files yes, int8 no, as above. True: int8
+            too, for the smallest file; it runs only on the built-in kernels
+            (`interpreter(..., builtin_kernels=True)`). False: never.
 
     Returns:
         The flatbuffer as `bytes`.
@@ -146,6 +169,7 @@ def tflite_bytes(model, *, quantize=None, representative_data=None, sparse=True)
 
     if quantize not in QUANTIZE_CHOICES:
         raise ValueError(f"quantize must be one of {QUANTIZE_CHOICES}, got {quantize!r}.")
+    sparse = _sparse_encoding(sparse, quantize)
     if quantize == "int8" and representative_data is None:
         raise ValueError(
             "quantize='int8' needs representative_data: a few hundred typical inputs "
@@ -176,13 +200,14 @@ def tflite_bytes(model, *, quantize=None, representative_data=None, sparse=True)
             ) from error
 
 
-def tflite(model, path, *, quantize=None, representative_data=None, sparse=True, overwrite=False):
-    """Writes a `.tflite` file with sparse tensor encoding.
+def tflite(model, path, *, quantize=None, representative_data=None, sparse=None, overwrite=False):
+    """Writes a `.tflite` file that runs with LiteRT's default options.
 
     Args:
         model: a pruned or plain Keras model (pruned models are stripped).
         path: destination file (must not exist unless `overwrite`).
-        quantize, representative_data, sparse: see `tflite_bytes`.
+        quantize, representative_data, sparse: see `tflite_bytes` (by
+            default float weights are sparse-encoded, int8 ones dense).
         overwrite: replace an existing file.
 
     Returns:
@@ -192,6 +217,8 @@ def tflite(model, path, *, quantize=None, representative_data=None, sparse=True,
     >>> import keras, keras_ltp, tempfile, os
     >>> m = keras_ltp.prune(keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)]))
     >>> out = keras_ltp.export.tflite(m, os.path.join(tempfile.mkdtemp(), "m.tflite"))
+    >>> keras_ltp.export.run_tflite(out, [[1.0, 2.0, 3.0]]).shape
+    (1, 2)
     """
     check_destination(path, overwrite)  # fail before converting
     content = tflite_bytes(model, quantize=quantize, representative_data=representative_data, sparse=sparse)
@@ -201,39 +228,71 @@ def tflite(model, path, *, quantize=None, representative_data=None, sparse=True,
     return os.path.abspath(os.fspath(path))
 
 
-def interpreter(model_path=None, model_content=None):
-    """A TFLite interpreter, allocated: LiteRT's (`ai-edge-litert`), else
-    `tf.lite.Interpreter`. Built-in kernels only: the default XNNPack
-    delegate cannot run sparse FULLY_CONNECTED weights."""
+def interpreter(model_path=None, model_content=None, *, builtin_kernels=False, num_threads=None):
+    """A LiteRT interpreter (`ai-edge-litert`, else `tf.lite.Interpreter`),
+    allocated, with LiteRT's default options: XNNPack on, as on a phone.
+
+    Args:
+        model_path, model_content: the `.tflite` file, or its bytes.
+        builtin_kernels: TFLite's built-in kernels only, without the default
+            delegates: they run int8 weights written with `sparse=True`,
+            which XNNPack fails to prepare in some graphs.
+        num_threads: CPU threads (None: the interpreter's default).
+
+    Returns:
+        The interpreter, tensors allocated, run once on zeros.
+
+    Raises:
+        RuntimeError: the default delegates cannot prepare the file (the
+            message names the fix).
+    """
     try:
         from ai_edge_litert.interpreter import Interpreter, OpResolverType
     except ImportError:
         import tensorflow as tf
 
         Interpreter, OpResolverType = tf.lite.Interpreter, tf.lite.experimental.OpResolverType
-    result = Interpreter(
-        model_path=model_path,
-        model_content=model_content,
-        experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES,
-    )
-    result.allocate_tensors()
+    options = {"num_threads": num_threads}
+    if builtin_kernels:
+        options["experimental_op_resolver_type"] = OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+    result = Interpreter(model_path=model_path, model_content=model_content, **options)
+    try:
+        # LiteRT may apply its delegate at the first invoke (graphs with a
+        # dynamic shape), so run once on zeros: a file the delegate cannot
+        # prepare fails here, with the fix named, not at the user's first call.
+        result.allocate_tensors()
+        for entry in result.get_input_details():
+            result.set_tensor(entry["index"], np.zeros(entry["shape"], entry["dtype"]))
+        result.invoke()
+    except RuntimeError as error:
+        if builtin_kernels or "delegate" not in str(error).lower():
+            raise
+        raise RuntimeError(
+            f"LiteRT's default delegate (XNNPack) cannot prepare this file: {str(error).strip()} "
+            "Int8 weights written with sparse=True run only on the built-in kernels: "
+            "interpreter(..., builtin_kernels=True). Exported with the default sparse=None, "
+            "the int8 file runs with default options everywhere."
+        ) from error
     return result
 
 
-def run_tflite(model_path_or_bytes, inputs):
+def run_tflite(model_path_or_bytes, inputs, *, builtin_kernels=False):
     """Runs a `.tflite` model example by example; returns the first output.
 
     Args:
         model_path_or_bytes: a file path or flatbuffer bytes.
         inputs: an array whose first axis is the batch (single-input models).
+        builtin_kernels: see `interpreter` (default: LiteRT's default options).
 
     Returns:
         numpy array of outputs, batch first.
     """
-    if isinstance(model_path_or_bytes, (bytes, bytearray)):
-        runner = interpreter(model_content=bytes(model_path_or_bytes))
-    else:
-        runner = interpreter(model_path=os.fspath(model_path_or_bytes))
+    source = (
+        {"model_content": bytes(model_path_or_bytes)}
+        if isinstance(model_path_or_bytes, (bytes, bytearray))
+        else {"model_path": os.fspath(model_path_or_bytes)}
+    )
+    runner = interpreter(**source, builtin_kernels=builtin_kernels)
     entry, exit_ = runner.get_input_details()[0], runner.get_output_details()[0]
     outputs = []
     for example in np.asarray(inputs):
@@ -277,7 +336,7 @@ def _sparse_tensors(content):
     The converter may encode in blocks (e.g. 1x4 for a large FULLY_CONNECTED
     weight, for its fast sparse kernel); a block stores its zeros too.
     """
-    details = interpreter(model_content=content).get_tensor_details()
+    details = interpreter(model_content=content, builtin_kernels=True).get_tensor_details()
     found = []
     for d in details:
         params = d.get("sparsity_parameters")
@@ -305,6 +364,15 @@ def _left_dense(rows, sparse_tensors):
     return left
 
 
+def _runs_with_default_options(content):
+    """Whether LiteRT prepares and runs the file with its default options."""
+    try:
+        interpreter(model_content=content)
+    except RuntimeError:
+        return False
+    return True
+
+
 class ExportReport(dict):
     """The result of `keras_ltp.export.report`: a dict that prints as tables."""
 
@@ -320,13 +388,17 @@ class ExportReport(dict):
             f"{self['sparsity']:>10.2%}{self['compression']:>12.1f}x"
         )
         lines.append("")
-        lines.append(f"{'artifact':<28}{'bytes':>12}{'vs dense':>10}{'vs floor':>10}")
+        lines.append(f"{'artifact':<28}{'bytes':>12}{'vs dense':>10}{'vs floor':>10}{'LiteRT default options':>32}")
         for name, entry in self["files"].items():
             floor = entry.get("floor_bytes")
             lines.append(
                 f"{name:<28}{entry['bytes']:>12,}{entry['bytes'] / self['files']['dense_float32']['bytes']:>9.3f}x"
                 + (f"{entry['bytes'] / floor:>9.2f}x" if floor else f"{'':>10}")
+                + f"{'runs' if entry['default_delegates'] else 'fails (built-in kernels only)':>32}"
             )
+        lines.append(
+            "export.tflite writes sparse_float32, sparse_float16 and dense_int8 by default (sparse=True: sparse_int8)"
+        )
         lines.append(
             f"floor = kept weights x bytes per value: float32 {self['floor_bytes']['float32']:,}, "
             f"float16 {self['floor_bytes']['float16']:,}, int8 {self['floor_bytes']['int8']:,}"
@@ -346,9 +418,11 @@ def report(model, *, representative_data=None):
     """Per-weight and overall kept weights, and the bytes the sparsity buys.
 
     Converts the (stripped) model to dense float32 TFLite, sparse float32,
-    sparse float16, and sparse int8 when `representative_data` is given, and
-    compares each with its floor: kept weights x bytes per value (the size of
-    the non-zero values alone, with no index or graph overhead).
+    sparse float16, and, when `representative_data` is given, dense int8
+    (`tflite()`'s default int8 file) and sparse int8 (`sparse=True`).
+    Compares each sparse file with its floor: kept weights x bytes per value
+    (the size of the non-zero values alone, with no index or graph overhead),
+    and records whether LiteRT runs it with its default options (XNNPack on).
 
     Args:
         model: a pruned or plain Keras model.
@@ -357,7 +431,7 @@ def report(model, *, representative_data=None):
     Returns:
         An `ExportReport` (a dict; `print()` shows tables) with `weights`,
         `kept`, `total`, `sparsity`, `compression`, `files` (name ->
-        `bytes`, `floor_bytes`), `floor_bytes`, `sparse_encoded_tensors`
+        `bytes`, `floor_bytes`, `default_delegates`), `floor_bytes`, `sparse_encoded_tensors`
         (name, elements, values stored) and `dense_encoded_weights` (pruned
         weight tensors the converter stored densely).
     """
@@ -374,6 +448,7 @@ def report(model, *, representative_data=None):
         "sparse_float16": dict(sparse=True, quantize="float16"),
     }
     if representative_data is not None:
+        variants["dense_int8"] = dict(sparse=False, quantize="int8", representative_data=representative_data)
         variants["sparse_int8"] = dict(sparse=True, quantize="int8", representative_data=representative_data)
     files, contents = {}, {}
     with warnings.catch_warnings():
@@ -384,6 +459,7 @@ def report(model, *, representative_data=None):
             files[name] = {
                 "bytes": len(contents[name]),
                 "floor_bytes": floors[dtype] if options["sparse"] else None,
+                "default_delegates": _runs_with_default_options(contents[name]),
             }
     sparse_tensors = _sparse_tensors(contents["sparse_float32"])
     return ExportReport(

@@ -132,6 +132,14 @@ def test_user_errors_exit_2_with_one_line(poisoned, tmp_path):
             "needs --calibration",
         ),
         (["strip", os.path.join(TORCH_TRAINED, "model.keras"), "out.h5"], "must end in .keras"),
+        (
+            ["export", os.path.join(TORCH_TRAINED, "model.keras"), "--saved-model", "sm", "--sparse", "yes"],
+            "--sparse applies to the .tflite file",
+        ),
+        (
+            ["export", os.path.join(TORCH_TRAINED, "model.keras"), "--saved-model", "sm", "--quantize", "float16"],
+            "--quantize applies to the .tflite file",
+        ),
     ]
     (tmp_path / "corrupt.keras").write_bytes(b"not a zip")
     cases.append((["export", "corrupt.keras", "--tflite", "m.tflite"], "not a .keras archive"))
@@ -145,7 +153,7 @@ def test_user_errors_exit_2_with_one_line(poisoned, tmp_path):
         assert message in result.stderr, (args, result.stderr)
         assert len(result.stderr.strip().splitlines()) == 1, result.stderr
         assert "Traceback" not in result.stderr
-    assert not (tmp_path / "m.tflite").exists()
+    assert not (tmp_path / "m.tflite").exists() and not (tmp_path / "sm").exists()
 
 
 def test_python_export_of_a_torch_trained_model_never_imports_torch(poisoned, tmp_path):
