@@ -2,7 +2,7 @@
 
 import keras
 
-from keras_ltp.walk import iter_layers, own_variables
+from keras_ltp.walk import child_layers, iter_layers, own_variables
 
 L = keras.layers
 
@@ -37,3 +37,14 @@ def test_own_variables_exclude_sub_layers():
     attention(keras.ops.ones((1, 4, 6)), keras.ops.ones((1, 4, 6)))
     assert own_variables(attention) == []
     assert {v.name for v in own_variables(attention._query_dense)} == {"kernel", "bias"}
+
+
+def test_child_layers_are_the_direct_children_only():
+    """Not the layer itself, not grandchildren (kills mutants of the private
+    `_flatten_layers` call's include_self)."""
+    model = nested()
+    inner = model.get_layer("inner")
+    assert [layer.name for layer in child_layers(inner)][1:] == ["shared", "inner_d"]  # after its InputLayer
+    assert model not in child_layers(model)
+    assert "inner_d" not in [layer.name for layer in child_layers(model)]
+    assert child_layers(L.Dense(2)) == []

@@ -3,7 +3,7 @@
 # throw-away clone (the mutants never touch the working tree). Slow: re-run
 # by hand when the modules of a group change; not part of CI. See docs/testing.md.
 #
-#   tools/mutation.sh GROUP [REPO]      GROUP: masks | core | callbacks | export
+#   tools/mutation.sh GROUP [REPO]      GROUP: masks | core | walk | callbacks | export
 #
 # Each group mutates some modules and runs only the test files that exercise
 # them (mutmut then runs, per mutant, only the tests that called the mutated
@@ -11,7 +11,7 @@
 # `mutmut show NAME` inside the printed directory.
 set -euo pipefail
 
-group=${1:?usage: tools/mutation.sh masks|core|callbacks|export [REPO]}
+group=${1:?usage: tools/mutation.sh masks|core|walk|callbacks|export [REPO]}
 repo=$(cd "${2:-$(dirname "$0")/..}" && pwd)
 python=${PYTHON:-$repo/.venv/bin/python}
 mutmut=$(dirname "$python")/mutmut
@@ -23,6 +23,9 @@ case $group in
   core)
     modules='"keras_ltp/wrapper.py", "keras_ltp/walk.py", "keras_ltp/registry.py", "keras_ltp/pruning.py", "keras_ltp/stripping.py", "keras_ltp/sparsity_report.py", "keras_ltp/steering.py"'
     tests='"tests/test_wrapper.py", "tests/test_models.py", "tests/test_sparsity_report.py", "tests/test_walk.py", "tests/test_steering.py", "tests/test_properties.py"' ;;
+  walk)  # the layer walker alone (a part of core, quick to re-run)
+    modules='"keras_ltp/walk.py"'
+    tests='"tests/test_walk.py", "tests/test_models.py", "tests/test_sparsity_report.py"' ;;
   callbacks)
     modules='"keras_ltp/callbacks/*.py"'
     tests='"tests/test_callbacks.py", "tests/test_trail.py"' ;;
