@@ -48,7 +48,7 @@ NETWORKS = {
 }
 
 
-def magnitude_pruned(model, sparsity, seed=0):
+def magnitude_pruned(model, sparsity):
     """Zeroes the smallest `sparsity` fraction of each prunable weight."""
     for layer in model.layers:
         for weight in prunable_weights(layer):

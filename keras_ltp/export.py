@@ -228,6 +228,10 @@ def tflite(model, path, *, quantize=None, representative_data=None, sparse=None,
     return os.path.abspath(os.fspath(path))
 
 
+class _DelegateError(RuntimeError):
+    """LiteRT's default delegate cannot prepare a file (the built-in kernels may)."""
+
+
 def interpreter(model_path=None, model_content=None, *, builtin_kernels=False, num_threads=None):
     """A LiteRT interpreter (`ai-edge-litert`, else `tf.lite.Interpreter`),
     allocated, with LiteRT's default options: XNNPack on, as on a phone.
@@ -267,7 +271,7 @@ def interpreter(model_path=None, model_content=None, *, builtin_kernels=False, n
     except RuntimeError as error:
         if builtin_kernels or "delegate" not in str(error).lower():
             raise
-        raise RuntimeError(
+        raise _DelegateError(
             f"LiteRT's default delegate (XNNPack) cannot prepare this file: {str(error).strip()} "
             "Int8 weights written with sparse=True run only on the built-in kernels: "
             "interpreter(..., builtin_kernels=True). Exported with the default sparse=None, "
@@ -368,7 +372,7 @@ def _runs_with_default_options(content):
     """Whether LiteRT prepares and runs the file with its default options."""
     try:
         interpreter(model_content=content)
-    except RuntimeError:
+    except _DelegateError:
         return False
     return True
 

@@ -9,6 +9,8 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 OTHER_BACKENDS = ("jax", "torch")
+# True in the JAX/PyTorch sub-suites that tests/test_backends.py starts.
+IN_SUBSUITE = os.environ.get("KERAS_LTP_SUBSUITE") == "1"
 
 # How each backend package gets installed (README, "Tests"). JAX's default
 # build is CPU-only and small, so the `test` extra installs it; PyTorch's

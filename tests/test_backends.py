@@ -19,13 +19,13 @@ import sys
 
 import keras
 import pytest
-from conftest import OTHER_BACKENDS, require_backend_package
+from conftest import IN_SUBSUITE, OTHER_BACKENDS, require_backend_package
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 @pytest.mark.skipif(
-    keras.backend.backend() != "tensorflow" or os.environ.get("KERAS_LTP_SUBSUITE") == "1",
+    keras.backend.backend() != "tensorflow" or IN_SUBSUITE,
     reason="run once, from the TensorFlow suite",
 )
 @pytest.mark.parametrize("backend", OTHER_BACKENDS)

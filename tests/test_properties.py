@@ -1,9 +1,8 @@
 """Laws that hold for every input, checked on generated ones (hypothesis)."""
 
-import os
-
 import keras
 import numpy as np
+from conftest import IN_SUBSUITE
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
@@ -15,7 +14,7 @@ from keras_ltp import iter_wrappers, masks
 # The JAX/PyTorch sub-suites (tests/test_backends.py) check the same laws on a
 # third of the examples: the TensorFlow run has the full count, and the laws do
 # not depend on the backend beyond the ops they call.
-_SHARE = 3 if os.environ.get("KERAS_LTP_SUBSUITE") == "1" else 1
+_SHARE = 3 if IN_SUBSUITE else 1
 FAST = settings(max_examples=60 // _SHARE, deadline=None, derandomize=True)
 MODELS = settings(max_examples=8 // _SHARE, deadline=None, derandomize=True)
 

@@ -9,11 +9,12 @@ import subprocess
 import sys
 
 import pytest
+from conftest import IN_SUBSUITE
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 pytestmark = pytest.mark.skipif(
-    os.environ.get("KERAS_LTP_SUBSUITE") == "1",
+    IN_SUBSUITE,
     reason="style does not depend on the backend; the TensorFlow run checks it",
 )
 

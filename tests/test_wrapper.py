@@ -2,11 +2,11 @@
 
 import json
 import math
-import os
 
 import keras
 import numpy as np
 import pytest
+from conftest import IN_SUBSUITE
 from helpers import numpy_hard_masked, thresholds
 
 import keras_ltp
@@ -124,7 +124,7 @@ def test_every_layer_type_trains_and_infers_with_hard_masked_weights(case):
 
 
 @pytest.mark.skipif(
-    os.environ.get("KERAS_LTP_SUBSUITE") == "1",
+    IN_SUBSUITE,
     reason="the .keras format does not depend on the backend (the TensorFlow run checks every layer type); "
     "test_saving.py saves and loads on this backend",
 )
