@@ -4,6 +4,7 @@ from keras_ltp import callbacks, distribute, export, plot, trail, walk
 from keras_ltp.batch_norm import recalibrate_batch_norm
 from keras_ltp.pruning import prune
 from keras_ltp.registry import register_prunable
+from keras_ltp.shrinking import shrink
 from keras_ltp.sparsity_report import sparsity, weight_sparsity
 from keras_ltp.stripping import strip
 from keras_ltp.wrapper import PrunableWrapper, iter_wrappers
@@ -20,6 +21,7 @@ __all__ = [
     "prune",
     "recalibrate_batch_norm",
     "register_prunable",
+    "shrink",
     "sparsity",
     "strip",
     "trail",

@@ -4,7 +4,24 @@ import keras
 
 from keras_ltp.walk import is_graph_model
 
-__all__ = ["clone_graph", "copy_layer", "leaf_layers"]
+__all__ = ["Chain", "clone_graph", "copy_layer", "leaf_layers"]
+
+
+class Chain:
+    """What `clone_graph`'s `replace` returns to put several layers (called in
+    sequence) in the place of one, or none (`Chain([])`: the input passes
+    through). The call's keyword arguments go to the first layer."""
+
+    def __init__(self, layers):
+        self.layers = list(layers)
+
+    def __call__(self, x, *args, **kwargs):
+        if not self.layers:
+            return x
+        x = self.layers[0](x, *args, **kwargs)
+        for layer in self.layers[1:]:
+            x = layer(x)
+        return x
 
 
 def copy_layer(layer):
@@ -57,15 +74,34 @@ def leaf_layers(model):
             yield layer
 
 
-def clone_graph(model, replace):
+def clone_graph(model, replace, nested=None, _cache=None):
     """Rebuilds a graph model (nested graph models included) with every leaf
     layer replaced by `replace(layer)`; shared layers stay shared.
 
     Args:
         model: a Sequential or Functional model.
-        replace: callable `layer -> layer`.
+        replace: callable `layer -> layer | Chain`.
+        nested: optional callable `graph model -> model` for nested graph
+            models (default: `clone_graph(nested_model, replace)`).
 
     Returns:
         A new model.
     """
-    return keras.models.clone_model(model, clone_function=replace, recursive=True)
+    cache = {} if _cache is None else _cache  # shared with nested models: a layer used in both stays one layer
+
+    def clone_function(layer):
+        if id(layer) not in cache:
+            if isinstance(layer, keras.Model) and is_graph_model(layer):
+                cache[id(layer)] = nested(layer) if nested else clone_graph(layer, replace, _cache=cache)
+            else:
+                cache[id(layer)] = replace(layer)
+        return cache[id(layer)]
+
+    if isinstance(model, keras.Sequential):
+        replaced = [clone_function(layer) for layer in model.layers]
+        if not any(isinstance(r, Chain) for r in replaced):
+            return keras.models.clone_model(model, clone_function=clone_function)
+        layers = [x for r in replaced for x in (r.layers if isinstance(r, Chain) else [r])]
+        inputs = [keras.Input(batch_shape=model.inputs[0].shape, dtype=model.inputs[0].dtype)] if model.built else []
+        return keras.Sequential(inputs + layers, name=model.name)
+    return keras.models.clone_model(model, clone_function=clone_function)

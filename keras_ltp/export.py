@@ -22,6 +22,7 @@ import numpy as np
 from keras_ltp.files import atomic_path, check_destination
 from keras_ltp.native_output import captured
 from keras_ltp.registry import prunable_weights
+from keras_ltp.shrinking import shrink
 from keras_ltp.stripping import strip
 from keras_ltp.walk import iter_layers
 from keras_ltp.wrapper import iter_wrappers
@@ -35,8 +36,10 @@ QUANTIZE_CHOICES = (None, "float16", "int8")
 
 
 def deployable(model):
-    """The model to export: `strip(model)` if it holds wrappers, else `model`
-    (warning when that model has no zero in any prunable weight).
+    """The model to export: `shrink(model)` if it holds channel-pruned
+    wrappers (pruned channels removed: smaller, faster layers), else
+    `strip(model)` if it holds wrappers, else `model` (warning when that
+    model has no zero in any prunable weight).
 
     Args:
         model: a Keras model, pruned or not.
@@ -46,7 +49,10 @@ def deployable(model):
     """
     if not isinstance(model, keras.Model):
         raise TypeError(f"Expected a keras.Model, got {type(model).__name__}.")
-    if list(iter_wrappers(model)):
+    wrappers = list(iter_wrappers(model))
+    if any(w.granularity == "channel" for w in wrappers):
+        return shrink(model)
+    if wrappers:
         return strip(model)
     if not any(row["kept"] < row["total"] for row in _weight_rows(model)):
         warnings.warn(

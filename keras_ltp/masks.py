@@ -15,6 +15,14 @@ Thresholds are learned in units of the layer's mean squared weight:
 threshold scale-free (scale `w` by `a` and `tau`, `T` follow with `a^2`), so a
 single learning rate suits every layer, whatever its weight scale.
 
+Channel (structured) pruning is the same rule on groups: each output channel
+`c` has one saliency, its relative mean square `s_c` (`channel_saliency`),
+and with `tau` and `T` taken from the `s_c` as above (`mean(s) = 1`),
+
+    mask_c = sigm((s_c - tau) / T)  (training),  s_c > tau  (inference),
+
+broadcast over every weight of the channel (`relative_channel_prune`).
+
 All functions compute in float32, whatever the dtype of `w`: `w^2` of a
 float16 weight underflows and `1/T` can reach 1e4.
 """
@@ -23,9 +31,12 @@ import keras
 from keras import ops
 
 __all__ = [
+    "broadcast_channels",
+    "channel_saliency",
     "hard_mask",
     "masked_weight",
     "moments",
+    "relative_channel_prune",
     "relative_soft_prune",
     "soft_l0",
     "soft_mask",
@@ -253,3 +264,91 @@ def relative_soft_prune(w, theta, t0, hard_forward=False):
             pruned = pruned + ops.stop_gradient(masked_weight(w, tau, None, False) - pruned)
         return pruned, count
     return _RELATIVE_SOFT_PRUNE[bool(hard_forward)](_f32(w), _f32(theta), ops.stop_gradient(_f32(t0)))
+
+
+def channel_saliency(weights_and_axes):
+    """One saliency per output channel: `s_c = mean_v q_vc / mean(w_v^2)`,
+    with `q_vc` the mean of `w_v^2` over the weights of channel `c` in tensor
+    `w_v` (all axes but `axis_v`). The normalisation (without gradient) makes
+    `mean_c s_c = 1`: `s` is scale-free like the relative threshold.
+
+    Args:
+        weights_and_axes: list of `(w, axis)`, the tensors that score the
+            channels and the axis of each that indexes the channels (all the
+            same length `C`).
+
+    Returns:
+        float32 tensor of shape `(C,)`, with gradient to every `w`.
+
+    Example:
+    >>> import numpy as np
+    >>> kernel = np.array([[1.0, 0.0], [1.0, 2.0]])  # channels in columns
+    >>> [round(float(s), 3) for s in channel_saliency([(kernel, 1)])]
+    [0.667, 1.333]
+    """
+    total = None
+    for w, axis in weights_and_axes:
+        square = ops.moveaxis(ops.square(_f32(w)), axis, -1)
+        per_channel = ops.mean(ops.reshape(square, (-1, square.shape[-1])), axis=0)
+        scaled = per_channel / ops.maximum(ops.stop_gradient(ops.mean(per_channel)), 1e-30)
+        total = scaled if total is None else total + scaled
+    return total / len(weights_and_axes)
+
+
+def broadcast_channels(mask, ndim, axis):
+    """Reshapes a `(C,)` channel mask to multiply a rank-`ndim` tensor whose
+    channels lie on `axis`.
+
+    Example:
+    >>> import numpy as np
+    >>> tuple(broadcast_channels(np.ones(3), 4, -2).shape)
+    (1, 1, 3, 1)
+    """
+    shape = [1] * ndim
+    shape[axis] = -1
+    return ops.reshape(mask, shape)
+
+
+def relative_channel_prune(saliency, theta, t0, training, hard_forward=False):
+    """The channel mask and the soft count of kept channels, from saliencies
+    with `mean(s) = 1` (`channel_saliency`): `tau = theta`,
+    `T = t0 * Var(sqrt(s))` (paper eq. 15 on the channels' RMS weights) and
+
+        mask_c  = sigm((stop_gradient(s_c) - tau) / T)   (training)
+        mask_c  = step(s_c - tau)                        (inference)
+        count_c = sigm((s_c - tau) / T)
+
+    The mask takes `s` without gradient (paper eq. 14: weights get the plain
+    `mask` as their gradient factor, the threshold the full derivative); the
+    count keeps it, so the L0 term presses on channels near the threshold.
+    With `hard_forward` the training mask is the hard one with the soft
+    mask's gradient (straight-through).
+
+    Args:
+        saliency: `(C,)` float32 saliencies.
+        theta: scalar relative threshold.
+        t0: scalar relative temperature `T0 > 0` (no gradient).
+        training: Python bool.
+        hard_forward: Python bool.
+
+    Returns:
+        `(mask, count)`, both float32 `(C,)`; `count` is None in inference.
+
+    Example:
+    >>> import numpy as np
+    >>> mask, _ = relative_channel_prune(np.array([0.5, 1.5]), 1.0, 0.5, training=False)
+    >>> [float(m) for m in mask]
+    [0.0, 1.0]
+    """
+    s = _f32(saliency)
+    tau = _f32(theta)
+    hard = _f32(ops.greater(s, tau))
+    if not training:
+        return hard, None
+    fixed = ops.stop_gradient(s)
+    root = ops.sqrt(fixed)
+    temp = ops.maximum(ops.stop_gradient(_f32(t0)) * (ops.mean(fixed) - ops.square(ops.mean(root))), 1e-30)
+    soft = ops.sigmoid((fixed - tau) / temp)
+    count = ops.sigmoid((s - tau) / temp)
+    mask = soft + ops.stop_gradient(hard - soft) if hard_forward else soft
+    return mask, count

@@ -9,17 +9,18 @@ import warnings
 
 import keras
 
-from keras_ltp.copying import clone_graph, copy_layer, leaf_layers
+from keras_ltp.channel_groups import plan_channel_groups
+from keras_ltp.copying import Chain, clone_graph, copy_layer, leaf_layers
 from keras_ltp.registry import prunable_weights
 from keras_ltp.walk import is_graph_model
-from keras_ltp.wrapper import PrunableWrapper, iter_wrappers
+from keras_ltp.wrapper import GRANULARITIES, PrunableWrapper, iter_wrappers
 
 __all__ = ["prune"]
 
 COSTS = ("params", "flops")
 
 
-def prune(model_or_layer, layer_options=None, *, cost="params", **options):
+def prune(model_or_layer, layer_options=None, *, cost="params", granularity="weight", **options):
     """Returns a copy of a model (or layer) with its prunable layers wrapped.
 
     The given model is not modified: every layer is copied with its weights.
@@ -41,6 +42,16 @@ def prune(model_or_layer, layer_options=None, *, cost="params", **options):
         cost: what the regularizer counts: `"params"` (each weight costs 1),
             `"flops"` (each weight costs its multiply-adds per example, i.e.
             the layer's output spatial size), or a callable `layer -> float`.
+        granularity: `"weight"` (unstructured) or `"channel"`: prune whole
+            output channels where they can later be removed by
+            `keras_ltp.shrink` (smaller and faster layers). A producer
+            (Dense, Conv, ConvTranspose, SeparableConv) is wrapped with the
+            batch norms and depthwise convolutions that follow it, so one
+            mask zeroes a channel through all of them; a layer whose
+            channels reach a model output, an `Add`/`Concatenate`, or any
+            layer that cannot drop an input channel keeps its width and is
+            pruned per weight (`keras_ltp.channel_groups` has the rules;
+            `pruned.ltp_channel_report` says which and why).
         **options: `PrunableWrapper` arguments applied to every pruned layer
             (`l0_strength`, `temperature`, `initial_threshold`).
 
@@ -58,15 +69,41 @@ def prune(model_or_layer, layer_options=None, *, cost="params", **options):
     ['PrunableWrapper', 'Dense']
     """
     _validate(model_or_layer, layer_options, cost)
+    if granularity not in GRANULARITIES:
+        raise ValueError(f"granularity must be one of {GRANULARITIES}, got {granularity!r}.")
     if not isinstance(model_or_layer, keras.Model):
-        return _prune_layer(model_or_layer, layer_options, options)
-    plans = _plan(model_or_layer, layer_options, cost, options)
+        return _prune_layer(model_or_layer, layer_options, dict(options, granularity=granularity))
+    groups, reasons = {}, {}
+    plans = _plan(model_or_layer, layer_options, cost, options, granularity, groups, reasons)
+    absorbed = {id(f) for followers in groups.values() for f in followers}
 
     def replace(layer):
+        if id(layer) in absorbed:
+            return Chain([])  # now inside its producer's wrapper
         chosen = plans.get(id(layer))
-        return copy_layer(layer) if chosen is None else PrunableWrapper(copy_layer(layer), **chosen)
+        if chosen is None:
+            return copy_layer(layer)
+        followers = groups.get(id(layer))
+        if followers:
+            inner = keras.Sequential(
+                [copy_layer(layer)] + [copy_layer(f) for f in followers], name=f"{layer.name}_channels"
+            )
+            return PrunableWrapper(inner, name=f"ltp_{layer.name}", **chosen)
+        return PrunableWrapper(copy_layer(layer), **chosen)
 
-    return clone_graph(model_or_layer, replace)
+    pruned = clone_graph(model_or_layer, replace)
+    if granularity == "channel":
+        pruned.ltp_channel_report = {
+            "channel": sorted(f"ltp_{name}" for name in _names(model_or_layer, groups)),
+            "weight": {
+                f"ltp_{layer.name}": reasons[id(layer)] for layer in leaf_layers(model_or_layer) if id(layer) in reasons
+            },
+        }
+    return pruned
+
+
+def _names(model, ids):
+    return [layer.name for layer in leaf_layers(model) if id(layer) in ids]
 
 
 def _validate(model_or_layer, layer_options, cost):
@@ -120,20 +157,49 @@ def _prune_layer(layer, layer_options, options):
     return PrunableWrapper(copy_layer(layer), **chosen)
 
 
-def _plan(model, layer_options, cost, options):
+def _graph_models(model):
+    yield model
+    for layer in model.layers:
+        if isinstance(layer, keras.Model) and is_graph_model(layer):
+            yield from _graph_models(layer)
+
+
+def _plan(model, layer_options, cost, options, granularity="weight", groups=None, reasons=None):
     """`{id(layer): wrapper options}` for every layer to wrap, with the
     regularizer's `l0_weight` (the layer's cost unless given) and the common
-    `l0_normalizer` (the whole model's weighted count) filled in."""
-    plans, total = {}, 0.0
+    `l0_normalizer` (the whole model's weighted count) filled in. With
+    channel granularity, fills `groups` (`{id(producer): followers}`) and
+    `reasons` (`{id(layer): why it is pruned per weight}`)."""
+    plans = {}
     for layer in leaf_layers(model):
         if id(layer) in plans or not layer.built or not prunable_weights(layer):
             continue
         chosen = _resolve_options(layer, options, layer_options)
         if chosen is None:
             continue
-        chosen.setdefault("l0_weight", _layer_cost(layer, cost))
-        total += chosen["l0_weight"] * sum(math.prod(w.shape) for w in prunable_weights(layer))
+        chosen.setdefault("granularity", granularity)
         plans[id(layer)] = chosen
+    if granularity == "channel":
+        for graph_model in _graph_models(model):
+            candidates = {
+                id(layer) for layer in graph_model.layers if plans.get(id(layer), {}).get("granularity") == "channel"
+            }
+            found, why = plan_channel_groups(graph_model, candidates)
+            groups.update(found)
+            reasons.update(why)
+        for followers in groups.values():
+            for follower in followers:
+                plans.pop(id(follower), None)
+                reasons.pop(id(follower), None)
+        for layer_id in reasons:
+            plans[layer_id]["granularity"] = "weight"
+    total = 0.0
+    by_id = {id(layer): layer for layer in leaf_layers(model)}
+    for layer_id, chosen in plans.items():
+        layer = by_id[layer_id]
+        chosen.setdefault("l0_weight", _layer_cost(layer, cost))
+        members = [layer] + list((groups or {}).get(layer_id, []))
+        total += chosen["l0_weight"] * sum(math.prod(w.shape) for m in members for w in prunable_weights(m))
     if not plans:
         raise ValueError(
             f"Model {model.name!r} has no layer with prunable weights "

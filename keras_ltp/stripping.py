@@ -3,7 +3,7 @@
 import keras
 import numpy as np
 
-from keras_ltp.copying import clone_graph, copy_layer
+from keras_ltp.copying import Chain, clone_graph, copy_layer
 from keras_ltp.walk import is_graph_model
 from keras_ltp.wrapper import PrunableWrapper
 
@@ -33,7 +33,8 @@ def strip(model_or_layer):
     ['Dense']
     """
     if isinstance(model_or_layer, PrunableWrapper):
-        return _stripped_layer(model_or_layer)
+        stripped = _stripped_layer(model_or_layer)
+        return keras.Sequential(stripped.layers) if isinstance(stripped, Chain) else stripped
     if not isinstance(model_or_layer, keras.layers.Layer):
         raise TypeError(f"strip() expects a keras.Model or layer, got {type(model_or_layer).__name__}.")
     if not (isinstance(model_or_layer, keras.Model) and is_graph_model(model_or_layer)):
@@ -49,14 +50,21 @@ def strip(model_or_layer):
 
 
 def _stripped_layer(wrapper):
+    """The wrapped layer with its masked values baked in; a channel group
+    (producer and followers, see `keras_ltp.channel_groups`) comes back as
+    a `Chain` of its layers, so the stripped graph has them side by side
+    again, as before `prune()`."""
     inner = wrapper.layer
-    copy = copy_layer(inner)
-    masked = {
-        id(w): np.asarray(keras.ops.convert_to_numpy(w.value)) * keras.ops.convert_to_numpy(m)
-        for w, m in zip(wrapper.pruned_weights, wrapper.hard_masks())
-    }
-    values = [
-        masked[id(w)].astype(w.dtype) if id(w) in masked else keras.ops.convert_to_numpy(w.value) for w in inner.weights
-    ]
-    copy.set_weights(values)
-    return copy
+    masked = {key: keras.ops.convert_to_numpy(value) for key, value in wrapper.hard_masked_values().items()}
+    grouped = wrapper.granularity == "channel" and isinstance(inner, keras.Sequential)
+    copies = []
+    for part in inner.layers if grouped else [inner]:
+        copy = copy_layer(part)
+        copy.set_weights(
+            [
+                np.asarray(masked[id(w)]).astype(w.dtype) if id(w) in masked else keras.ops.convert_to_numpy(w.value)
+                for w in part.weights
+            ]
+        )
+        copies.append(copy)
+    return Chain(copies) if grouped else copies[0]

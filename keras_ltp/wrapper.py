@@ -5,7 +5,7 @@ import math
 import keras
 from keras import ops
 
-from keras_ltp import masks
+from keras_ltp import channels, masks
 from keras_ltp.registry import prunable_weights
 from keras_ltp.walk import iter_layers
 
@@ -14,6 +14,7 @@ __all__ = ["PrunableWrapper", "iter_wrappers"]
 DEFAULT_TEMPERATURE = 0.7
 DEFAULT_THRESHOLD_GAIN = 30.0
 DEFAULT_L0_STRENGTH = 20.0
+GRANULARITIES = ("weight", "channel")
 
 
 class _MaskedScope(keras.StatelessScope):
@@ -117,6 +118,17 @@ class PrunableWrapper(keras.layers.Wrapper):
             soft mask's gradients (straight-through), so layers after this
             one, batch-norm statistics included, see in training what they
             will see in inference.
+        granularity: `"weight"` (one mask entry per weight) or `"channel"`
+            (one per output channel: `layer` is a Dense, Conv, ConvTranspose
+            or SeparableConv layer, or a `keras.Sequential` chain of one
+            followed by channel-wise layers such as BatchNormalization; see
+            `keras_ltp.channels`). A channel's saliency is its relative mean
+            square weight `s_c` (`keras_ltp.masks.channel_saliency`), the mask
+            `sigm((s_c - tau) / T)` multiplies every parameter of the channel
+            (kernel slice, bias, batch-norm scale and shift), so a pruned
+            channel outputs exactly zero and `keras_ltp.shrink` removes it.
+            One threshold per wrapper; the L0 term counts each channel's
+            prunable weights.
         **kwargs: base `keras.layers.Layer` arguments (`name`, ...).
 
     Example:
@@ -136,6 +148,7 @@ class PrunableWrapper(keras.layers.Wrapper):
         l0_normalizer=None,
         threshold_gain=DEFAULT_THRESHOLD_GAIN,
         hard_forward=False,
+        granularity="weight",
         **kwargs,
     ):
         if isinstance(layer, PrunableWrapper):
@@ -156,8 +169,14 @@ class PrunableWrapper(keras.layers.Wrapper):
             raise ValueError(
                 f"PrunableWrapper({name!r}): initial_threshold must be a finite number, got {initial_threshold!r}."
             )
+        if granularity not in GRANULARITIES:
+            raise ValueError(
+                f"PrunableWrapper({name!r}): granularity must be one of {GRANULARITIES}, got {granularity!r}."
+            )
         if layer.built and not prunable_weights(layer):
             raise ValueError(_nothing_to_prune_message(layer))
+        if layer.built and granularity == "channel":
+            _check_channel_support(layer)
         kwargs.pop("autocast", None)
         kwargs.setdefault("dtype", layer.dtype_policy)
         kwargs.setdefault("name", f"ltp_{name}")
@@ -172,6 +191,7 @@ class PrunableWrapper(keras.layers.Wrapper):
         if not isinstance(hard_forward, bool):
             raise TypeError(f"PrunableWrapper({name!r}): hard_forward must be True or False, got {hard_forward!r}.")
         self.hard_forward = hard_forward
+        self.granularity = granularity
         self.supports_masking = layer.supports_masking
 
     # -- building -----------------------------------------------------------
@@ -197,6 +217,11 @@ class PrunableWrapper(keras.layers.Wrapper):
         weights = prunable_weights(self.layer)
         if not weights:
             raise ValueError(_nothing_to_prune_message(self.layer))
+        self._layout = None
+        if self.granularity == "channel":
+            _check_channel_support(self.layer)
+            self._layout = channels.channel_layout(self.layer)
+            weights = weights[:1]  # one threshold for the whole channel group
         self.thresholds = [
             self._scalar(f"threshold_{i}", self.initial_threshold / self.threshold_gain, True)
             for i in range(len(weights))
@@ -239,11 +264,41 @@ class PrunableWrapper(keras.layers.Wrapper):
         return ops.cast(theta, "float32") * self.threshold_gain
 
     def effective_thresholds(self):
-        """Returns the absolute thresholds `tau_i = gain * theta_i * mean(w_i^2)`."""
+        """Returns the absolute thresholds, one per pruned weight tensor:
+        `tau_i = gain * theta_i * mean(w_i^2)`, or with channel granularity
+        the group's `tau = gain * theta` (in units of the mean saliency) for
+        every tensor."""
+        if self.granularity == "channel":
+            tau = self._relative_threshold(self.thresholds[0].value)
+            return [tau for _ in self.pruned_weights]
         return [
             masks.threshold(w.value, self._relative_threshold(theta.value))
             for w, theta in zip(self.pruned_weights, self.thresholds)
         ]
+
+    def scores(self):
+        """What each pruned weight is compared with its threshold: one tensor
+        per pruned weight, shaped like it, kept where `score > tau`: `w^2`,
+        or with channel granularity the channel saliency `s_c` broadcast
+        over the channel's weights."""
+        if self.granularity != "channel":
+            return [ops.square(ops.cast(w.value, "float32")) for w in self.pruned_weights]
+        saliency = self._saliency()
+        axes = {id(v): axis for v, axis in self._layout.masked}
+        return [
+            ops.broadcast_to(masks.broadcast_channels(saliency, len(w.shape), axes[id(w)]), w.shape)
+            for w in self.pruned_weights
+        ]
+
+    def channel_mask(self):
+        """The float32 0/1 `(C,)` hard mask of the output channels (channel
+        granularity only)."""
+        if self.granularity != "channel":
+            raise ValueError(f"{self.name!r} prunes single weights (granularity='weight'); it has no channel mask.")
+        mask, _ = masks.relative_channel_prune(
+            self._saliency(), self._relative_threshold(self.thresholds[0].value), None, training=False
+        )
+        return mask
 
     def hard_masks(self, thresholds=None):
         """Returns the float32 0/1 masks that inference and `strip` apply.
@@ -251,13 +306,43 @@ class PrunableWrapper(keras.layers.Wrapper):
         Args:
             thresholds: optional `effective_thresholds()`, if already computed.
         """
+        if self.granularity == "channel":
+            mask, axes = self.channel_mask(), {id(v): axis for v, axis in self._layout.masked}
+            return [
+                ops.broadcast_to(masks.broadcast_channels(mask, len(w.shape), axes[id(w)]), w.shape)
+                for w in self.pruned_weights
+            ]
         if thresholds is None:
             thresholds = self.effective_thresholds()
         return [masks.hard_mask(w.value, tau) for w, tau in zip(self.pruned_weights, thresholds)]
 
-    def call(self, *args, training=None, **kwargs):
-        training = bool(training)
+    def hard_masked_values(self):
+        """`{id(variable): masked float32 value}` for every variable the
+        masks multiply, as inference computes them (what `strip` bakes in):
+        the pruned weights and, with channel granularity, the biases and
+        normalization parameters of pruned channels."""
+        return {id(v): value for v, value in self._masked_mapping(training=False)[0]}
+
+    def _saliency(self):
+        return masks.channel_saliency([(v.value, axis) for v, axis in self._layout.scores])
+
+    def _masked_mapping(self, training):
+        """`([(variable, masked value)], [soft-L0 term])` for one call."""
         mapping, l0_terms = [], []
+        if self.granularity == "channel":
+            mask, count = masks.relative_channel_prune(
+                self._saliency(),
+                self._relative_threshold(self.thresholds[0]),
+                self.temperature,
+                training,
+                self.hard_forward,
+            )
+            for v, axis in self._layout.masked:
+                value = ops.cast(v.value, "float32")
+                mapping.append((v, value * masks.broadcast_channels(mask, len(v.shape), axis)))
+            if training:
+                l0_terms.append(ops.sum(count) * (self.num_prunable() / self._layout.channels))
+            return mapping, l0_terms
         for w, theta in zip(self.pruned_weights, self.thresholds):
             value = w.value
             if training:
@@ -269,6 +354,11 @@ class PrunableWrapper(keras.layers.Wrapper):
             else:
                 tau = masks.threshold(value, self._relative_threshold(theta))
                 mapping.append((w, masks.masked_weight(value, tau, None, False)))
+        return mapping, l0_terms
+
+    def call(self, *args, training=None, **kwargs):
+        training = bool(training)
+        mapping, l0_terms = self._masked_mapping(training)
         if training:
             normalizer = self.l0_normalizer or self.l0_weight * self.num_prunable()
             scale = ops.cast(self.l0_strength, "float32") * (self.l0_weight / normalizer)
@@ -295,6 +385,7 @@ class PrunableWrapper(keras.layers.Wrapper):
                 "l0_normalizer": self.l0_normalizer,
                 "threshold_gain": self.threshold_gain,
                 "hard_forward": self.hard_forward,
+                "granularity": self.granularity,
             }
         )
         return config
@@ -328,6 +419,16 @@ def iter_wrappers(model_or_layer):
     for layer in iter_layers(model_or_layer, descend=not_a_wrapper):
         if isinstance(layer, PrunableWrapper):
             yield layer
+
+
+def _check_channel_support(layer):
+    reason = channels.unsupported_reason(layer)
+    if reason:
+        raise ValueError(
+            f"PrunableWrapper({layer.name!r}, granularity='channel'): {reason}. Use "
+            "granularity='weight' for this layer (keras_ltp.prune(..., granularity='channel') "
+            "does so by itself)."
+        )
 
 
 def _nothing_to_prune_message(layer):

@@ -4,7 +4,6 @@ import math
 import warnings
 
 import keras
-import numpy as np
 
 from keras_ltp import steering
 from keras_ltp.callbacks._common import wrappers_of
@@ -135,8 +134,8 @@ class SparsityTarget(keras.callbacks.Callback):
         wrappers = list(iter_wrappers(self.model))
         squares, taus = [], []
         for wrapper in wrappers:
-            for w, tau in zip(wrapper.pruned_weights, wrapper.effective_thresholds()):
-                squares.append(np.square(_numpy(w.value).astype("float32")).ravel())
+            for score, tau in zip(wrapper.scores(), wrapper.effective_thresholds()):
+                squares.append(_numpy(score).astype("float32").ravel())
                 taus.append(float(_numpy(tau)))
         decision = steering.decide(
             squares,

@@ -1,0 +1,113 @@
+"""The dataflow of a Sequential or Functional model, read from its config.
+
+`get_config()` is the public record of how a graph model's layers are wired
+(it is what `.keras` files store), so channel planning and `shrink()` read
+the graph from it instead of from Keras' private node objects. A tensor is
+named by its Keras history `(layer name, node index, tensor index)`.
+"""
+
+import keras
+
+from keras_ltp.walk import is_graph_model
+
+__all__ = ["Graph", "Node"]
+
+
+class Node:
+    """One call of a layer in the graph.
+
+    Attributes:
+        layer: the layer called.
+        inputs: the tensor keys it reads, in order.
+        output: the key of its (first) output tensor.
+    """
+
+    def __init__(self, layer, inputs, output):
+        self.layer, self.inputs, self.output = layer, list(inputs), output
+
+    def __repr__(self):
+        return f"Node({self.layer.name!r}, {self.inputs} -> {self.output})"
+
+
+class Graph:
+    """The nodes of a graph model in call order, with who reads each tensor.
+
+    Attributes:
+        nodes: list of `Node`, in an order where inputs come first.
+        consumers: `{tensor key: [Node]}`.
+        producer: `{tensor key: Node}`.
+        inputs: the model's input tensor keys.
+        outputs: the model's output tensor keys.
+        calls: `{id(layer): number of nodes that call it}`.
+
+    Example:
+    >>> import keras
+    >>> from keras_ltp.graph import Graph
+    >>> model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2, name="a"), keras.layers.Dense(1, name="b")])
+    >>> [n.layer.name for n in Graph(model).consumers[("a", 0, 0)]]
+    ['b']
+    """
+
+    def __init__(self, model):
+        if not (isinstance(model, keras.Model) and is_graph_model(model)):
+            raise TypeError(f"{getattr(model, 'name', model)!r} is not a Sequential or Functional model.")
+        self.nodes, self.inputs, self.outputs = [], [], []
+        if isinstance(model, keras.Sequential):
+            self._read_sequential(model)
+        else:
+            self._read_functional(model)
+        self.consumers, self.producer, self.calls = {}, {}, {}
+        for node in self.nodes:
+            self.producer[node.output] = node
+            self.calls[id(node.layer)] = self.calls.get(id(node.layer), 0) + 1
+            for key in node.inputs:
+                self.consumers.setdefault(key, []).append(node)
+
+    def _read_sequential(self, model):
+        previous = ("__input__", 0, 0)
+        self.inputs.append(previous)
+        for layer in model.layers:
+            key = (layer.name, 0, 0)
+            self.nodes.append(Node(layer, [previous], key))
+            previous = key
+        self.outputs.append(previous)
+
+    def _read_functional(self, model):
+        config = model.get_config()
+        by_name = {layer.name: layer for layer in model.layers}
+        for entry in config["layers"]:
+            layer = by_name[entry["name"]]
+            if isinstance(layer, keras.layers.InputLayer):
+                continue
+            for index, inbound in enumerate(entry.get("inbound_nodes", [])):
+                inputs = _tensor_keys([inbound.get("args", []), inbound.get("kwargs", {})])
+                self.nodes.append(Node(layer, inputs, (layer.name, index, 0)))
+        self.inputs = [tuple(k) for k in _history_list(config["input_layers"])]
+        self.outputs = [tuple(k) for k in _history_list(config["output_layers"])]
+
+    def is_output(self, key):
+        return key in self.outputs
+
+
+def _history_list(value):
+    """`input_layers`/`output_layers` hold one `[name, node, tensor]` or a list (nested) of them."""
+    if isinstance(value, (list, tuple)) and len(value) == 3 and isinstance(value[0], str):
+        return [value]
+    found = []
+    for item in value.values() if isinstance(value, dict) else value:
+        found.extend(_history_list(item))
+    return found
+
+
+def _tensor_keys(structure):
+    found = []
+    if isinstance(structure, dict):
+        if structure.get("class_name") == "__keras_tensor__":
+            found.append(tuple(structure["config"]["keras_history"]))
+            return found
+        for value in structure.values():
+            found.extend(_tensor_keys(value))
+    elif isinstance(structure, (list, tuple)):
+        for value in structure:
+            found.extend(_tensor_keys(value))
+    return found

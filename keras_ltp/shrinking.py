@@ -1,0 +1,358 @@
+"""`shrink()`: a smaller plain Keras model with its zero channels removed.
+
+How it decides (one mechanism for every graph, Torch-Pruning's dependency
+groups on Keras graphs):
+
+1. Strip the model (hard masks baked in), then follow each tensor's channels
+   through the graph, marking the channels that are exactly zero for every
+   input: a producer's channel whose kernel slice and bias are zero (and
+   whose activation maps 0 to 0), through batch norm, depthwise convolution,
+   activations, pooling and `Add`.
+2. Tensors joined by channel-wise layers (batch norm, depthwise, pooling,
+   activations, `Add`, `Multiply`) share their channel numbering: they form
+   one *space*, and a channel is removed from all of them or from none.
+   Channels coupled through an `Add` are therefore removed together.
+3. A space whose channels also reach something that cannot drop a channel
+   (a model input or output, `Concatenate`, a reshape, a nested model, an
+   unknown layer) is kept whole; the report says why.
+4. Every layer is rebuilt with its sliced weights: producers lose output
+   channels, their readers the matching input slices (Flatten then Dense:
+   the matching rows), batch norms and depthwise convolutions the channel.
+
+Removing a channel that is zero for every input changes no output, so the
+shrunk model computes what the stripped model computes (up to float
+summation order).
+"""
+
+import math
+
+import keras
+import numpy as np
+
+from keras_ltp import channels
+from keras_ltp.channel_groups import can_drop_inputs, channels_last, is_pass_through
+from keras_ltp.copying import clone_graph, copy_layer
+from keras_ltp.graph import Graph
+from keras_ltp.stripping import strip
+from keras_ltp.walk import is_graph_model
+from keras_ltp.wrapper import iter_wrappers
+
+__all__ = ["ShrinkReport", "shrink"]
+
+_MERGES = (keras.layers.Add, keras.layers.Multiply, keras.layers.Maximum, keras.layers.Minimum, keras.layers.Average)
+
+
+class ShrinkReport:
+    """What `shrink()` removed and what it kept whole.
+
+    Attributes:
+        spaces: list of dicts, one per set of tensors sharing channels:
+            `layers` (the layers that make them), `channels`, `removed`,
+            and `kept_whole` (the reason, or None).
+    """
+
+    def __init__(self, spaces):
+        self.spaces = spaces
+
+    @property
+    def removed(self):
+        return sum(s["removed"] for s in self.spaces)
+
+    def __str__(self):
+        lines = [f"{'channels of':40s} {'before':>6s} {'after':>6s}  note"]
+        for s in self.spaces:
+            lines.append(
+                f"{', '.join(s['layers'])[:40]:40s} {s['channels']:6d} {s['channels'] - s['removed']:6d}  "
+                f"{('kept whole: ' + s['kept_whole']) if s['kept_whole'] else ''}"
+            )
+        return "\n".join(lines)
+
+
+def shrink(model, return_report=False):
+    """Returns a plain Keras model with the channels that are zero removed.
+
+    Use it on a model pruned with `keras_ltp.prune(..., granularity="channel")`
+    (or any Sequential/Functional model whose channels are exactly zero): the
+    result has the same layer classes with fewer units/filters, so it is
+    smaller and faster everywhere (TFLite, SavedModel, any Keras backend),
+    and its output equals the pruned model's inference output. Nested graph
+    models are shrunk inside (their own inputs and outputs keep their width).
+
+    Args:
+        model: a Sequential or Functional model, pruned or plain.
+        return_report: also return a `ShrinkReport`.
+
+    Returns:
+        The new model, or `(model, report)`.
+
+    Example:
+    >>> import keras, numpy as np, keras_ltp
+    >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, name="a"), keras.layers.Dense(2)])
+    >>> model.layers[0].set_weights([np.array([[1.0, 0.0, 2.0]] * 4), np.zeros(3)])
+    >>> [layer.units for layer in keras_ltp.shrink(model).layers]
+    [2, 2]
+    """
+    if not (isinstance(model, keras.Model) and is_graph_model(model)):
+        raise TypeError(
+            f"shrink() expects a Sequential or Functional model, got {type(model).__name__}. "
+            "Subclassed models cannot be rebuilt from outside."
+        )
+    plain = strip(model) if list(iter_wrappers(model)) else model
+    spaces = []
+    shrunk = _shrink_graph(plain, spaces)
+    return (shrunk, ShrinkReport(spaces)) if return_report else shrunk
+
+
+def _numpy(variable):
+    return np.asarray(keras.ops.convert_to_numpy(variable.value)).astype("float32")
+
+
+def _weights(layer):
+    return {w.name.split("/")[-1]: _numpy(w) for w in layer.weights}
+
+
+def _producer_zero(layer):
+    """Output channels of a producer that are zero for every input."""
+    w = _weights(layer)
+    if isinstance(layer, channels.SEPARABLE):
+        kernel, axis = w["pointwise_kernel"], -1
+    elif isinstance(layer, channels.TRANSPOSED):
+        kernel, axis = w["kernel"], -2
+    else:
+        kernel, axis = w["kernel"], -1
+    zero = np.all(np.moveaxis(kernel, axis, -1).reshape(-1, kernel.shape[axis]) == 0, axis=0)
+    if "bias" in w:
+        zero &= w["bias"] == 0
+    return zero if channels.keeps_zero(getattr(layer, "activation", None)) else np.zeros_like(zero)
+
+
+def _channel_wise_zero(layer, zero_in):
+    """Output zero channels of a channel-wise layer with parameters."""
+    w = _weights(layer)
+    if isinstance(layer, keras.layers.BatchNormalization):
+        gamma = w.get("gamma", np.ones_like(w["moving_mean"]))
+        beta = w.get("beta", np.zeros_like(w["moving_mean"]))
+        at_zero = beta - gamma * w["moving_mean"] / np.sqrt(w["moving_variance"] + layer.epsilon)
+        return ((gamma == 0) & (beta == 0)) | (zero_in & (at_zero == 0))
+    kernel = w["kernel"]  # depthwise, (..., C, 1)
+    zero = np.all(np.moveaxis(kernel, -2, -1).reshape(-1, kernel.shape[-2]) == 0, axis=0) | zero_in
+    if "bias" in w:
+        zero &= w["bias"] == 0
+    return zero if channels.keeps_zero(layer.activation) else np.zeros_like(zero)
+
+
+def _is_member(layer, graph, node):
+    """Layers whose output shares its input's channel numbering."""
+    if isinstance(layer, keras.layers.BatchNormalization):
+        return layer.axis in (-1, len(_shape(graph, node.output)) - 1)
+    if isinstance(layer, channels.DEPTHWISE):
+        return layer.depth_multiplier == 1 and getattr(layer, "data_format", "channels_last") == "channels_last"
+    if isinstance(layer, _MERGES):
+        return len({_shape(graph, k)[-1] for k in node.inputs}) == 1
+    return is_pass_through(layer) and len(node.inputs) == 1
+
+
+def _shape(graph, key):
+    if key in graph.producer:
+        return tuple(graph.producer[key].layer.output.shape)
+    return tuple(graph.input_shapes[key])
+
+
+class _Spaces:
+    """Union-find over tensor keys."""
+
+    def __init__(self):
+        self.parent = {}
+
+    def find(self, key):
+        self.parent.setdefault(key, key)
+        while self.parent[key] != key:
+            self.parent[key] = self.parent[self.parent[key]]
+            key = self.parent[key]
+        return key
+
+    def union(self, a, b):
+        self.parent[self.find(a)] = self.find(b)
+
+
+def _shrink_graph(model, report):
+    graph = Graph(model)
+    graph.input_shapes = dict(zip(graph.inputs, [tuple(t.shape) for t in model.inputs]))
+    zero, spaces, blocked = {}, _Spaces(), {}
+
+    def block(key, reason):
+        blocked.setdefault(spaces.find(key), reason)
+
+    for key in graph.inputs:
+        spaces.find(key)
+        block(key, "it is a model input")
+    for node in graph.nodes:
+        layer, out = node.layer, node.output
+        spaces.find(out)
+        zin = [zero.get(k) for k in node.inputs]
+        if graph.calls[id(layer)] > 1:
+            block(out, f"{layer.name!r} is called more than once")
+            for k in node.inputs:
+                block(k, f"{layer.name!r} is called more than once")
+            continue
+        if isinstance(layer, keras.Model) or len(node.inputs) == 0:
+            block(out, f"it comes from {layer.name!r}, which shrink() cannot slice from outside")
+            for k in node.inputs:
+                block(k, f"it goes into {layer.name!r}, which shrink() cannot slice from outside")
+            continue
+        if channels.is_producer(layer) and len(node.inputs) == 1 and channels_last(layer):
+            zero[out] = _producer_zero(layer)
+            if not can_drop_inputs(layer):
+                block(node.inputs[0], f"it goes into {layer.name!r}, which cannot drop an input channel")
+            continue
+        if isinstance(layer, keras.layers.Flatten) and len(node.inputs) == 1:
+            readers = graph.consumers.get(out, [])
+            if (
+                not readers
+                or graph.is_output(out)
+                or not all(isinstance(n.layer, keras.layers.Dense) and len(n.inputs) == 1 for n in readers)
+            ):
+                block(node.inputs[0], f"it goes into {layer.name!r} (Flatten), whose output does not go only to Dense")
+            block(out, f"it is the output of {layer.name!r} (Flatten)")
+            continue
+        if _is_member(layer, graph, node):
+            for k in node.inputs:
+                spaces.union(k, out)
+            known = all(z is not None for z in zin)
+            if isinstance(layer, (keras.layers.BatchNormalization,) + channels.DEPTHWISE):
+                zero[out] = _channel_wise_zero(layer, zin[0] if known else np.zeros(_shape(graph, out)[-1], bool))
+            elif known and isinstance(layer, keras.layers.Multiply):
+                zero[out] = np.logical_or.reduce(zin)
+            elif known:
+                zero[out] = np.logical_and.reduce(zin)
+            continue
+        block(out, f"it is the output of {layer.name!r} ({type(layer).__name__})")
+        for k in node.inputs:
+            block(k, f"it goes into {layer.name!r} ({type(layer).__name__}), which cannot drop a channel")
+    for key in graph.outputs:
+        block(key, "it is a model output")
+
+    # One keep-list per space: the channels nonzero in any of its tensors.
+    members = {}
+    for key in list(spaces.parent):
+        members.setdefault(spaces.find(key), []).append(key)
+    keep = {}
+    for root, keys in members.items():
+        width = _shape(graph, keys[0])[-1]
+        reason = blocked.get(root)
+        if reason is None and any(zero.get(k) is None for k in keys):
+            reason = "a layer in it does not show which channels are zero"
+        removable = np.ones(width, bool) if reason is None else np.zeros(width, bool)
+        for k in keys:
+            if reason is None:
+                removable &= zero[k]
+        if removable.all():  # keep one channel: layers need a width of at least 1
+            removable[0] = False
+        kept = np.flatnonzero(~removable)
+        for k in keys:
+            keep[k] = kept
+        makers = [graph.producer[k].layer.name for k in keys if k in graph.producer]
+        if (makers or reason is None) and not all(
+            isinstance(graph.producer[k].layer, keras.layers.Flatten) for k in keys if k in graph.producer
+        ):
+            report.append(
+                {
+                    "layers": makers or ["(model input)"],
+                    "channels": int(width),
+                    "removed": int(width - kept.size),
+                    "kept_whole": reason if width - kept.size == 0 and reason else None,
+                }
+            )
+
+    rebuilt = {}
+    for node in graph.nodes:
+        layer = node.layer
+        if isinstance(layer, keras.Model):
+            continue
+        in_keep = keep.get(node.inputs[0]) if node.inputs else None
+        in_width = _shape(graph, node.inputs[0])[-1] if node.inputs else None
+        out_keep = keep.get(node.output)
+        out_width = _shape(graph, node.output)[-1]
+        if isinstance(layer, keras.layers.Dense) and node.inputs and node.inputs[0] in graph.producer:
+            before = graph.producer[node.inputs[0]]
+            if isinstance(before.layer, keras.layers.Flatten):
+                in_keep, in_width = _flat_indices(_shape(graph, before.inputs[0]), keep[before.inputs[0]]), None
+        sliced = _sliced(layer, in_keep, in_width, out_keep, out_width)
+        if sliced is not None:
+            rebuilt[id(layer)] = sliced
+
+    pending = []
+
+    def replace(layer):
+        if id(layer) not in rebuilt:
+            return copy_layer(layer)
+        config, values = rebuilt[id(layer)]
+        new = layer.__class__.from_config(config)
+        pending.append((new, values))
+        return new
+
+    shrunk = clone_graph(model, replace, nested=lambda inner: _shrink_graph(inner, report))
+    for new, values in pending:
+        new.set_weights(values)
+    return shrunk
+
+
+def _flat_indices(shape, kept_channels):
+    """Rows of a Dense kernel after Flatten that belong to the kept channels
+    (Flatten orders a channels_last tensor position-major, channel-minor)."""
+    channels_count = shape[-1]
+    positions = math.prod(shape[1:-1])
+    return (np.arange(positions)[:, None] * channels_count + kept_channels[None, :]).ravel()
+
+
+def _changed(keep, width):
+    return keep is not None and width is not None and keep.size != width
+
+
+def _sliced(layer, in_keep, in_width, out_keep, out_width):
+    """`(config, weights)` of the sliced copy of `layer`, or None if unchanged."""
+    if in_keep is not None and in_width is None:
+        in_changed = True  # Flatten rows, already expanded
+    else:
+        in_changed = _changed(in_keep, in_width)
+    out_changed = _changed(out_keep, out_width)
+    if not (in_changed or out_changed) or not layer.weights:
+        return None
+    config = layer.get_config()
+    w = {v.name.split("/")[-1]: np.asarray(keras.ops.convert_to_numpy(v.value)) for v in layer.weights}
+    i = in_keep if in_changed else slice(None)
+    o = out_keep if out_changed else slice(None)
+    if isinstance(layer, keras.layers.BatchNormalization):
+        new = {k: v[o] for k, v in w.items()}
+    elif isinstance(layer, channels.DEPTHWISE):
+        new = {"kernel": w["kernel"][..., o, :]}
+        if "bias" in w:
+            new["bias"] = w["bias"][o]
+    elif isinstance(layer, channels.SEPARABLE):
+        multiplier = w["depthwise_kernel"].shape[-1]
+        rows = (
+            (np.asarray(in_keep)[:, None] * multiplier + np.arange(multiplier)[None, :]).ravel()
+            if in_changed
+            else slice(None)
+        )
+        new = {
+            "depthwise_kernel": w["depthwise_kernel"][..., i, :],
+            "pointwise_kernel": w["pointwise_kernel"][..., rows, :][..., o],
+        }
+        if "bias" in w:
+            new["bias"] = w["bias"][o]
+        config["filters"] = int(new["pointwise_kernel"].shape[-1])
+    elif isinstance(layer, channels.TRANSPOSED):
+        new = {"kernel": w["kernel"][..., o, :][..., i]}
+        if "bias" in w:
+            new["bias"] = w["bias"][o]
+        config["filters"] = int(new["kernel"].shape[-2])
+    elif isinstance(layer, channels.PRODUCERS):
+        new = {"kernel": w["kernel"][..., i, :][..., o]}
+        if "bias" in w:
+            new["bias"] = w["bias"][o]
+        key = "units" if isinstance(layer, keras.layers.Dense) else "filters"
+        config[key] = int(new["kernel"].shape[-1])
+    else:
+        return None
+    return config, [new[v.name.split("/")[-1]] for v in layer.weights]

@@ -1,0 +1,174 @@
+"""Channel (structured) LTP: the group math against numpy, the wrapper's
+exact zeros, and which layers prune(..., granularity="channel") groups."""
+
+import keras
+import numpy as np
+import pytest
+
+import keras_ltp
+from keras_ltp import masks
+
+layers = keras.layers
+
+
+def numpy(x):
+    return np.asarray(keras.ops.convert_to_numpy(x))
+
+
+def test_channel_saliency_is_the_relative_mean_square_per_channel():
+    rng = np.random.default_rng(0)
+    kernel = rng.normal(size=(3, 3, 4, 5)).astype("float32")
+    transposed = rng.normal(size=(2, 5, 7)).astype("float32") * 10.0
+    per_channel = np.mean(kernel**2, axis=(0, 1, 2))
+    other = np.mean(transposed**2, axis=(0, 2))
+    expected = 0.5 * (per_channel / per_channel.mean() + other / other.mean())
+    got = numpy(masks.channel_saliency([(kernel, -1), (transposed, 1)]))
+    np.testing.assert_allclose(got, expected, rtol=1e-5)
+    assert got.mean() == pytest.approx(1.0, rel=1e-5)
+
+
+def test_channel_mask_gradients_match_finite_differences():
+    """The threshold's gradient of the soft-masked kernel's loss and of the
+    soft L0 count, against central differences of a numpy recomputation."""
+    rng = np.random.default_rng(1)
+    kernel = rng.normal(size=(6, 4)).astype("float64")
+    g = rng.normal(size=(6, 4))
+    theta, t0 = 0.9, 0.7
+
+    def numpy_loss(tau):
+        s = np.mean(kernel**2, axis=0)
+        s = s / s.mean()
+        temp = t0 * (s.mean() - np.sqrt(s).mean() ** 2)
+        mask = 1 / (1 + np.exp(-(s - tau) / temp))
+        return float(np.sum(g * kernel * mask) + 3.0 * mask.sum())
+
+    eps = 1e-5
+    expected = (numpy_loss(theta + eps) - numpy_loss(theta - eps)) / (2 * eps)
+    import tensorflow as tf
+
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("the gradient is taken with tf.GradientTape; the math is backend-independent keras.ops")
+    tau = tf.Variable(theta, dtype="float32")
+    with tf.GradientTape() as tape:
+        s = masks.channel_saliency([(kernel.astype("float32"), -1)])
+        mask, count = masks.relative_channel_prune(s, tau, t0, training=True)
+        loss = tf.reduce_sum(g.astype("float32") * kernel.astype("float32") * mask) + 3.0 * tf.reduce_sum(count)
+    assert float(tape.gradient(loss, tau)) == pytest.approx(expected, rel=1e-3)
+    assert float(loss) == pytest.approx(numpy_loss(theta), rel=1e-5)
+
+
+def _conv_bn_chain():
+    return keras.Sequential(
+        [
+            layers.Conv2D(8, 3, padding="same"),
+            layers.BatchNormalization(),
+            layers.ReLU(),
+            layers.DepthwiseConv2D(3, padding="same"),
+            layers.BatchNormalization(),
+        ]
+    )
+
+
+@pytest.mark.parametrize("training", [False, True])
+def test_pruned_channels_are_exactly_zero_through_batch_norm(training):
+    x = np.random.default_rng(0).normal(size=(4, 6, 6, 3)).astype("float32") + 2.0
+    wrapper = keras_ltp.PrunableWrapper(
+        _conv_bn_chain(), granularity="channel", initial_threshold=1.0, hard_forward=True
+    )
+    out = numpy(wrapper(x, training=training))
+    kernel = numpy(wrapper.layer.layers[0].kernel.value)
+    s = np.mean(kernel**2, axis=(0, 1, 2))
+    expected_kept = s / s.mean() > 1.0  # numpy recomputation of the hard mask
+    np.testing.assert_array_equal(numpy(wrapper.channel_mask()).astype(bool), expected_kept)
+    assert 0 < expected_kept.sum() < 8
+    assert np.all(out[..., ~expected_kept] == 0)
+    assert np.all(np.abs(out[..., expected_kept]).max(axis=(0, 1, 2)) > 0)
+    report = keras_ltp.sparsity(wrapper)
+    assert report["kept"] == expected_kept.sum() * (3 * 3 * 3 + 3 * 3)
+
+
+def test_channel_l0_counts_the_kept_channels_weights():
+    wrapper = keras_ltp.PrunableWrapper(layers.Dense(4), granularity="channel", l0_strength=2.0, initial_threshold=0.0)
+    wrapper(np.ones((2, 3), "float32"), training=True)
+    kernel = numpy(wrapper.layer.kernel.value)
+    s = np.mean(kernel**2, axis=0)
+    s = s / s.mean()
+    temp = 0.7 * (s.mean() - np.sqrt(s).mean() ** 2)
+    expected = 2.0 * np.sum(1 / (1 + np.exp(-s / temp))) * 3 / 12  # lambda * kept weights / all weights
+    assert float(numpy(wrapper.losses[0])) == pytest.approx(expected, rel=1e-5)
+
+
+def test_bad_granularity_and_unsupported_layers_are_refused_with_the_fix():
+    with pytest.raises(ValueError, match="granularity must be one of"):
+        keras_ltp.PrunableWrapper(layers.Dense(2), granularity="block")
+    embedding = layers.Embedding(10, 4)
+    embedding.build((None, 3))
+    with pytest.raises(ValueError, match="Embedding is not a layer with output channels.*granularity='weight'"):
+        keras_ltp.PrunableWrapper(embedding, granularity="channel")
+    sigmoid = layers.Dense(3, activation="sigmoid")
+    sigmoid.build((None, 2))
+    with pytest.raises(ValueError, match="does not map 0 to 0"):
+        keras_ltp.PrunableWrapper(sigmoid, granularity="channel")
+    with pytest.raises(ValueError, match="granularity must be one of"):
+        keras_ltp.prune(keras.Sequential([keras.Input((2,)), layers.Dense(2)]), granularity="filters")
+
+
+def _residual_model():
+    x = keras.Input((8, 8, 3))
+    h = layers.Conv2D(6, 3, padding="same", name="stem")(x)
+    h = layers.BatchNormalization(name="stem_bn")(h)
+    h = layers.ReLU()(h)
+    b = layers.Conv2D(5, 3, padding="same", name="inner")(h)
+    b = layers.BatchNormalization(name="inner_bn")(b)
+    b = layers.ReLU()(b)
+    b = layers.Conv2D(6, 1, name="project")(b)
+    h = layers.Add()([h, b])
+    c = layers.Concatenate()([h, layers.Conv2D(4, 1, name="side")(h)])
+    c = layers.GlobalAveragePooling2D()(c)
+    y = layers.Dense(3, name="head")(c)
+    return keras.Model(x, y)
+
+
+def test_prune_groups_only_channels_that_can_be_removed():
+    pruned = keras_ltp.prune(_residual_model(), granularity="channel")
+    report = pruned.ltp_channel_report
+    assert report["channel"] == ["ltp_inner"]
+    assert set(report["weight"]) == {"ltp_stem", "ltp_project", "ltp_side", "ltp_head"}
+    assert "Add" in report["weight"]["ltp_stem"] and "model output" in report["weight"]["ltp_head"]
+    assert "Concatenate" in report["weight"]["ltp_side"]
+    inner = pruned.get_layer("ltp_inner")
+    assert inner.granularity == "channel"
+    assert [type(layer).__name__ for layer in inner.layer.layers] == ["Conv2D", "BatchNormalization"]
+    assert "inner_bn" not in [layer.name for layer in pruned.layers]  # absorbed into its producer's group
+    stripped_names = [layer.name for layer in keras_ltp.strip(pruned).layers]
+    assert [n for n in stripped_names if n.startswith("inner")] == ["inner", "inner_bn"]
+
+
+def test_channel_pruned_model_saves_and_loads_in_safe_mode(tmp_path):
+    pruned = keras_ltp.prune(_residual_model(), granularity="channel", initial_threshold=1.0)
+    x = np.random.default_rng(0).normal(size=(2, 8, 8, 3)).astype("float32")
+    before = numpy(pruned(x))
+    path = tmp_path / "channels.keras"
+    pruned.save(path)
+    loaded = keras.saving.load_model(path, safe_mode=True)
+    np.testing.assert_allclose(numpy(loaded(x)), before, rtol=1e-6, atol=1e-6)
+    assert loaded.get_layer("ltp_inner").granularity == "channel"
+
+
+def test_sparsity_target_steers_channel_granularity():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(64, 10)).astype("float32")
+    y = x @ rng.normal(size=(10, 2)).astype("float32")
+    model = keras.Sequential([keras.Input((10,)), layers.Dense(32, activation="relu"), layers.Dense(2)])
+    pruned = keras_ltp.prune(model, granularity="channel")
+    pruned.compile(keras.optimizers.Adam(0.01), "mse")
+    target = keras_ltp.callbacks.SparsityTarget(0.5, check_every=2)
+    pruned.fit(x, y, epochs=6, batch_size=16, verbose=0, callbacks=[target])
+    hidden = pruned.layers[0]
+    kept_channels = int(numpy(hidden.channel_mask()).sum())
+    # The hidden layer is channel-pruned (its 10x32 kernel is 320 of 384
+    # weights): half the model is reached by whole channels.
+    report = keras_ltp.sparsity(pruned)
+    assert report["sparsity"] == pytest.approx(0.5, abs=0.05)
+    assert kept_channels < 32
+    assert report["kept"] == kept_channels * 10 + int(numpy(pruned.layers[1].hard_masks()[0]).sum())

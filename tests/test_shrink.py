@@ -1,0 +1,226 @@
+"""`shrink()`: zero channels removed, the function unchanged.
+
+The reference is always the model before shrinking (its own forward pass),
+and the widths are checked against the zeros put in by hand or by the
+hard masks, so a shrink that removes a live channel or keeps a dead one
+fails."""
+
+import keras
+import numpy as np
+import pytest
+from conftest import IN_SUBSUITE
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import keras_ltp
+
+layers = keras.layers
+PROPERTY = settings(max_examples=(12 if not IN_SUBSUITE else 4), deadline=None, derandomize=True)
+
+
+def numpy(x):
+    return np.asarray(keras.ops.convert_to_numpy(x))
+
+
+def zero_channels(layer, channels):
+    """Zeroes output channels of a Dense/Conv layer's kernel and bias."""
+    values = [numpy(v.value) for v in layer.weights]
+    for value, variable in zip(values, layer.weights):
+        if variable.name == "kernel":
+            value[..., channels] = 0
+        elif variable.name == "bias":
+            value[channels] = 0
+    layer.set_weights(values)
+
+
+def widths(model):
+    return {layer.name: layer.get_config().get("units", layer.get_config().get("filters")) for layer in model.layers}
+
+
+def _conv_net():
+    return keras.Sequential(
+        [
+            keras.Input((8, 8, 3)),
+            layers.Conv2D(8, 3, padding="same", name="c1"),
+            layers.BatchNormalization(name="bn1"),
+            layers.ReLU(name="r1"),
+            layers.DepthwiseConv2D(3, padding="same", name="dw"),
+            layers.BatchNormalization(name="bn2"),
+            layers.ReLU(name="r2"),
+            layers.Conv2D(12, 1, name="c2"),
+            layers.MaxPooling2D(name="pool"),
+            layers.Flatten(name="flat"),
+            layers.Dense(10, activation="relu", name="d1"),
+            layers.Dense(3, name="out"),
+        ]
+    )
+
+
+def _randomize_batch_norm(model, rng):
+    for layer in model.layers:
+        if isinstance(layer, layers.BatchNormalization):
+            n = layer.gamma.shape[0]
+            layer.set_weights([rng.uniform(0.5, 2, n), rng.normal(size=n), rng.normal(size=n), rng.uniform(0.5, 2, n)])
+
+
+def test_shrink_equals_the_channel_pruned_model_and_removes_its_pruned_channels():
+    rng = np.random.default_rng(0)
+    model = _conv_net()
+    _randomize_batch_norm(model, rng)
+    pruned = keras_ltp.prune(model, granularity="channel", initial_threshold=1.0)
+    x = rng.normal(size=(5, 8, 8, 3)).astype("float32")
+    shrunk, report = keras_ltp.shrink(pruned, return_report=True)
+    np.testing.assert_allclose(numpy(shrunk(x)), numpy(pruned(x, training=False)), rtol=1e-4, atol=1e-5)
+    masks = {
+        w.layer.layers[0].name if isinstance(w.layer, keras.Sequential) else w.layer.name: numpy(w.channel_mask())
+        for w in keras_ltp.iter_wrappers(pruned)
+        if w.granularity == "channel"
+    }
+    got = widths(shrunk)
+    assert got["c1"] == masks["c1"].sum() < 8
+    assert got["c2"] == masks["c2"].sum() < 12
+    assert got["d1"] == masks["d1"].sum()
+    assert got["out"] == 3
+    assert shrunk.get_layer("dw").kernel.shape[-2] == got["c1"]
+    assert shrunk.get_layer("d1").kernel.shape[0] == 4 * 4 * got["c2"]  # Flatten rows of the kept channels
+    assert [type(layer) for layer in shrunk.layers] == [type(layer) for layer in model.layers]
+    assert report.removed == (8 - got["c1"]) + (12 - got["c2"]) + (10 - got["d1"])
+    assert "keras_ltp" not in str(shrunk.get_config())
+
+
+def test_add_couples_channels_and_concatenate_keeps_them_whole():
+    x = keras.Input((6, 6, 2))
+    a = layers.Conv2D(4, 3, padding="same", name="a")(x)
+    b = layers.Conv2D(4, 1, name="b")(x)
+    h = layers.ReLU()(layers.Add()([a, b]))
+    c = layers.Conv2D(3, 1, name="c")(h)
+    d = layers.Conv2D(5, 1, name="d")(h)
+    joined = layers.Concatenate()([c, d])
+    y = layers.Dense(2, name="y")(layers.GlobalAveragePooling2D()(joined))
+    model = keras.Model(x, y)
+    zero_channels(model.get_layer("a"), [0, 1])
+    zero_channels(model.get_layer("b"), [1, 2])  # only channel 1 is zero in both addends
+    zero_channels(model.get_layer("c"), [0])  # feeds a Concatenate: kept whole
+    inputs = np.random.default_rng(1).normal(size=(3, 6, 6, 2)).astype("float32")
+    shrunk, report = keras_ltp.shrink(model, return_report=True)
+    np.testing.assert_allclose(numpy(shrunk(inputs)), numpy(model(inputs)), rtol=1e-5, atol=1e-6)
+    got = widths(shrunk)
+    assert (got["a"], got["b"], got["c"], got["d"]) == (3, 3, 3, 5)
+    assert shrunk.get_layer("c").kernel.shape[-2] == 3
+    kept_whole = [s for s in report.spaces if "c" in s["layers"]]
+    assert kept_whole and "Concatenate" in kept_whole[0]["kept_whole"]
+
+
+def test_nested_models_are_shrunk_inside_and_keep_their_boundaries():
+    inner = keras.Sequential(
+        [keras.Input((5,)), layers.Dense(6, activation="relu", name="h1"), layers.Dense(4, name="h2")], name="inner"
+    )
+    x = keras.Input((5,))
+    y = layers.Dense(2, name="top")(inner(x))
+    model = keras.Model(x, y)
+    zero_channels(inner.get_layer("h1"), [0, 3, 5])
+    zero_channels(inner.get_layer("h2"), [1])  # the nested model's output: kept
+    data = np.random.default_rng(2).normal(size=(4, 5)).astype("float32")
+    shrunk = keras_ltp.shrink(model)
+    np.testing.assert_allclose(numpy(shrunk(data)), numpy(model(data)), rtol=1e-5, atol=1e-6)
+    nested = shrunk.get_layer("inner")
+    assert nested.get_layer("h1").units == 3 and nested.get_layer("h2").units == 4
+
+
+@pytest.mark.parametrize("kind", ["conv1d", "conv2d_transpose", "separable", "conv3d"])
+def test_each_producer_type_shrinks_exactly(kind):
+    make = {
+        "conv1d": (lambda n: layers.Conv1D(n, 3, padding="same", activation="relu"), (7, 3)),
+        "conv2d_transpose": (lambda n: layers.Conv2DTranspose(n, 3, strides=2, padding="same"), (4, 4, 3)),
+        "separable": (lambda n: layers.SeparableConv2D(n, 3, padding="same", depth_multiplier=2), (6, 6, 3)),
+        "conv3d": (lambda n: layers.Conv3D(n, 2, padding="same"), (3, 3, 3, 2)),
+    }[kind]
+    build, shape = make
+    model = keras.Sequential(
+        [
+            keras.Input(shape),
+            build(6),
+            build(5),
+            layers.GlobalMaxPooling1D() if kind == "conv1d" else layers.Flatten(),
+            layers.Dense(2),
+        ]
+    )
+    first = model.layers[0]
+    values = [numpy(v.value) for v in first.weights]
+    for value, variable in zip(values, first.weights):
+        if variable.name in ("kernel", "pointwise_kernel"):
+            axis = -2 if kind == "conv2d_transpose" else -1
+            index = [slice(None)] * value.ndim
+            index[axis] = [1, 4]
+            value[tuple(index)] = 0
+        elif variable.name == "bias":
+            value[[1, 4]] = 0
+    first.set_weights(values)
+    data = np.random.default_rng(3).normal(size=(2,) + shape).astype("float32")
+    shrunk = keras_ltp.shrink(model)
+    np.testing.assert_allclose(numpy(shrunk(data)), numpy(model(data)), rtol=1e-4, atol=1e-5)
+    assert shrunk.layers[0].filters == 4 and shrunk.layers[1].filters == 5
+
+
+def test_a_channel_pruned_model_exports_shrunk():
+    pytest.importorskip("tensorflow")
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("keras_ltp.export runs on the TensorFlow backend")
+    model = _conv_net()
+    pruned = keras_ltp.prune(model, granularity="channel", initial_threshold=1.0)
+    deployed = keras_ltp.export.deployable(pruned)
+    assert deployed.count_params() < keras_ltp.strip(pruned).count_params()
+    weight_pruned = keras_ltp.prune(model, initial_threshold=1.0)
+    assert keras_ltp.export.deployable(weight_pruned).count_params() == model.count_params()
+
+
+def test_shrink_refuses_subclassed_models():
+    class Net(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.fc = layers.Dense(2)
+
+        def call(self, x):
+            return self.fc(x)
+
+    with pytest.raises(TypeError, match="Sequential or Functional"):
+        keras_ltp.shrink(Net())
+
+
+@PROPERTY
+@given(
+    st.lists(st.integers(2, 6), min_size=2, max_size=4),
+    st.lists(st.lists(st.booleans(), min_size=6, max_size=6), min_size=4, max_size=4),
+    st.sampled_from(["chain", "residual", "concat"]),
+)
+def test_shrink_is_the_identity_on_the_function(widths_list, zero_flags, join):
+    """On generated conv stacks with random zero channels and a residual or
+    concatenating join, the shrunk model computes what the model computes."""
+    rng = np.random.default_rng(len(widths_list))
+    x = keras.Input((5, 5, 2))
+    h, convs = x, []
+    for i, width in enumerate(widths_list):
+        conv = layers.Conv2D(width, 3, padding="same", name=f"conv{i}")
+        convs.append(conv)
+        h = layers.ReLU()(layers.BatchNormalization(name=f"bn{i}")(conv(h)))
+    if join == "residual":
+        side = layers.Conv2D(widths_list[-1], 1, name="side")
+        convs.append(side)
+        h = layers.Add()([h, side(x)])
+    elif join == "concat":
+        h = layers.Concatenate()([h, x])
+    y = layers.Dense(3)(layers.GlobalAveragePooling2D()(h))
+    model = keras.Model(x, y)
+    _randomize_batch_norm(model, rng)
+    for conv, flags in zip(convs, zero_flags + [zero_flags[0]]):
+        zeroed = [c for c in range(conv.filters) if flags[c % len(flags)]]
+        zero_channels(conv, zeroed)
+        bn = model.get_layer(conv.name.replace("conv", "bn")) if conv.name.startswith("conv") else None
+        if bn is not None:  # a zero channel stays zero through its batch norm only with scale and shift zero
+            values = [numpy(v.value) for v in bn.weights]
+            values[0][zeroed], values[1][zeroed] = 0, 0
+            bn.set_weights(values)
+    data = rng.normal(size=(2, 5, 5, 2)).astype("float32")
+    shrunk = keras_ltp.shrink(model)
+    np.testing.assert_allclose(numpy(shrunk(data)), numpy(model(data)), rtol=1e-4, atol=1e-5)
+    assert shrunk.count_params() <= model.count_params()
