@@ -33,6 +33,7 @@ from keras import ops
 __all__ = [
     "broadcast_channels",
     "channel_saliency",
+    "channel_temperature",
     "hard_mask",
     "masked_weight",
     "moments",
@@ -309,10 +310,38 @@ def broadcast_channels(mask, ndim, axis):
     return ops.reshape(mask, shape)
 
 
-def relative_channel_prune(saliency, theta, t0, training, hard_forward=False):
+def channel_temperature(weights, t0):
+    """The temperature of a channel mask, in units of the mean saliency:
+    `T = t0 * mean_v Var(|w_v|) / mean(w_v^2)`, paper eq. 15 on the weights
+    of the scoring tensors, measured relative to their mean square as the
+    saliencies are (no gradient). The channels' own saliencies cluster near
+    their mean at initialisation, so a temperature taken from their spread
+    would leave every channel outside the transitional band, and the
+    threshold without gradient.
+
+    Args:
+        weights: the scoring tensors (`channel_saliency`'s `w`).
+        t0: scalar relative temperature `T0 > 0`.
+
+    Returns:
+        float32 scalar, at least 1e-30.
+
+    Example:
+    >>> import numpy as np
+    >>> float(channel_temperature([np.array([1.0, -3.0])], 1.0))  # Var(|w|) / mean(w^2) = 1 / 5
+    0.2
+    """
+    total = 0.0
+    for w in weights:
+        mean_sq, mean_abs = moments(w)
+        total = total + ops.maximum(mean_sq - ops.square(mean_abs), 0.0) / ops.maximum(mean_sq, 1e-30)
+    return ops.maximum(ops.stop_gradient(_f32(t0)) * total / len(weights), 1e-30)
+
+
+def relative_channel_prune(saliency, theta, temp, training, hard_forward=False):
     """The channel mask and the soft count of kept channels, from saliencies
-    with `mean(s) = 1` (`channel_saliency`): `tau = theta`,
-    `T = t0 * Var(sqrt(s))` (paper eq. 15 on the channels' RMS weights) and
+    with `mean(s) = 1` (`channel_saliency`), `tau = theta` and the
+    temperature `T` (`channel_temperature`):
 
         mask_c  = sigm((stop_gradient(s_c) - tau) / T)   (training)
         mask_c  = step(s_c - tau)                        (inference)
@@ -327,7 +356,7 @@ def relative_channel_prune(saliency, theta, t0, training, hard_forward=False):
     Args:
         saliency: `(C,)` float32 saliencies.
         theta: scalar relative threshold.
-        t0: scalar relative temperature `T0 > 0` (no gradient).
+        temp: scalar temperature `T > 0` (unused in inference).
         training: Python bool.
         hard_forward: Python bool.
 
@@ -336,7 +365,7 @@ def relative_channel_prune(saliency, theta, t0, training, hard_forward=False):
 
     Example:
     >>> import numpy as np
-    >>> mask, _ = relative_channel_prune(np.array([0.5, 1.5]), 1.0, 0.5, training=False)
+    >>> mask, _ = relative_channel_prune(np.array([0.5, 1.5]), 1.0, None, training=False)
     >>> [float(m) for m in mask]
     [0.0, 1.0]
     """
@@ -345,10 +374,8 @@ def relative_channel_prune(saliency, theta, t0, training, hard_forward=False):
     hard = _f32(ops.greater(s, tau))
     if not training:
         return hard, None
-    fixed = ops.stop_gradient(s)
-    root = ops.sqrt(fixed)
-    temp = ops.maximum(ops.stop_gradient(_f32(t0)) * (ops.mean(fixed) - ops.square(ops.mean(root))), 1e-30)
-    soft = ops.sigmoid((fixed - tau) / temp)
+    temp = ops.stop_gradient(_f32(temp))
+    soft = ops.sigmoid((ops.stop_gradient(s) - tau) / temp)
     count = ops.sigmoid((s - tau) / temp)
     mask = soft + ops.stop_gradient(hard - soft) if hard_forward else soft
     return mask, count

@@ -117,7 +117,9 @@ class PrunableWrapper(keras.layers.Wrapper):
         hard_forward: train with the hard mask in the forward pass and the
             soft mask's gradients (straight-through), so layers after this
             one, batch-norm statistics included, see in training what they
-            will see in inference.
+            will see in inference. Default (None): on with channel
+            granularity (a channel half-on in training would give the next
+            batch norm statistics inference never sees), off per weight.
         granularity: `"weight"` (one mask entry per weight) or `"channel"`
             (one per output channel: `layer` is a Dense, Conv, ConvTranspose
             or SeparableConv layer, or a `keras.Sequential` chain of one
@@ -147,7 +149,7 @@ class PrunableWrapper(keras.layers.Wrapper):
         l0_weight=1.0,
         l0_normalizer=None,
         threshold_gain=DEFAULT_THRESHOLD_GAIN,
-        hard_forward=False,
+        hard_forward=None,
         granularity="weight",
         **kwargs,
     ):
@@ -188,6 +190,8 @@ class PrunableWrapper(keras.layers.Wrapper):
         self.l0_weight = float(l0_weight)
         self.threshold_gain = float(threshold_gain)
         self.l0_normalizer = None if l0_normalizer is None else float(l0_normalizer)
+        if hard_forward is None:
+            hard_forward = granularity == "channel"
         if not isinstance(hard_forward, bool):
             raise TypeError(f"PrunableWrapper({name!r}): hard_forward must be True or False, got {hard_forward!r}.")
         self.hard_forward = hard_forward
@@ -330,12 +334,13 @@ class PrunableWrapper(keras.layers.Wrapper):
         """`([(variable, masked value)], [soft-L0 term])` for one call."""
         mapping, l0_terms = [], []
         if self.granularity == "channel":
+            temp = (
+                masks.channel_temperature([v.value for v, _ in self._layout.scores], self.temperature)
+                if training
+                else None
+            )
             mask, count = masks.relative_channel_prune(
-                self._saliency(),
-                self._relative_threshold(self.thresholds[0]),
-                self.temperature,
-                training,
-                self.hard_forward,
+                self._saliency(), self._relative_threshold(self.thresholds[0]), temp, training, self.hard_forward
             )
             for v, axis in self._layout.masked:
                 value = ops.cast(v.value, "float32")
