@@ -328,7 +328,7 @@ def channel_temperature(weights, t0):
 
     Example:
     >>> import numpy as np
-    >>> float(channel_temperature([np.array([1.0, -3.0])], 1.0))  # Var(|w|) / mean(w^2) = 1 / 5
+    >>> round(float(channel_temperature([np.array([1.0, -3.0])], 1.0)), 6)  # Var(|w|) / mean(w^2) = 1 / 5
     0.2
     """
     total = 0.0

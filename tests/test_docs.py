@@ -37,6 +37,27 @@ PERCENT, PLAIN, MB = (100.0, 1.0), (1.0,), (1.0 / 2**20,)
 NOT_RESULTS = {("name", "what it does"), ("option", "default", "meaning")}
 # header -> (result files, {column: scales for figures without a unit}); `%` figures use PERCENT, `x` figures PLAIN.
 TABLES = {
+    (
+        "model",
+        "test accuracy",
+        "widths",
+        "params",
+        ".tflite bytes",
+        "LiteRT default, batch 1",
+        "TF CPU, batch 1",
+        "TF CPU, batch 64",
+    ): (
+        ["latency.json"],
+        {
+            "test accuracy": PLAIN,
+            "widths": PLAIN,
+            "params": PLAIN,
+            ".tflite bytes": PLAIN,
+            "LiteRT default, batch 1": PLAIN,
+            "TF CPU, batch 1": PLAIN,
+            "TF CPU, batch 64": PLAIN,
+        },
+    ),
     ("example", "dense accuracy", "pruned accuracy", "sparsity", "command"): (
         ["example_*.json"],
         {"dense accuracy": PLAIN, "pruned accuracy": PLAIN, "sparsity": PLAIN},
