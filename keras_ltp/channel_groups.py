@@ -52,18 +52,6 @@ def channels_last(layer):
 def is_pass_through(layer):
     if not isinstance(layer, PASS_THROUGH) or not channels_last(layer):
         return False
-    if isinstance(
-        layer,
-        (
-            keras.layers.GlobalAveragePooling1D,
-            keras.layers.GlobalAveragePooling2D,
-            keras.layers.GlobalAveragePooling3D,
-            keras.layers.GlobalMaxPooling1D,
-            keras.layers.GlobalMaxPooling2D,
-            keras.layers.GlobalMaxPooling3D,
-        ),
-    ):
-        return True
     return not isinstance(layer, channels.ELEMENTWISE) or channels.is_elementwise(layer)
 
 
@@ -128,7 +116,7 @@ def _followers(graph, node):
         layer = reader.layer
         joins = (
             isinstance(layer, keras.layers.BatchNormalization) or isinstance(layer, channels.DEPTHWISE)
-        ) and channels._follower_reason(layer) is None
+        ) and channels.follower_reason(layer) is None
         if not (joins or channels.is_elementwise(layer)):
             break
         chain.append(layer)

@@ -14,7 +14,15 @@ changes nothing.
 import keras
 import numpy as np
 
-__all__ = ["Layout", "channel_layout", "is_elementwise", "is_producer", "keeps_zero"]
+__all__ = [
+    "Layout",
+    "channel_layout",
+    "follower_reason",
+    "is_elementwise",
+    "is_producer",
+    "keeps_zero",
+    "output_kernel",
+]
 
 PRODUCERS = (
     keras.layers.Dense,
@@ -117,13 +125,14 @@ def unsupported_reason(layer):
     if not keeps_zero(getattr(head, "activation", None)):
         return f"{head.name!r} has an activation that does not map 0 to 0, so a pruned channel would not be zero"
     for follower in chain[1:]:
-        reason = _follower_reason(follower)
+        reason = follower_reason(follower)
         if reason:
             return reason
     return None
 
 
-def _follower_reason(layer):
+def follower_reason(layer):
+    """Why `layer` cannot follow a producer in a channel group, or None."""
     if isinstance(layer, keras.layers.BatchNormalization):
         if layer.axis not in (-1, len(layer.input.shape) - 1 if _has_input(layer) else -1):
             return f"{layer.name!r} normalizes axis {layer.axis}, not the channel axis"
@@ -148,16 +157,21 @@ def _has_input(layer):
         return False
 
 
+def output_kernel(producer):
+    """`(variable, axis)`: the kernel of a producer that makes its output
+    channels, and the axis that indexes them."""
+    if isinstance(producer, SEPARABLE):
+        return producer.pointwise_kernel, -1
+    if isinstance(producer, TRANSPOSED):
+        return producer.kernel, -2
+    return producer.kernel, -1
+
+
 def _layout(layer):
     chain = list(layer.layers) if isinstance(layer, keras.Sequential) else [layer]
     head = chain[0]
     scores, masked = [], []
-    if isinstance(head, SEPARABLE):
-        kernel = (head.pointwise_kernel, -1)
-    elif isinstance(head, TRANSPOSED):
-        kernel = (head.kernel, -2)
-    else:
-        kernel = (head.kernel, -1)
+    kernel = output_kernel(head)
     scores.append(kernel)
     masked.append(kernel)
     if head.use_bias:

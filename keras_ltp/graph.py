@@ -37,6 +37,7 @@ class Graph:
         consumers: `{tensor key: [Node]}`.
         producer: `{tensor key: Node}`.
         inputs: the model's input tensor keys.
+        input_shapes: `{input key: shape}` (empty for an unbuilt model).
         outputs: the model's output tensor keys.
         calls: `{id(layer): number of nodes that call it}`.
 
@@ -56,6 +57,9 @@ class Graph:
             self._read_sequential(model)
         else:
             self._read_functional(model)
+        # An unbuilt Sequential has no inputs yet (prune() then finds nothing built to plan).
+        shapes = [tuple(t.shape) for t in model.inputs] if model.built else []
+        self.input_shapes = dict(zip(self.inputs, shapes))
         self.consumers, self.producer, self.calls = {}, {}, {}
         for node in self.nodes:
             self.producer[node.output] = node

@@ -73,8 +73,7 @@ def prune(model_or_layer, layer_options=None, *, cost="params", granularity="wei
         raise ValueError(f"granularity must be one of {GRANULARITIES}, got {granularity!r}.")
     if not isinstance(model_or_layer, keras.Model):
         return _prune_layer(model_or_layer, layer_options, dict(options, granularity=granularity))
-    groups, reasons = {}, {}
-    plans = _plan(model_or_layer, layer_options, cost, options, granularity, groups, reasons)
+    plans, groups, reasons = _plan(model_or_layer, layer_options, cost, options, granularity)
     absorbed = {id(f) for followers in groups.values() for f in followers}
 
     def replace(layer):
@@ -164,13 +163,14 @@ def _graph_models(model):
             yield from _graph_models(layer)
 
 
-def _plan(model, layer_options, cost, options, granularity="weight", groups=None, reasons=None):
-    """`{id(layer): wrapper options}` for every layer to wrap, with the
-    regularizer's `l0_weight` (the layer's cost unless given) and the common
-    `l0_normalizer` (the whole model's weighted count) filled in. With
-    channel granularity, fills `groups` (`{id(producer): followers}`) and
-    `reasons` (`{id(layer): why it is pruned per weight}`)."""
-    plans = {}
+def _plan(model, layer_options, cost, options, granularity):
+    """`(plans, groups, reasons)`: `plans` is `{id(layer): wrapper options}`
+    for every layer to wrap, with the regularizer's `l0_weight` (the layer's
+    cost unless given) and the common `l0_normalizer` (the whole model's
+    weighted count) filled in; with channel granularity `groups` is
+    `{id(producer): followers}` and `reasons` `{id(layer): why it is pruned
+    per weight}` (both empty otherwise)."""
+    plans, groups, reasons = {}, {}, {}
     for layer in leaf_layers(model):
         if id(layer) in plans or not layer.built or not prunable_weights(layer):
             continue
@@ -198,7 +198,7 @@ def _plan(model, layer_options, cost, options, granularity="weight", groups=None
     for layer_id, chosen in plans.items():
         layer = by_id[layer_id]
         chosen.setdefault("l0_weight", _layer_cost(layer, cost))
-        members = [layer] + list((groups or {}).get(layer_id, []))
+        members = [layer] + groups.get(layer_id, [])
         total += chosen["l0_weight"] * sum(math.prod(w.shape) for m in members for w in prunable_weights(m))
     if not plans:
         raise ValueError(
@@ -207,7 +207,7 @@ def _plan(model, layer_options, cost, options, granularity="weight", groups=None
         )
     for chosen in plans.values():
         chosen.setdefault("l0_normalizer", total)
-    return plans
+    return plans, groups, reasons
 
 
 def _layer_cost(layer, cost):

@@ -103,24 +103,21 @@ def shrink(model, return_report=False):
     return (shrunk, ShrinkReport(spaces)) if return_report else shrunk
 
 
-def _numpy(variable):
-    return np.asarray(keras.ops.convert_to_numpy(variable.value)).astype("float32")
-
-
 def _weights(layer):
-    return {w.name.split("/")[-1]: _numpy(w) for w in layer.weights}
+    """`{variable name: numpy value}` of a layer's weights."""
+    return {v.name.split("/")[-1]: np.asarray(keras.ops.convert_to_numpy(v.value)) for v in layer.weights}
+
+
+def _zero_slices(kernel, axis):
+    """Channels (along `axis`) whose every weight is zero."""
+    return np.all(np.moveaxis(kernel, axis, -1).reshape(-1, kernel.shape[axis]) == 0, axis=0)
 
 
 def _producer_zero(layer):
     """Output channels of a producer that are zero for every input."""
     w = _weights(layer)
-    if isinstance(layer, channels.SEPARABLE):
-        kernel, axis = w["pointwise_kernel"], -1
-    elif isinstance(layer, channels.TRANSPOSED):
-        kernel, axis = w["kernel"], -2
-    else:
-        kernel, axis = w["kernel"], -1
-    zero = np.all(np.moveaxis(kernel, axis, -1).reshape(-1, kernel.shape[axis]) == 0, axis=0)
+    variable, axis = channels.output_kernel(layer)
+    zero = _zero_slices(w[variable.name.split("/")[-1]], axis)
     if "bias" in w:
         zero &= w["bias"] == 0
     return zero if channels.keeps_zero(getattr(layer, "activation", None)) else np.zeros_like(zero)
@@ -128,14 +125,13 @@ def _producer_zero(layer):
 
 def _channel_wise_zero(layer, zero_in):
     """Output zero channels of a channel-wise layer with parameters."""
-    w = _weights(layer)
+    w = {name: value.astype("float32") for name, value in _weights(layer).items()}
     if isinstance(layer, keras.layers.BatchNormalization):
         gamma = w.get("gamma", np.ones_like(w["moving_mean"]))
         beta = w.get("beta", np.zeros_like(w["moving_mean"]))
         at_zero = beta - gamma * w["moving_mean"] / np.sqrt(w["moving_variance"] + layer.epsilon)
         return ((gamma == 0) & (beta == 0)) | (zero_in & (at_zero == 0))
-    kernel = w["kernel"]  # depthwise, (..., C, 1)
-    zero = np.all(np.moveaxis(kernel, -2, -1).reshape(-1, kernel.shape[-2]) == 0, axis=0) | zero_in
+    zero = _zero_slices(w["kernel"], -2) | zero_in  # depthwise kernel, (..., C, 1)
     if "bias" in w:
         zero &= w["bias"] == 0
     return zero if channels.keeps_zero(layer.activation) else np.zeros_like(zero)
@@ -177,7 +173,6 @@ class _Spaces:
 
 def _shrink_graph(model, report):
     graph = Graph(model)
-    graph.input_shapes = dict(zip(graph.inputs, [tuple(t.shape) for t in model.inputs]))
     zero, spaces, blocked = {}, _Spaces(), {}
 
     def block(key, reason):
@@ -319,7 +314,7 @@ def _sliced(layer, in_keep, in_width, out_keep, out_width):
     if not (in_changed or out_changed) or not layer.weights:
         return None
     config = layer.get_config()
-    w = {v.name.split("/")[-1]: np.asarray(keras.ops.convert_to_numpy(v.value)) for v in layer.weights}
+    w = _weights(layer)
     i = in_keep if in_changed else slice(None)
     o = out_keep if out_changed else slice(None)
     if isinstance(layer, keras.layers.BatchNormalization):

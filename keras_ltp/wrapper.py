@@ -287,12 +287,7 @@ class PrunableWrapper(keras.layers.Wrapper):
         over the channel's weights."""
         if self.granularity != "channel":
             return [ops.square(ops.cast(w.value, "float32")) for w in self.pruned_weights]
-        saliency = self._saliency()
-        axes = {id(v): axis for v, axis in self._layout.masked}
-        return [
-            ops.broadcast_to(masks.broadcast_channels(saliency, len(w.shape), axes[id(w)]), w.shape)
-            for w in self.pruned_weights
-        ]
+        return self._over_pruned_weights(self._saliency())
 
     def channel_mask(self):
         """The float32 0/1 `(C,)` hard mask of the output channels (channel
@@ -311,11 +306,7 @@ class PrunableWrapper(keras.layers.Wrapper):
             thresholds: optional `effective_thresholds()`, if already computed.
         """
         if self.granularity == "channel":
-            mask, axes = self.channel_mask(), {id(v): axis for v, axis in self._layout.masked}
-            return [
-                ops.broadcast_to(masks.broadcast_channels(mask, len(w.shape), axes[id(w)]), w.shape)
-                for w in self.pruned_weights
-            ]
+            return self._over_pruned_weights(self.channel_mask())
         if thresholds is None:
             thresholds = self.effective_thresholds()
         return [masks.hard_mask(w.value, tau) for w, tau in zip(self.pruned_weights, thresholds)]
@@ -326,6 +317,14 @@ class PrunableWrapper(keras.layers.Wrapper):
         the pruned weights and, with channel granularity, the biases and
         normalization parameters of pruned channels."""
         return {id(v): value for v, value in self._masked_mapping(training=False)[0]}
+
+    def _over_pruned_weights(self, per_channel):
+        """A `(C,)` vector broadcast to the shape of each pruned weight, along its channel axis."""
+        axes = {id(v): axis for v, axis in self._layout.masked}
+        return [
+            ops.broadcast_to(masks.broadcast_channels(per_channel, len(w.shape), axes[id(w)]), w.shape)
+            for w in self.pruned_weights
+        ]
 
     def _saliency(self):
         return masks.channel_saliency([(v.value, axis) for v, axis in self._layout.scores])
