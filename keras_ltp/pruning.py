@@ -9,7 +9,8 @@ import warnings
 
 import keras
 
-from keras_ltp.channel_groups import plan_channel_groups
+from keras_ltp.channel_groups import REACHES_OUTPUT, plan_channel_groups
+from keras_ltp.channels import output_kernel
 from keras_ltp.copying import Chain, clone_graph, copy_layer, leaf_layers
 from keras_ltp.registry import prunable_weights
 from keras_ltp.walk import is_graph_model
@@ -18,9 +19,10 @@ from keras_ltp.wrapper import GRANULARITIES, PrunableWrapper, iter_wrappers
 __all__ = ["prune"]
 
 COSTS = ("params", "flops")
+FALLBACKS = ("weight", "dense")
 
 
-def prune(model_or_layer, layer_options=None, *, cost="params", granularity="weight", **options):
+def prune(model_or_layer, layer_options=None, *, cost="params", granularity="weight", fallback="weight", **options):
     """Returns a copy of a model (or layer) with its prunable layers wrapped.
 
     The given model is not modified: every layer is copied with its weights.
@@ -42,6 +44,11 @@ def prune(model_or_layer, layer_options=None, *, cost="params", granularity="wei
         cost: what the regularizer counts: `"params"` (each weight costs 1),
             `"flops"` (each weight costs its multiply-adds per example, i.e.
             the layer's output spatial size), or a callable `layer -> float`.
+            With channel granularity a channel costs the weights it takes
+            from its group and from the input slices of the layers that
+            read it (which `keras_ltp.shrink` removes with it), each at
+            its layer's cost: `cost="flops"` then steers toward the
+            multiply-adds, so the latency, of the shrunk model.
         granularity: `"weight"` (unstructured) or `"channel"`: prune whole
             output channels where they can later be removed by
             `keras_ltp.shrink` (smaller and faster layers). A producer
@@ -52,6 +59,11 @@ def prune(model_or_layer, layer_options=None, *, cost="params", granularity="wei
             layer that cannot drop an input channel keeps its width and is
             pruned per weight (`keras_ltp.channel_groups` has the rules;
             `pruned.ltp_channel_report` says which and why).
+        fallback: with `granularity="channel"`, what happens to a layer
+            whose channels cannot be removed: `"weight"` prunes it per
+            weight (smaller, not faster), `"dense"` leaves it unpruned (the
+            choice when only speed matters). One warning names these layers
+            (those that make a model output are expected and not named).
         **options: `PrunableWrapper` arguments applied to every pruned layer
             (`l0_strength`, `temperature`, `initial_threshold`).
 
@@ -71,9 +83,11 @@ def prune(model_or_layer, layer_options=None, *, cost="params", granularity="wei
     _validate(model_or_layer, layer_options, cost)
     if granularity not in GRANULARITIES:
         raise ValueError(f"granularity must be one of {GRANULARITIES}, got {granularity!r}.")
+    if fallback not in FALLBACKS:
+        raise ValueError(f"fallback must be one of {FALLBACKS}, got {fallback!r}.")
     if not isinstance(model_or_layer, keras.Model):
         return _prune_layer(model_or_layer, layer_options, dict(options, granularity=granularity))
-    plans, groups, reasons = _plan(model_or_layer, layer_options, cost, options, granularity)
+    plans, groups, reasons = _plan(model_or_layer, layer_options, cost, options, granularity, fallback)
     absorbed = {id(f) for followers in groups.values() for f in followers}
 
     def replace(layer):
@@ -92,12 +106,17 @@ def prune(model_or_layer, layer_options=None, *, cost="params", granularity="wei
 
     pruned = clone_graph(model_or_layer, replace)
     if granularity == "channel":
+        prefix = "ltp_" if fallback == "weight" else ""
+        fallen = {
+            f"{prefix}{layer.name}": reasons[id(layer)] for layer in leaf_layers(model_or_layer) if id(layer) in reasons
+        }
         pruned.ltp_channel_report = {
             "channel": sorted(f"ltp_{name}" for name in _names(model_or_layer, groups)),
-            "weight": {
-                f"ltp_{layer.name}": reasons[id(layer)] for layer in leaf_layers(model_or_layer) if id(layer) in reasons
-            },
+            fallback: fallen,
         }
+        surprising = {name: why for name, why in fallen.items() if why != REACHES_OUTPUT}
+        if surprising:
+            warnings.warn(_fallback_message(surprising, fallback), UserWarning, stacklevel=2)
     return pruned
 
 
@@ -163,14 +182,16 @@ def _graph_models(model):
             yield from _graph_models(layer)
 
 
-def _plan(model, layer_options, cost, options, granularity):
+def _plan(model, layer_options, cost, options, granularity, fallback="weight"):
     """`(plans, groups, reasons)`: `plans` is `{id(layer): wrapper options}`
     for every layer to wrap, with the regularizer's `l0_weight` (the layer's
-    cost unless given) and the common `l0_normalizer` (the whole model's
-    weighted count) filled in; with channel granularity `groups` is
+    cost unless given), a channel group's `channel_cost` (the costs of the
+    weights one channel takes from the group and from its readers' input
+    slices) and the common `l0_normalizer` (the whole model's weighted
+    count) filled in; with channel granularity `groups` is
     `{id(producer): followers}` and `reasons` `{id(layer): why it is pruned
     per weight}` (both empty otherwise)."""
-    plans, groups, reasons = {}, {}, {}
+    plans, groups, reasons, readers = {}, {}, {}, {}
     for layer in leaf_layers(model):
         if id(layer) in plans or not layer.built or not prunable_weights(layer):
             continue
@@ -184,23 +205,48 @@ def _plan(model, layer_options, cost, options, granularity):
             candidates = {
                 id(layer) for layer in graph_model.layers if plans.get(id(layer), {}).get("granularity") == "channel"
             }
-            found, why = plan_channel_groups(graph_model, candidates)
+            found, why, read = plan_channel_groups(graph_model, candidates)
             groups.update(found)
             reasons.update(why)
+            readers.update(read)
         for followers in groups.values():
             for follower in followers:
                 plans.pop(id(follower), None)
                 reasons.pop(id(follower), None)
         for layer_id in reasons:
-            plans[layer_id]["granularity"] = "weight"
-    total = 0.0
+            if fallback == "dense":
+                plans.pop(layer_id)
+            else:
+                plans[layer_id]["granularity"] = "weight"
     by_id = {id(layer): layer for layer in leaf_layers(model)}
     for layer_id, chosen in plans.items():
+        chosen.setdefault("l0_weight", _layer_cost(by_id[layer_id], cost))
+
+    def weight_cost(layer):
+        return plans[id(layer)]["l0_weight"] if id(layer) in plans else _layer_cost(layer, cost)
+
+    total = 0.0
+    for layer_id, chosen in plans.items():
         layer = by_id[layer_id]
-        chosen.setdefault("l0_weight", _layer_cost(layer, cost))
-        members = [layer] + groups.get(layer_id, [])
-        total += chosen["l0_weight"] * sum(math.prod(w.shape) for m in members for w in prunable_weights(m))
+        if layer_id in groups:
+            width = _channel_count(layer)
+            chosen.setdefault(
+                "channel_cost",
+                sum(
+                    weight_cost(member) * _prunable_count(member) / width
+                    for member in [layer] + groups[layer_id] + readers[layer_id]
+                ),
+            )
+            total += chosen["channel_cost"] * width
+        else:
+            total += chosen["l0_weight"] * _prunable_count(layer)
     if not plans:
+        if reasons:
+            raise ValueError(
+                f"Model {model.name!r} has no layer whose channels can be removed, and fallback='dense' "
+                f"leaves the others unpruned: {_reason_list(reasons, by_id)}. Nothing to prune; use "
+                "fallback='weight' or granularity='weight'."
+            )
         raise ValueError(
             f"Model {model.name!r} has no layer with prunable weights "
             "(or layer_options returned None for all of them). Nothing to prune."
@@ -208,6 +254,33 @@ def _plan(model, layer_options, cost, options, granularity):
     for chosen in plans.values():
         chosen.setdefault("l0_normalizer", total)
     return plans, groups, reasons
+
+
+def _reason_list(reasons, by_id):
+    return "; ".join(f"{by_id[i].name!r}: {why}" for i, why in reasons.items())
+
+
+def _fallback_message(fallen, fallback):
+    what = "pruned per weight (smaller, not faster)" if fallback == "weight" else "left unpruned (fallback='dense')"
+    names = ", ".join(sorted(fallen))
+    advice = (
+        "pass fallback='dense' to leave them unpruned"
+        if fallback == "weight"
+        else "pass fallback='weight' to prune them per weight"
+    )
+    return (
+        f"prune(granularity='channel'): {len(fallen)} layer(s) cannot lose whole channels and are {what}: "
+        f"{names}. The model's ltp_channel_report says why for each; {advice}."
+    )
+
+
+def _prunable_count(layer):
+    return sum(math.prod(w.shape) for w in prunable_weights(layer))
+
+
+def _channel_count(producer):
+    variable, axis = output_kernel(producer)
+    return variable.shape[axis]
 
 
 def _layer_cost(layer, cost):

@@ -14,6 +14,14 @@ hard sparsity is the fraction of weights with `s <= tau`. At each check:
 The common factor is an order statistic of `r = s / tau` across the model:
 pruning `n` weights means `c` halfway between the n-th and (n+1)-th smallest
 `r`, so no weight sits on its new threshold.
+
+With `costs` (one per tensor: what each of its weights costs, e.g. its
+multiply-adds) the sparsity is the pruned fraction of the total cost,
+
+    sum_i cost_i * #{s_i <= tau_i} / sum_i cost_i * size_i,
+
+and a goal is met by the fewest smallest-`r` weights whose costs add up to
+it. Without them every weight costs 1, and both are the plain counts.
 """
 
 import collections
@@ -21,7 +29,7 @@ import math
 
 import numpy as np
 
-__all__ = ["FINAL_GAP", "Decision", "common_factor", "decide", "hard_sparsity"]
+__all__ = ["FINAL_GAP", "Decision", "common_factor", "count_for", "decide", "hard_sparsity"]
 
 FINAL_GAP = 0.005  # a shortfall beyond this at the end of fit() is reported
 
@@ -34,12 +42,15 @@ shortfall: at the end of fit, the gap to report (0.0: nothing to report).
 """
 
 
-def hard_sparsity(squares, taus):
-    """Fraction of weights with `s <= tau` over all tensors.
+def hard_sparsity(squares, taus, costs=None):
+    """Fraction of weights with `s <= tau` over all tensors (of their total
+    cost, with `costs`).
 
     Args:
         squares: list of 1-D float arrays, `w^2` of each tensor.
         taus: list of float thresholds, one per tensor.
+        costs: optional list of floats > 0, the cost of each weight of a
+            tensor (default: 1).
 
     Returns:
         A float in [0, 1].
@@ -48,9 +59,44 @@ def hard_sparsity(squares, taus):
     >>> import numpy as np
     >>> hard_sparsity([np.array([1.0, 4.0]), np.array([9.0])], [2.0, 10.0])
     0.6666666666666666
+    >>> hard_sparsity([np.array([1.0, 4.0]), np.array([9.0])], [2.0, 10.0], costs=[1.0, 2.0])
+    0.75
     """
-    total = sum(s.size for s in squares)
-    return sum(int(np.count_nonzero(s <= t)) for s, t in zip(squares, taus)) / total
+    costs = _costs(squares, costs)
+    total = sum(c * s.size for s, c in zip(squares, costs))
+    return sum(c * int(np.count_nonzero(s <= t)) for s, t, c in zip(squares, taus, costs)) / total
+
+
+def _costs(squares, costs):
+    return [1.0] * len(squares) if costs is None else [float(c) for c in costs]
+
+
+def _ratios(squares, taus):
+    return [np.where(s > 0, s / t if t > 0 else np.inf, 0.0) for s, t in zip(squares, taus)]
+
+
+def count_for(squares, taus, costs, fraction):
+    """How many weights, taken in increasing `s / tau` (the order a common
+    factor prunes them in), it takes to reach `fraction` of the total cost.
+
+    Args:
+        squares, taus, costs: as in `hard_sparsity` (`costs` may be None).
+        fraction: a float in [0, 1].
+
+    Returns:
+        An int; with unit costs `ceil(fraction * total)`.
+
+    Example:
+    >>> import numpy as np
+    >>> count_for([np.array([1.0, 4.0]), np.array([9.0])], [2.0, 10.0], [1.0, 2.0], 0.5)
+    2
+    """
+    costs = _costs(squares, costs)
+    ratios = np.concatenate(_ratios(squares, taus))
+    each = np.concatenate([np.full(s.size, c) for s, c in zip(squares, costs)])
+    cumulative = np.cumsum(each[np.argsort(ratios, kind="stable")])
+    goal = fraction * cumulative[-1] - 1e-9 * max(each.max(), 1.0)
+    return 0 if goal <= 0 else int(np.searchsorted(cumulative, goal, side="left")) + 1
 
 
 def common_factor(squares, taus, count):
@@ -75,14 +121,14 @@ def common_factor(squares, taus, count):
     >>> common_factor([np.array([1.0, 4.0, 9.0])], [1.0], 2)  # between 4 and 9
     6.5
     """
-    ratios = np.sort(np.concatenate([np.where(s > 0, s / t if t > 0 else np.inf, 0.0) for s, t in zip(squares, taus)]))
+    ratios = np.sort(np.concatenate(_ratios(squares, taus)))
     if count >= ratios.size:
         return None
     factor = 0.5 * ratios[0] if count <= 0 else 0.5 * (ratios[count - 1] + ratios[count])
     return float(factor) if math.isfinite(factor) and factor > 0 else None
 
 
-def decide(squares, taus, strength, target, *, rate, max_strength, catch_up, final=False):
+def decide(squares, taus, strength, target, *, rate, max_strength, catch_up, final=False, costs=None):
     """One check of the control law (module docstring).
 
     Args:
@@ -94,6 +140,8 @@ def decide(squares, taus, strength, target, *, rate, max_strength, catch_up, fin
         max_strength: lambda is raised no further than this.
         catch_up: fraction of the gap closed per check at `max_strength`.
         final: the check at the end of `fit` (nothing moves).
+        costs: optional cost of each weight of each tensor: the sparsity
+            and the target are then fractions of the total cost.
 
     Returns:
         A `Decision`.
@@ -107,8 +155,7 @@ def decide(squares, taus, strength, target, *, rate, max_strength, catch_up, fin
     >>> above.strength_factor, round(above.threshold_factor, 4)  # (5 + 6) / 2 / 7.5
     (0.5, 0.7333)
     """
-    total = sum(s.size for s in squares)
-    current = hard_sparsity(squares, taus)
+    current = hard_sparsity(squares, taus, costs)
     if current < target:
         if final:
             gap = target - current
@@ -116,9 +163,9 @@ def decide(squares, taus, strength, target, *, rate, max_strength, catch_up, fin
         if strength < max_strength * (1 - 1e-6):
             return Decision(1.0 + rate, None, 0.0)
         goal = current + catch_up * (target - current)
-        pruned_now = round(current * total)
-        count = min(max(math.ceil(goal * total - 1e-9), pruned_now + 1), math.ceil(target * total - 1e-9))
+        pruned_now = sum(int(np.count_nonzero(s <= t)) for s, t in zip(squares, taus))
+        count = min(max(count_for(squares, taus, costs, goal), pruned_now + 1), count_for(squares, taus, costs, target))
         return Decision(1.0, common_factor(squares, taus, count), 0.0)
     if current > target:
-        return Decision(0.5, common_factor(squares, taus, math.ceil(target * total - 1e-9)), 0.0)
+        return Decision(0.5, common_factor(squares, taus, count_for(squares, taus, costs, target)), 0.0)
     return Decision(1.0, None, 0.0)

@@ -90,6 +90,9 @@ class PrunableWrapper(keras.layers.Wrapper):
 
         l0_strength * l0_weight * sum_i sum_k sigm(z_ik) / l0_normalizer
 
+    (with channel granularity, `l0_strength * channel_cost * sum_c
+    sigm(z_c) / l0_normalizer` over the channels `c`).
+
     With the defaults set by `keras_ltp.prune` (`l0_weight = 1`,
     `l0_normalizer` = number of prunable weights in the model), this is
     `lambda` times the fraction of weights kept, so `lambda` is the task loss
@@ -129,8 +132,14 @@ class PrunableWrapper(keras.layers.Wrapper):
             `sigm((s_c - tau) / T)` multiplies every parameter of the channel
             (kernel slice, bias, batch-norm scale and shift), so a pruned
             channel outputs exactly zero and `keras_ltp.shrink` removes it.
-            One threshold per wrapper; the L0 term counts each channel's
-            prunable weights.
+            One threshold per wrapper; the L0 term counts `channel_cost`
+            per kept channel.
+        channel_cost: with channel granularity, the regularizer's cost of
+            one kept channel, in the units of `l0_weight` (what removing the
+            channel saves). Default (None): `l0_weight` times the group's
+            pruned weights per channel; `keras_ltp.prune` adds the input
+            slices of the layers that read the channel, each weighted by its
+            own cost, since `keras_ltp.shrink` removes those too.
         **kwargs: base `keras.layers.Layer` arguments (`name`, ...).
 
     Example:
@@ -151,6 +160,7 @@ class PrunableWrapper(keras.layers.Wrapper):
         threshold_gain=DEFAULT_THRESHOLD_GAIN,
         hard_forward=None,
         granularity="weight",
+        channel_cost=None,
         **kwargs,
     ):
         if isinstance(layer, PrunableWrapper):
@@ -167,6 +177,13 @@ class PrunableWrapper(keras.layers.Wrapper):
         _check_positive_finite(threshold_gain, "threshold_gain", name)
         if l0_normalizer is not None:
             _check_positive_finite(l0_normalizer, "l0_normalizer", name)
+        if channel_cost is not None:
+            _check_positive_finite(channel_cost, "channel_cost", name)
+            if granularity != "channel":
+                raise ValueError(
+                    f"PrunableWrapper({name!r}): channel_cost applies to granularity='channel' only; "
+                    "remove it, or set granularity='channel'."
+                )
         if not isinstance(initial_threshold, (int, float)) or not math.isfinite(initial_threshold):
             raise ValueError(
                 f"PrunableWrapper({name!r}): initial_threshold must be a finite number, got {initial_threshold!r}."
@@ -196,6 +213,7 @@ class PrunableWrapper(keras.layers.Wrapper):
             raise TypeError(f"PrunableWrapper({name!r}): hard_forward must be True or False, got {hard_forward!r}.")
         self.hard_forward = hard_forward
         self.granularity = granularity
+        self.channel_cost = None if channel_cost is None else float(channel_cost)
         self.supports_masking = layer.supports_masking
 
     # -- building -----------------------------------------------------------
@@ -345,7 +363,7 @@ class PrunableWrapper(keras.layers.Wrapper):
                 value = ops.cast(v.value, "float32")
                 mapping.append((v, value * masks.broadcast_channels(mask, len(v.shape), axis)))
             if training:
-                l0_terms.append(ops.sum(count) * (self.num_prunable() / self._layout.channels))
+                l0_terms.append(ops.sum(count) * self._cost_per_channel())
             return mapping, l0_terms
         for w, theta in zip(self.pruned_weights, self.thresholds):
             value = w.value
@@ -354,18 +372,37 @@ class PrunableWrapper(keras.layers.Wrapper):
                     value, self._relative_threshold(theta), self.temperature, self.hard_forward
                 )
                 mapping.append((w, pruned))
-                l0_terms.append(count)
+                l0_terms.append(count * self.l0_weight)
             else:
                 tau = masks.threshold(value, self._relative_threshold(theta))
                 mapping.append((w, masks.masked_weight(value, tau, None, False)))
         return mapping, l0_terms
 
+    def cost_per_weight(self):
+        """What one pruned weight of this layer costs in the regularizer:
+        `l0_weight`, or with channel granularity its share of its channel's
+        `channel_cost` (the layer must be built). `SparsityTarget(...,
+        measure="cost")` weighs each weight by it."""
+        if self.granularity == "channel":
+            return self._cost_per_channel() * self._layout.channels / self.num_prunable()
+        return self.l0_weight
+
+    def _cost_per_channel(self):
+        return self.channel_cost or self.l0_weight * self.num_prunable() / self._layout.channels
+
+    def _l0_normalizer(self):
+        """The regularizer's divisor: given, or this layer's whole cost."""
+        if self.l0_normalizer:
+            return self.l0_normalizer
+        if self.granularity == "channel":
+            return self._cost_per_channel() * self._layout.channels
+        return self.l0_weight * self.num_prunable()
+
     def call(self, *args, training=None, **kwargs):
         training = bool(training)
         mapping, l0_terms = self._masked_mapping(training)
         if training:
-            normalizer = self.l0_normalizer or self.l0_weight * self.num_prunable()
-            scale = ops.cast(self.l0_strength, "float32") * (self.l0_weight / normalizer)
+            scale = ops.cast(self.l0_strength, "float32") / self._l0_normalizer()
             self.add_loss(scale * ops.sum(ops.stack(l0_terms)))
         with _MaskedScope(mapping) as scope:
             outputs = self.layer(*args, **kwargs)
@@ -390,6 +427,7 @@ class PrunableWrapper(keras.layers.Wrapper):
                 "threshold_gain": self.threshold_gain,
                 "hard_forward": self.hard_forward,
                 "granularity": self.granularity,
+                "channel_cost": self.channel_cost,
             }
         )
         return config

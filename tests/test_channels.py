@@ -99,6 +99,56 @@ def test_channel_l0_counts_the_kept_channels_weights():
     assert float(numpy(wrapper.losses[0])) == pytest.approx(expected, rel=1e-5)
 
 
+def test_channel_l0_uses_the_given_channel_cost_and_normalizer():
+    wrapper = keras_ltp.PrunableWrapper(
+        layers.Dense(4), granularity="channel", l0_strength=2.0, channel_cost=5.0, l0_normalizer=100.0
+    )
+    wrapper(np.ones((2, 3), "float32"), training=True)
+    kernel = numpy(wrapper.layer.kernel.value)
+    s = np.mean(kernel**2, axis=0)
+    s = s / s.mean()
+    temp = 0.7 * (np.mean(kernel**2) - np.mean(np.abs(kernel)) ** 2) / np.mean(kernel**2)
+    expected = 2.0 * 5.0 * np.sum(1 / (1 + np.exp(-s / temp))) / 100.0
+    assert float(numpy(wrapper.losses[0])) == pytest.approx(expected, rel=1e-5)
+    with pytest.raises(ValueError, match="channel_cost applies to granularity='channel' only"):
+        keras_ltp.PrunableWrapper(layers.Dense(4), channel_cost=5.0)
+
+
+def _chain_model():
+    x = keras.Input((6, 6, 2))
+    h = layers.Conv2D(8, 3, padding="same", use_bias=False, name="conv1")(x)
+    h = layers.BatchNormalization(name="bn1")(h)
+    h = layers.ReLU()(h)
+    h = layers.MaxPooling2D(2)(h)  # 3x3
+    h = layers.Conv2D(4, 3, padding="same", name="conv2")(h)
+    h = layers.Flatten()(h)
+    h = layers.Dense(16, activation="relu", name="fc")(h)
+    return keras.Model(x, layers.Dense(3, name="out")(h))
+
+
+@pytest.mark.parametrize(
+    "cost, expected, normalizer",
+    [
+        # conv1: its 3*3*2 kernel slice, plus conv2's 3*3*4 input slice;
+        # conv2: 3*3*8, plus fc's 3*3=9 Flatten rows of 16; fc: 36 + out's 3;
+        # out (a model output, per weight): 16*3 weights.
+        ("params", {"conv1": 18 + 36, "conv2": 72 + 9 * 16, "fc": 36 + 3}, 54 * 8 + 216 * 4 + 39 * 16 + 48),
+        # Each weight times its layer's output positions: conv1 6*6, conv2 3*3, Dense 1.
+        (
+            "flops",
+            {"conv1": 18 * 36 + 36 * 9, "conv2": 72 * 9 + 144, "fc": 36 + 3},
+            972 * 8 + 792 * 4 + 39 * 16 + 48,
+        ),
+    ],
+)
+def test_a_channel_costs_its_weights_and_its_readers_input_slices(cost, expected, normalizer):
+    pruned = keras_ltp.prune(_chain_model(), granularity="channel", cost=cost)
+    costs = {w.name: w.channel_cost for w in keras_ltp.iter_wrappers(pruned) if w.granularity == "channel"}
+    assert costs == {f"ltp_{name}": pytest.approx(value) for name, value in expected.items()}
+    assert [w.l0_normalizer for w in keras_ltp.iter_wrappers(pruned)] == [pytest.approx(normalizer)] * 4
+    assert pruned.get_layer("ltp_out").granularity == "weight"
+
+
 def test_bad_granularity_and_unsupported_layers_are_refused_with_the_fix():
     with pytest.raises(ValueError, match="granularity must be one of"):
         keras_ltp.PrunableWrapper(layers.Dense(2), granularity="block")
@@ -145,6 +195,22 @@ def test_prune_groups_only_channels_that_can_be_removed():
     assert [n for n in stripped_names if n.startswith("inner")] == ["inner", "inner_bn"]
 
 
+def test_layers_that_cannot_lose_channels_fall_back_with_one_warning_naming_them():
+    with pytest.warns(UserWarning, match="3 layer.*: ltp_project, ltp_side, ltp_stem[.].*fallback='dense'"):
+        keras_ltp.prune(_residual_model(), granularity="channel")
+    with pytest.warns(UserWarning, match="left unpruned.*: project, side, stem[.]") as caught:
+        pruned = keras_ltp.prune(_residual_model(), granularity="channel", fallback="dense")
+    assert len(caught) == 1
+    assert [w.name for w in keras_ltp.iter_wrappers(pruned)] == ["ltp_inner"]
+    assert type(pruned.get_layer("stem")) is layers.Conv2D
+    assert "Add" in pruned.ltp_channel_report["dense"]["stem"]
+    with pytest.raises(ValueError, match="fallback must be one of"):
+        keras_ltp.prune(_residual_model(), granularity="channel", fallback="skip")
+    head_only = keras.Sequential([keras.Input((3,)), layers.Dense(2, name="head")])
+    with pytest.raises(ValueError, match="no layer whose channels can be removed.*'head': its channels reach a model"):
+        keras_ltp.prune(head_only, granularity="channel", fallback="dense")
+
+
 def test_channel_pruned_model_saves_and_loads_in_safe_mode(tmp_path):
     pruned = keras_ltp.prune(_residual_model(), granularity="channel", initial_threshold=1.0)
     x = np.random.default_rng(0).normal(size=(2, 8, 8, 3)).astype("float32")
@@ -173,3 +239,23 @@ def test_sparsity_target_steers_channel_granularity():
     assert report["sparsity"] == pytest.approx(0.5, abs=0.05)
     assert kept_channels < 32
     assert report["kept"] == kept_channels * 10 + int(numpy(pruned.layers[1].hard_masks()[0]).sum())
+
+
+def test_sparsity_target_in_cost_reaches_the_fraction_of_multiply_adds():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(128, 6, 6, 2)).astype("float32")
+    y = rng.integers(0, 3, size=128)
+    pruned = keras_ltp.prune(_chain_model(), granularity="channel", cost="flops")
+    pruned.compile(keras.optimizers.Adam(0.01), keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    target = keras_ltp.callbacks.SparsityTarget(0.5, check_every=2, measure="cost")
+    pruned.fit(x, y, epochs=8, batch_size=16, verbose=0, callbacks=[target])
+    # Multiply-adds removed, counted by hand (test_a_channel_costs_...): a
+    # conv1 channel 972, a conv2 channel 792, an fc unit 39, an `out` weight 1.
+    removed = sum(
+        cost * (1 - numpy(pruned.get_layer(f"ltp_{name}").channel_mask())).sum()
+        for name, cost in (("conv1", 972), ("conv2", 792), ("fc", 39))
+    )
+    removed += (1 - numpy(pruned.get_layer("ltp_out").hard_masks()[0])).sum()
+    assert removed / 11616 == pytest.approx(0.5, abs=0.09)  # one conv1 channel is 0.084
+    with pytest.raises(ValueError, match="measure must be one of"):
+        keras_ltp.callbacks.SparsityTarget(0.5, measure="flops")

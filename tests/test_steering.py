@@ -97,3 +97,40 @@ def test_end_of_fit_moves_nothing_and_reports_a_shortfall_beyond_final_gap(short
         decision = steering.decide(squares, taus, strength, current + short_by, final=True, **LAW)
         assert decision.strength_factor == 1.0 and decision.threshold_factor is None
         assert decision.shortfall == (pytest.approx(short_by) if reported else 0.0)
+
+
+def _pruned_cost(squares, taus, costs, factor=1.0):
+    """Brute force: the cost of the weights with w^2 <= factor * tau."""
+    return sum(c for s, t, c in zip(squares, taus, costs) for value in s if value <= factor * t)
+
+
+def test_hard_sparsity_with_costs_is_the_pruned_fraction_of_the_cost():
+    squares, taus = _tensors(0)
+    costs = [784.0, 196.0, 1.0]
+    total = 50 * 784.0 + 120 * 196.0 + 30 * 1.0
+    assert steering.hard_sparsity(squares, taus, costs) == pytest.approx(_pruned_cost(squares, taus, costs) / total)
+
+
+@settings(max_examples=40, deadline=None, derandomize=True)
+@given(seed=st.integers(0, 10_000), fraction=st.floats(0.01, 0.99))
+def test_count_for_takes_the_fewest_smallest_ratio_weights_that_reach_the_cost(seed, fraction):
+    squares, taus = _tensors(seed)
+    costs = [5.0, 1.0, 0.5]
+    count = steering.count_for(squares, taus, costs, fraction)
+    # Brute force: weights in increasing w^2 / tau, their costs added one by one.
+    order = sorted((value / t, c) for s, t, c in zip(squares, taus, costs) for value in s)
+    total = sum(c for _, c in order)
+    reached = [sum(c for _, c in order[:k]) >= fraction * total - 1e-9 for k in range(len(order) + 1)]
+    assert count == reached.index(True)
+    assert steering.count_for(squares, taus, None, fraction) == math.ceil(fraction * 200 - 1e-9)
+
+
+def test_above_a_cost_target_lands_on_it_in_cost():
+    squares, taus = _tensors(2)
+    costs = [784.0, 196.0, 1.0]
+    total = 50 * 784.0 + 120 * 196.0 + 30 * 1.0
+    decision = steering.decide(squares, taus, 1.0, 0.3, **LAW, costs=costs)
+    assert decision.strength_factor == 0.5
+    pruned = _pruned_cost(squares, taus, costs, decision.threshold_factor)
+    # On the target: reached, and short of it without the costliest pruned weight.
+    assert 0.3 * total <= pruned < 0.3 * total + 784.0

@@ -11,6 +11,8 @@ from keras_ltp.wrapper import iter_wrappers
 
 __all__ = ["SparsityTarget"]
 
+MEASURES = ("weights", "cost")
+
 _numpy = keras.ops.convert_to_numpy
 
 
@@ -70,6 +72,12 @@ class SparsityTarget(keras.callbacks.Callback):
         catch_up: fraction of the remaining gap to the target closed per
             check by raising the thresholds, once lambda is at `max_strength`;
             in (0, 1].
+        measure: what the target is a fraction of: `"weights"` (the pruned
+            weights, counted) or `"cost"` (what the regularizer counts, each
+            weight weighted by its wrapper's `cost_per_weight()`: with
+            `prune(..., cost="flops")` the fraction of multiply-adds
+            removed, with channel granularity including the input slices
+            of the layers that read a removed channel).
         verbose: 1 prints lambda and sparsity at each epoch end.
 
     Example:
@@ -77,7 +85,17 @@ class SparsityTarget(keras.callbacks.Callback):
     >>> target = SparsityTarget(0.9)
     """
 
-    def __init__(self, target, check_every=5, rate=0.1, min_strength=1e-3, max_strength=30.0, catch_up=0.1, verbose=0):
+    def __init__(
+        self,
+        target,
+        check_every=5,
+        rate=0.1,
+        min_strength=1e-3,
+        max_strength=30.0,
+        catch_up=0.1,
+        measure="weights",
+        verbose=0,
+    ):
         super().__init__()
         if not (isinstance(target, (int, float)) and 0.0 < target < 1.0):
             raise ValueError(f"SparsityTarget: target must be a fraction in (0, 1), got {target!r} (e.g. 0.9 for 90%).")
@@ -91,7 +109,10 @@ class SparsityTarget(keras.callbacks.Callback):
             )
         if not (isinstance(catch_up, (int, float)) and 0.0 < catch_up <= 1.0):
             raise ValueError(f"SparsityTarget: catch_up must be a fraction in (0, 1], got {catch_up!r}.")
+        if measure not in MEASURES:
+            raise ValueError(f"SparsityTarget: measure must be one of {MEASURES}, got {measure!r}.")
         self.target = float(target)
+        self.measure = measure
         self.check_every = check_every
         self.rate = float(rate)
         self.min_strength = float(min_strength)
@@ -132,11 +153,12 @@ class SparsityTarget(keras.callbacks.Callback):
             return
         self._steered = key
         wrappers = list(iter_wrappers(self.model))
-        squares, taus = [], []
+        squares, taus, costs = [], [], []
         for wrapper in wrappers:
             for score, tau in zip(wrapper.scores(), wrapper.effective_thresholds()):
                 squares.append(_numpy(score).astype("float32").ravel())
                 taus.append(float(_numpy(tau)))
+                costs.append(wrapper.cost_per_weight())
         decision = steering.decide(
             squares,
             taus,
@@ -146,6 +168,7 @@ class SparsityTarget(keras.callbacks.Callback):
             max_strength=self.max_strength,
             catch_up=self.catch_up,
             final=final,
+            costs=costs if self.measure == "cost" else None,
         )
         if decision.shortfall:
             warnings.warn(
