@@ -269,6 +269,7 @@ def main(argv=None):
     parser.add_argument("--epochs", type=int, help="epochs per phase (default: per network, %s)" % EPOCHS)
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--per-round", type=int, default=20)
+    parser.add_argument("--name", default="latency", help="the result's name: results/NAME.json and NAME.png")
     _common.add_results_option(parser)
     args = parser.parse_args(argv)
     networks = args.networks.split(",")
@@ -276,7 +277,7 @@ def main(argv=None):
     if unknown:
         parser.error(f"unknown network(s) {unknown}; choose from {list(NETWORKS)}")
     epochs = {n: 1 if args.quick else (args.epochs or EPOCHS[n]) for n in networks}
-    result = _common.record("latency", argv, target=args.target, epochs=epochs, rows=[], notes={})
+    result = _common.record("latency", argv, name=args.name, target=args.target, epochs=epochs, rows=[], notes={})
     warnings.filterwarnings("ignore", message=".*nothing was pruned")
     import tensorflow as tf
 
@@ -304,7 +305,7 @@ def main(argv=None):
         )
     suffix = "_quick" if args.quick else ""
     _common.write(result, args.results_dir, suffix=f"{suffix}.json")
-    plot(result["rows"], os.path.join(args.results_dir, f"latency{suffix}.png"))
+    plot(result["rows"], os.path.join(args.results_dir, f"{args.name}{suffix}.png"))
 
 
 if __name__ == "__main__":

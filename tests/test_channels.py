@@ -200,7 +200,7 @@ def test_layers_that_cannot_lose_channels_fall_back_with_one_warning_naming_them
         keras_ltp.prune(_residual_model(), granularity="channel")
     with pytest.warns(UserWarning, match="left unpruned.*: project, side, stem[.]") as caught:
         pruned = keras_ltp.prune(_residual_model(), granularity="channel", fallback="dense")
-    assert len(caught) == 1
+    assert len([w for w in caught if "cannot lose whole channels" in str(w.message)]) == 1
     assert [w.name for w in keras_ltp.iter_wrappers(pruned)] == ["ltp_inner"]
     assert type(pruned.get_layer("stem")) is layers.Conv2D
     assert "Add" in pruned.ltp_channel_report["dense"]["stem"]

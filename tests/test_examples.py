@@ -58,7 +58,14 @@ def poisoned(tmp_path_factory):
 
 
 def test_examples_folder_holds_only_runnable_examples():
-    assert SCRIPTS == ["mnist_lenet.py", "mnist_lenet5.py", "mobilenet_v2.py", "resnet_bn.py", "text_transformer.py"]
+    assert SCRIPTS == [
+        "mnist_lenet.py",
+        "mnist_lenet5.py",
+        "mobilenet_v2.py",
+        "resnet_bn.py",
+        "resnet_channels.py",
+        "text_transformer.py",
+    ]
     for script in SCRIPTS:
         with open(os.path.join(EXAMPLES, script)) as f:
             assert 'if __name__ == "__main__":' in f.read(), script
@@ -131,6 +138,34 @@ def test_main_example_runs_without_native_log_lines(tmp_path):
     summary = json.loads((out / "summary.json").read_text())
     assert summary["model"] == "lenet_300_100" and 0.0 < summary["sparsity"] < 1.0
     for name in ("model.tflite", "model_int8.tflite", "export_report.json", "lenet_300_100_stripped.keras"):
+        assert (out / name).exists(), name
+
+
+@pytest.mark.slow
+def test_channel_example_shrinks_exports_and_prints_the_speed_table(tmp_path):
+    out = tmp_path / "channels"
+    result = _run_example(
+        "resnet_channels.py",
+        "--dense-epochs",
+        "1",
+        "--prune-epochs",
+        "1",
+        "--out",
+        str(out),
+        "--verbose",
+        "0",
+        env=_env(),
+        timeout=400,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-3000:]
+    assert native_log_lines(output) == [], output
+    assert re.search(r"\nshrunk +0\.\d{4} .* ms \(\d+\.\d\dx\)", output), output
+    summary = json.loads((out / "summary.json").read_text())
+    dense, shrunk = summary["models"]["dense"], summary["models"]["shrunk"]
+    assert shrunk["multiply_adds"] < dense["multiply_adds"] and shrunk["params"] < dense["params"]
+    assert summary["tflite_float32_max_abs_error"] < 1e-3
+    for name in ("model.tflite", "model_int8.tflite", "saved_model", "resnet_shrunk.keras"):
         assert (out / name).exists(), name
 
 
