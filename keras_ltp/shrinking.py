@@ -25,6 +25,7 @@ summation order).
 """
 
 import math
+import warnings
 
 import keras
 import numpy as np
@@ -97,10 +98,27 @@ def shrink(model, return_report=False):
             f"shrink() expects a Sequential or Functional model, got {type(model).__name__}. "
             "Subclassed models cannot be rebuilt from outside."
         )
-    plain = strip(model) if list(iter_wrappers(model)) else model
+    wrappers = list(iter_wrappers(model))
+    plain = strip(model) if wrappers else model
     spaces = []
     shrunk = _shrink_graph(plain, spaces)
-    return (shrunk, ShrinkReport(spaces)) if return_report else shrunk
+    report = ShrinkReport(spaces)
+    if report.removed == 0:
+        warnings.warn(_nothing_removed_message(model, wrappers), UserWarning, stacklevel=2)
+    return (shrunk, report) if return_report else shrunk
+
+
+def _nothing_removed_message(model, wrappers):
+    if wrappers and all(w.granularity == "weight" for w in wrappers):
+        return (
+            f"shrink({model.name!r}) removed nothing: it removes whole channels only, and this model is "
+            "pruned per weight (granularity='weight'), so its zeros stay where they are; the result is a "
+            "stripped copy. Prune with keras_ltp.prune(..., granularity='channel') to make layers narrower."
+        )
+    return (
+        f"shrink({model.name!r}) removed nothing: no channel is zero for every input (or every zero one is in "
+        "a set kept whole; return_report=True says why); the result computes what the model computes."
+    )
 
 
 def _weights(layer):

@@ -224,3 +224,19 @@ def test_shrink_is_the_identity_on_the_function(widths_list, zero_flags, join):
     shrunk = keras_ltp.shrink(model)
     np.testing.assert_allclose(numpy(shrunk(data)), numpy(model(data)), rtol=1e-4, atol=1e-5)
     assert shrunk.count_params() <= model.count_params()
+
+
+def test_shrink_says_when_it_removes_nothing():
+    dense = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3), keras.layers.Dense(2)])
+    x = np.random.default_rng(0).normal(size=(5, 4)).astype("float32")
+    with pytest.warns(UserWarning, match="removed nothing: no channel is zero") as caught:
+        same = keras_ltp.shrink(dense)
+    assert len([w for w in caught if "removed nothing" in str(w.message)]) == 1
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(same(x)), keras.ops.convert_to_numpy(dense(x)), atol=1e-6)
+    per_weight = keras_ltp.prune(dense, initial_threshold=1.0)
+    with pytest.warns(UserWarning, match="removes whole channels only.*granularity='weight'.*stripped copy"):
+        stripped = keras_ltp.shrink(per_weight)
+    assert not list(keras_ltp.iter_wrappers(stripped))
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(stripped(x)), keras.ops.convert_to_numpy(per_weight(x)), atol=1e-6
+    )
