@@ -13,7 +13,8 @@ offline: `examples.common.data`), then for the same number of epochs:
   measure="cost")`, then `shrink()`: the pruned channels are gone. A channel
   costs the multiply-adds it takes from its layer and from its readers'
   input slices, so the target is the fraction of those multiply-adds
-  removed, and LTP spends the budget where the time goes.
+  removed (at least: each weight counts once, by its own layer's mask), and
+  LTP spends the budget where the time goes.
 * `l1_filters`: Li et al. 2017: the same layers lose their smallest-L1-norm
   filters, one uniform fraction per layer, the fraction whose shrunk model
   has about the multiply-adds of `ltp_channel`'s; then it is shrunk and

@@ -3,7 +3,7 @@
 Trains the dense ResNet, prunes output channels with LTP inside `model.fit`
 (`keras_ltp.prune(..., granularity="channel", cost="flops",
 fallback="dense")`, steered by `SparsityTarget(--target, measure="cost")`
-to remove that fraction of the prunable multiply-adds), removes the pruned
+to remove at least that fraction of the prunable multiply-adds), removes the pruned
 channels with `keras_ltp.shrink`, exports a SavedModel and float32/int8
 `.tflite` files under `--out`, and prints the speed table: accuracy,
 parameters, multiply-adds, file size and latency in LiteRT with its
@@ -38,7 +38,9 @@ def parser():
     )
     p.add_argument("--dense-epochs", type=int, default=8, help="epochs of dense training")
     p.add_argument("--prune-epochs", type=int, default=8, help="epochs of channel pruning")
-    p.add_argument("--target", type=float, default=0.75, help="fraction of the prunable multiply-adds to remove")
+    p.add_argument(
+        "--target", type=float, default=0.75, help="fraction of the prunable multiply-adds to remove (at least)"
+    )
     p.add_argument("--batch-size", type=int, default=64, help="batch size of both trainings")
     p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate of both trainings")
     p.add_argument("--out", default="runs/resnet_channels", help="folder for the models, exports and summary.json")
@@ -142,7 +144,7 @@ def run(args):
 
     pruned = compiled(keras_ltp.prune(dense, granularity="channel", cost="flops", fallback="dense"))
     progress(
-        f"\n== Channel LTP: {args.prune_epochs} epochs, removing {args.target:.0%} of the multiply-adds of "
+        f"\n== Channel LTP: {args.prune_epochs} epochs, removing at least {args.target:.0%} of the multiply-adds of "
         f"{', '.join(pruned.ltp_channel_report['channel'])} (and of the layers that read them)"
     )
     target = keras_ltp.callbacks.SparsityTarget(args.target, measure="cost")

@@ -47,8 +47,9 @@ def prune(model_or_layer, layer_options=None, *, cost="params", granularity="wei
             With channel granularity a channel costs the weights it takes
             from its group and from the input slices of the layers that
             read it (which `keras_ltp.shrink` removes with it), each at
-            its layer's cost: `cost="flops"` then steers toward the
-            multiply-adds, so the latency, of the shrunk model.
+            its layer's cost (a callable is called for those readers too):
+            `cost="flops"` then steers toward the multiply-adds, so the
+            latency, of the shrunk model.
         granularity: `"weight"` (unstructured) or `"channel"`: prune whole
             output channels where they can later be removed by
             `keras_ltp.shrink` (smaller and faster layers). A producer
@@ -85,6 +86,8 @@ def prune(model_or_layer, layer_options=None, *, cost="params", granularity="wei
         raise ValueError(f"granularity must be one of {GRANULARITIES}, got {granularity!r}.")
     if fallback not in FALLBACKS:
         raise ValueError(f"fallback must be one of {FALLBACKS}, got {fallback!r}.")
+    if fallback != "weight" and granularity != "channel":
+        raise ValueError(f"fallback={fallback!r} applies to granularity='channel' only; remove it or set granularity.")
     if not isinstance(model_or_layer, keras.Model):
         return _prune_layer(model_or_layer, layer_options, dict(options, granularity=granularity))
     plans, groups, reasons = _plan(model_or_layer, layer_options, cost, options, granularity, fallback)
@@ -187,8 +190,10 @@ def _plan(model, layer_options, cost, options, granularity, fallback="weight"):
     for every layer to wrap, with the regularizer's `l0_weight` (the layer's
     cost unless given), a channel group's `channel_cost` (the costs of the
     weights one channel takes from the group and from its readers' input
-    slices) and the common `l0_normalizer` (the whole model's weighted
-    count) filled in; with channel granularity `groups` is
+    slices) and `own_channel_cost` (the same without the readers that are
+    wrapped themselves, so that each weight is counted once), and the
+    common `l0_normalizer` (the whole model's weighted count, each weight
+    once) filled in; with channel granularity `groups` is
     `{id(producer): followers}` and `reasons` `{id(layer): why it is pruned
     per weight}` (both empty otherwise)."""
     plans, groups, reasons, readers = {}, {}, {}, {}
@@ -222,23 +227,29 @@ def _plan(model, layer_options, cost, options, granularity, fallback="weight"):
     for layer_id, chosen in plans.items():
         chosen.setdefault("l0_weight", _layer_cost(by_id[layer_id], cost))
 
-    def weight_cost(layer):
-        return plans[id(layer)]["l0_weight"] if id(layer) in plans else _layer_cost(layer, cost)
+    def slice_cost(layer, weights):
+        """The cost of `weights` weights of `layer` (no call for a layer without prunable weights)."""
+        if not weights:
+            return 0.0
+        return weights * (plans[id(layer)]["l0_weight"] if id(layer) in plans else _layer_cost(layer, cost))
 
     total = 0.0
     for layer_id, chosen in plans.items():
         layer = by_id[layer_id]
         if layer_id in groups:
             width = _channel_count(layer)
-            chosen.setdefault(
-                "channel_cost",
-                sum(
-                    weight_cost(member) * _prunable_count(member) / width
-                    for member in [layer] + groups[layer_id] + readers[layer_id]
-                ),
-            )
-            total += chosen["channel_cost"] * width
+            # Per channel: its output-kernel slice (a SeparableConv's depthwise
+            # kernel does not shrink with its outputs), its followers' slices,
+            # and the input slices of the layers reading it.
+            own = slice_cost(layer, math.prod(output_kernel(layer)[0].shape) / width)
+            own += sum(slice_cost(f, _prunable_count(f) / width) for f in groups[layer_id])
+            read = [(r, slice_cost(r, _prunable_count(r) / width)) for r in readers[layer_id]]
+            chosen.setdefault("channel_cost", own + sum(c for _, c in read))
+            # What no other wrapper counts: the readers that are not pruned.
+            chosen.setdefault("own_channel_cost", own + sum(c for r, c in read if id(r) not in plans))
+            total += chosen["own_channel_cost"] * width
         else:
+            chosen.pop("channel_cost", None)  # a layer that fell back to weight granularity
             total += chosen["l0_weight"] * _prunable_count(layer)
     if not plans:
         if reasons:

@@ -91,6 +91,8 @@ def count_for(squares, taus, costs, fraction):
     >>> count_for([np.array([1.0, 4.0]), np.array([9.0])], [2.0, 10.0], [1.0, 2.0], 0.5)
     2
     """
+    if costs is None:
+        return max(math.ceil(fraction * sum(s.size for s in squares) - 1e-9), 0)
     costs = _costs(squares, costs)
     ratios = np.concatenate(_ratios(squares, taus))
     each = np.concatenate([np.full(s.size, c) for s, c in zip(squares, costs)])

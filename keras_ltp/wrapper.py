@@ -111,7 +111,8 @@ class PrunableWrapper(keras.layers.Wrapper):
         l0_strength: `lambda >= 0`, weight of the soft-L0 regularizer.
         l0_weight: cost per kept weight of this layer (e.g. FLOPs per weight).
         l0_normalizer: divisor of the regularizer; default: this layer's
-            number of prunable weights times `l0_weight`.
+            number of prunable weights times `l0_weight` (with channel
+            granularity: its channels times `own_channel_cost`).
         threshold_gain: `tau = threshold_gain * theta * mean(w^2)`. Adam-type
             optimizers move a variable by about one learning rate per step
             whatever its gradient, so the gain sets how fast thresholds can
@@ -140,6 +141,11 @@ class PrunableWrapper(keras.layers.Wrapper):
             pruned weights per channel; `keras_ltp.prune` adds the input
             slices of the layers that read the channel, each weighted by its
             own cost, since `keras_ltp.shrink` removes those too.
+        own_channel_cost: the part of `channel_cost` that no other wrapper
+            counts (readers that are wrapped count their weights
+            themselves): what the default `l0_normalizer` and
+            `cost_per_weight()` count per channel, so that totals count each
+            weight once. Default (None): `channel_cost`.
         **kwargs: base `keras.layers.Layer` arguments (`name`, ...).
 
     Example:
@@ -161,6 +167,7 @@ class PrunableWrapper(keras.layers.Wrapper):
         hard_forward=None,
         granularity="weight",
         channel_cost=None,
+        own_channel_cost=None,
         **kwargs,
     ):
         if isinstance(layer, PrunableWrapper):
@@ -177,11 +184,13 @@ class PrunableWrapper(keras.layers.Wrapper):
         _check_positive_finite(threshold_gain, "threshold_gain", name)
         if l0_normalizer is not None:
             _check_positive_finite(l0_normalizer, "l0_normalizer", name)
-        if channel_cost is not None:
-            _check_positive_finite(channel_cost, "channel_cost", name)
+        for what, value in (("channel_cost", channel_cost), ("own_channel_cost", own_channel_cost)):
+            if value is None:
+                continue
+            _check_positive_finite(value, what, name)
             if granularity != "channel":
                 raise ValueError(
-                    f"PrunableWrapper({name!r}): channel_cost applies to granularity='channel' only; "
+                    f"PrunableWrapper({name!r}): {what} applies to granularity='channel' only; "
                     "remove it, or set granularity='channel'."
                 )
         if not isinstance(initial_threshold, (int, float)) or not math.isfinite(initial_threshold):
@@ -214,6 +223,7 @@ class PrunableWrapper(keras.layers.Wrapper):
         self.hard_forward = hard_forward
         self.granularity = granularity
         self.channel_cost = None if channel_cost is None else float(channel_cost)
+        self.own_channel_cost = None if own_channel_cost is None else float(own_channel_cost)
         self.supports_masking = layer.supports_masking
 
     # -- building -----------------------------------------------------------
@@ -379,23 +389,26 @@ class PrunableWrapper(keras.layers.Wrapper):
         return mapping, l0_terms
 
     def cost_per_weight(self):
-        """What one pruned weight of this layer costs in the regularizer:
-        `l0_weight`, or with channel granularity its share of its channel's
-        `channel_cost` (the layer must be built). `SparsityTarget(...,
-        measure="cost")` weighs each weight by it."""
+        """What one pruned weight of this layer counts for in the model's
+        total cost: `l0_weight`, or with channel granularity its share of
+        its channel's `own_channel_cost` (the layer must be built).
+        `SparsityTarget(..., measure="cost")` weighs each weight by it."""
         if self.granularity == "channel":
-            return self._cost_per_channel() * self._layout.channels / self.num_prunable()
+            return self._own_cost_per_channel() * self._layout.channels / self.num_prunable()
         return self.l0_weight
 
     def _cost_per_channel(self):
         return self.channel_cost or self.l0_weight * self.num_prunable() / self._layout.channels
+
+    def _own_cost_per_channel(self):
+        return self.own_channel_cost or self._cost_per_channel()
 
     def _l0_normalizer(self):
         """The regularizer's divisor: given, or this layer's whole cost."""
         if self.l0_normalizer:
             return self.l0_normalizer
         if self.granularity == "channel":
-            return self._cost_per_channel() * self._layout.channels
+            return self._own_cost_per_channel() * self._layout.channels
         return self.l0_weight * self.num_prunable()
 
     def call(self, *args, training=None, **kwargs):
@@ -428,6 +441,7 @@ class PrunableWrapper(keras.layers.Wrapper):
                 "hard_forward": self.hard_forward,
                 "granularity": self.granularity,
                 "channel_cost": self.channel_cost,
+                "own_channel_cost": self.own_channel_cost,
             }
         )
         return config

@@ -127,26 +127,33 @@ def _chain_model():
 
 
 @pytest.mark.parametrize(
-    "cost, expected, normalizer",
+    "cost, expected, own, normalizer",
     [
         # conv1: its 3*3*2 kernel slice, plus conv2's 3*3*4 input slice;
-        # conv2: 3*3*8, plus fc's 3*3=9 Flatten rows of 16; fc: 36 + out's 3;
-        # out (a model output, per weight): 16*3 weights.
-        ("params", {"conv1": 18 + 36, "conv2": 72 + 9 * 16, "fc": 36 + 3}, 54 * 8 + 216 * 4 + 39 * 16 + 48),
-        # Each weight times its layer's output positions: conv1 6*6, conv2 3*3, Dense 1.
+        # conv2: 3*3*8, plus fc's 3*3=9 Flatten rows of 16; fc: 36 + out's 3.
+        # Own costs leave out the readers that are wrapped (all of them here),
+        # so the normalizer counts each of the 1,056 weights once.
+        ("params", {"conv1": 18 + 36, "conv2": 72 + 9 * 16, "fc": 36 + 3}, {"conv1": 18, "conv2": 72, "fc": 36}, 1056),
+        # Each weight times its layer's output positions: conv1 6*6, conv2 3*3,
+        # Dense 1; the normalizer is the model's 8,400 multiply-adds.
         (
             "flops",
             {"conv1": 18 * 36 + 36 * 9, "conv2": 72 * 9 + 144, "fc": 36 + 3},
-            972 * 8 + 792 * 4 + 39 * 16 + 48,
+            {"conv1": 648, "conv2": 648, "fc": 36},
+            8400,
         ),
     ],
 )
-def test_a_channel_costs_its_weights_and_its_readers_input_slices(cost, expected, normalizer):
+def test_a_channel_costs_its_weights_and_its_readers_input_slices(cost, expected, own, normalizer):
     pruned = keras_ltp.prune(_chain_model(), granularity="channel", cost=cost)
-    costs = {w.name: w.channel_cost for w in keras_ltp.iter_wrappers(pruned) if w.granularity == "channel"}
-    assert costs == {f"ltp_{name}": pytest.approx(value) for name, value in expected.items()}
+    wrappers = [w for w in keras_ltp.iter_wrappers(pruned) if w.granularity == "channel"]
+    assert {w.name: w.channel_cost for w in wrappers} == {f"ltp_{n}": pytest.approx(v) for n, v in expected.items()}
+    assert {w.name: w.own_channel_cost for w in wrappers} == {f"ltp_{n}": pytest.approx(v) for n, v in own.items()}
     assert [w.l0_normalizer for w in keras_ltp.iter_wrappers(pruned)] == [pytest.approx(normalizer)] * 4
     assert pruned.get_layer("ltp_out").granularity == "weight"
+    # A reader left dense is counted by the producer that removes its input slices.
+    dense_fc = keras_ltp.prune(_chain_model(), lambda layer: None if layer.name == "fc" else {}, granularity="channel")
+    assert dense_fc.get_layer("ltp_conv2").own_channel_cost == pytest.approx(72 + 9 * 16)
 
 
 def test_bad_granularity_and_unsupported_layers_are_refused_with_the_fix():
@@ -206,6 +213,8 @@ def test_layers_that_cannot_lose_channels_fall_back_with_one_warning_naming_them
     assert "Add" in pruned.ltp_channel_report["dense"]["stem"]
     with pytest.raises(ValueError, match="fallback must be one of"):
         keras_ltp.prune(_residual_model(), granularity="channel", fallback="skip")
+    with pytest.raises(ValueError, match="fallback='dense' applies to granularity='channel' only"):
+        keras_ltp.prune(_residual_model(), fallback="dense")
     head_only = keras.Sequential([keras.Input((3,)), layers.Dense(2, name="head")])
     with pytest.raises(ValueError, match="no layer whose channels can be removed.*'head': its channels reach a model"):
         keras_ltp.prune(head_only, granularity="channel", fallback="dense")
@@ -241,6 +250,15 @@ def test_sparsity_target_steers_channel_granularity():
     assert report["kept"] == kept_channels * 10 + int(numpy(pruned.layers[1].hard_masks()[0]).sum())
 
 
+def _multiply_adds(model):
+    """Multiply-adds per example of a plain model: each kernel weight once per output position."""
+    total = 0
+    for layer in model.layers:
+        if getattr(layer, "kernel", None) is not None:
+            total += np.prod(layer.kernel.shape) * np.prod(layer.output.shape[1:-1])
+    return total
+
+
 def test_sparsity_target_in_cost_reaches_the_fraction_of_multiply_adds():
     rng = np.random.default_rng(0)
     x = rng.normal(size=(128, 6, 6, 2)).astype("float32")
@@ -249,13 +267,16 @@ def test_sparsity_target_in_cost_reaches_the_fraction_of_multiply_adds():
     pruned.compile(keras.optimizers.Adam(0.01), keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     target = keras_ltp.callbacks.SparsityTarget(0.5, check_every=2, measure="cost")
     pruned.fit(x, y, epochs=8, batch_size=16, verbose=0, callbacks=[target])
-    # Multiply-adds removed, counted by hand (test_a_channel_costs_...): a
-    # conv1 channel 972, a conv2 channel 792, an fc unit 39, an `out` weight 1.
+    # Multiply-adds counted by hand, each weight once by its own layer's mask:
+    # a conv1 channel 648, a conv2 channel 648, an fc unit 36, an `out` weight 1.
     removed = sum(
         cost * (1 - numpy(pruned.get_layer(f"ltp_{name}").channel_mask())).sum()
-        for name, cost in (("conv1", 972), ("conv2", 792), ("fc", 39))
+        for name, cost in (("conv1", 648), ("conv2", 648), ("fc", 36))
     )
     removed += (1 - numpy(pruned.get_layer("ltp_out").hard_masks()[0])).sum()
-    assert removed / 11616 == pytest.approx(0.5, abs=0.09)  # one conv1 channel is 0.084
+    assert removed / 8400 == pytest.approx(0.5, abs=0.08)  # one conv channel is 0.077
+    # The shrunk model's multiply-adds: at least that much is gone.
+    assert _multiply_adds(_chain_model()) == 8400
+    assert 1 - _multiply_adds(keras_ltp.shrink(pruned)) / 8400 >= removed / 8400 - 1e-9
     with pytest.raises(ValueError, match="measure must be one of"):
         keras_ltp.callbacks.SparsityTarget(0.5, measure="flops")

@@ -73,11 +73,12 @@ class SparsityTarget(keras.callbacks.Callback):
             check by raising the thresholds, once lambda is at `max_strength`;
             in (0, 1].
         measure: what the target is a fraction of: `"weights"` (the pruned
-            weights, counted) or `"cost"` (what the regularizer counts, each
-            weight weighted by its wrapper's `cost_per_weight()`: with
-            `prune(..., cost="flops")` the fraction of multiply-adds
-            removed, with channel granularity including the input slices
-            of the layers that read a removed channel).
+            weights, counted) or `"cost"` (the model's total cost, what the
+            regularizer counts: each weight weighted by its wrapper's
+            `cost_per_weight()` and counted once, by the mask of the wrapper
+            that holds it). With `prune(..., cost="flops")` that is the
+            fraction of the multiply-adds removed, or more: a weight whose
+            input channel another wrapper removes counts as kept here.
         verbose: 1 prints lambda and sparsity at each epoch end.
 
     Example:
@@ -172,7 +173,8 @@ class SparsityTarget(keras.callbacks.Callback):
         )
         if decision.shortfall:
             warnings.warn(
-                f"SparsityTarget: fit() ended at {self.target - decision.shortfall:.2%} sparsity, "
+                f"SparsityTarget: fit() ended at {self.target - decision.shortfall:.2%} sparsity"
+                f"{' (of the cost)' if self.measure == 'cost' else ''}, "
                 f"{decision.shortfall:.2%} short of the {self.target:.2%} target. Train longer, "
                 "or raise catch_up or max_strength.",
                 stacklevel=2,
