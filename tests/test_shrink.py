@@ -174,6 +174,41 @@ def test_a_channel_pruned_model_exports_shrunk():
     assert keras_ltp.export.deployable(weight_pruned).count_params() == model.count_params()
 
 
+@pytest.mark.parametrize("quantize", [None, "int8"])
+def test_channel_pruned_exports_run_in_litert_default_options(tmp_path, quantize):
+    """What a phone gets (XNNPack on): the shrunk network, float and int8."""
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("keras_ltp.export runs on the TensorFlow backend")
+    rng = np.random.default_rng(0)
+    model = keras.Sequential(
+        [
+            keras.Input((8, 8, 3)),
+            layers.Conv2D(8, 3, padding="same", name="c1"),
+            layers.BatchNormalization(name="bn1"),
+            layers.ReLU(),
+            layers.Conv2D(12, 1, name="c2"),
+            layers.GlobalAveragePooling2D(),
+            layers.Dense(3, name="out"),
+        ]
+    )
+    _randomize_batch_norm(model, rng)
+    pruned = keras_ltp.prune(model, granularity="channel", initial_threshold=1.0)
+    x = rng.normal(size=(40, 8, 8, 3)).astype("float32")
+    path = keras_ltp.export.tflite(pruned, tmp_path / "m.tflite", quantize=quantize, representative_data=x)
+    runner = keras_ltp.export.interpreter(path)  # default options; a delegate failure raises here
+    assert "DELEGATE" in [op["op_name"] for op in runner._get_ops_details()]  # XNNPack took the graph
+    got = keras_ltp.export.run_tflite(path, x)
+    expected = keras.ops.convert_to_numpy(pruned(x, training=False))
+    if quantize is None:
+        np.testing.assert_allclose(got, expected, atol=1e-4 * max(1.0, np.abs(expected).max()))
+    else:
+        assert np.abs(got - expected).max() <= 0.05 * np.ptp(expected)
+    # The narrower network, not zeros: c1's kernel (out, 3, 3, in=3) has lost filters.
+    kept = keras_ltp.shrink(pruned).get_layer("c1").filters
+    shapes = [tuple(d["shape"]) for d in runner.get_tensor_details()]
+    assert kept < 8 and (kept, 3, 3, 3) in shapes and (8, 3, 3, 3) not in shapes
+
+
 def test_shrink_refuses_subclassed_models():
     class Net(keras.Model):
         def __init__(self):
