@@ -139,7 +139,9 @@ def l1_filters(dense, fraction):
         variable.assign(np.moveaxis(kernel, -1, axis))
         # Zero-saliency channels fall under any positive threshold; the others stay.
         wrapper.thresholds[0].assign(1e-9 / wrapper.threshold_gain)
-    return keras_ltp.shrink(pruned)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*removed nothing")  # the search tries fraction 0
+        return keras_ltp.shrink(pruned)
 
 
 def widths(model):
