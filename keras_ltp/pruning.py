@@ -211,6 +211,9 @@ def _plan(model, layer_options, cost, options, granularity, fallback="weight"):
                 id(layer) for layer in graph_model.layers if plans.get(id(layer), {}).get("granularity") == "channel"
             }
             found, why, read = plan_channel_groups(graph_model, candidates)
+            if graph_model is not model:  # a nested model's outputs are not the user's outputs
+                nested = f"its channels reach an output of the nested model {graph_model.name!r}"
+                why = {key: nested if reason == REACHES_OUTPUT else reason for key, reason in why.items()}
             groups.update(found)
             reasons.update(why)
             readers.update(read)

@@ -220,6 +220,18 @@ def test_layers_that_cannot_lose_channels_fall_back_with_one_warning_naming_them
         keras_ltp.prune(head_only, granularity="channel", fallback="dense")
 
 
+def test_a_nested_models_output_layer_is_named_in_the_fallback_warning():
+    inner = keras.Sequential([keras.Input((6, 6, 2)), layers.Conv2D(4, 3, name="inner_conv")], name="backbone")
+    x = keras.Input((6, 6, 2))
+    h = layers.Conv2D(5, 1, name="outer_conv")(inner(x))
+    model = keras.Model(x, layers.Dense(2, name="head")(layers.Flatten()(h)))
+    with pytest.warns(UserWarning, match=r"1 layer\(s\).*: ltp_inner_conv[.]") as caught:
+        pruned = keras_ltp.prune(model, granularity="channel")
+    assert "nested model 'backbone'" in pruned.ltp_channel_report["weight"]["ltp_inner_conv"]
+    assert pruned.ltp_channel_report["channel"] == ["ltp_outer_conv"]
+    assert [str(w.message).count("ltp_head") for w in caught if "cannot lose" in str(w.message)] == [0]
+
+
 def test_channel_pruned_model_saves_and_loads_in_safe_mode(tmp_path):
     pruned = keras_ltp.prune(_residual_model(), granularity="channel", initial_threshold=1.0)
     x = np.random.default_rng(0).normal(size=(2, 8, 8, 3)).astype("float32")
