@@ -75,3 +75,38 @@ def test_mixed_precision_learns_like_float32(policy, float32_run):
     for name, layer in reference["layers"].items():
         assert abs(report["layers"][name]["sparsity"] - layer["sparsity"]) < 0.03, name
     assert accuracy > reference_accuracy - 0.03, (accuracy, reference_accuracy)
+
+
+def test_channel_pruning_under_mixed_float16_reaches_a_cost_target_and_shrinks_exactly():
+    keras.config.set_dtype_policy("mixed_float16")
+    try:
+        keras.utils.set_random_seed(0)
+        model = keras.Sequential(
+            [
+                keras.Input((16,)),
+                L.Dense(32, activation="relu", name="hidden1"),
+                L.Dense(32, activation="relu", name="hidden2"),
+                L.Dense(4, dtype="float32", name="logits"),
+            ]
+        )
+        pruned = keras_ltp.prune(model, granularity="channel", cost="flops")
+        pruned.compile(keras.optimizers.Adam(3e-3), keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+        x, y = _data()
+        target = keras_ltp.callbacks.SparsityTarget(0.5, check_every=2, measure="cost")
+        history = pruned.fit(x, y, epochs=6, batch_size=64, shuffle=False, verbose=0, callbacks=[target])
+        assert np.all(np.isfinite(history.history["loss"]))
+        hidden = [pruned.get_layer(f"ltp_hidden{i}") for i in (1, 2)]
+        assert all(keras.backend.standardize_dtype(w.thresholds[0].dtype) == "float32" for w in hidden)
+        # Each weight counted once by its own mask: a hidden1 unit has 16
+        # weights, a hidden2 unit 32, a logits weight 1; 1,664 in all.
+        pruned_units = [int((1 - keras.ops.convert_to_numpy(w.channel_mask())).sum()) for w in hidden]
+        logits_pruned = int((1 - keras.ops.convert_to_numpy(pruned.get_layer("ltp_logits").hard_masks()[0])).sum())
+        removed = (16 * pruned_units[0] + 32 * pruned_units[1] + logits_pruned) / 1664
+        assert removed == pytest.approx(0.5, abs=0.03)
+        shrunk = keras_ltp.shrink(pruned)
+        assert [shrunk.get_layer(f"hidden{i}").units for i in (1, 2)] == [32 - n for n in pruned_units]
+        expected = keras.ops.convert_to_numpy(pruned(x[:64], training=False))
+        got = keras.ops.convert_to_numpy(shrunk(x[:64], training=False))
+        np.testing.assert_allclose(got, expected, atol=2e-2 * max(1.0, np.abs(expected).max()))
+    finally:
+        keras.config.set_dtype_policy("float32")
