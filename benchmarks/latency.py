@@ -33,7 +33,6 @@ Writes benchmarks/results/latency.json and, with matplotlib, latency.png
 """
 
 import argparse
-import math
 import os
 import sys
 import time
@@ -50,8 +49,8 @@ from benchmarks import _common  # noqa: E402
 from benchmarks.tflite_delegates import timer  # noqa: E402
 from examples.common import architectures  # noqa: E402
 from examples.common import data as ltp_data  # noqa: E402
+from examples.common.measure import multiply_adds  # noqa: E402
 from keras_ltp import channels, export  # noqa: E402
-from keras_ltp.registry import prunable_weights  # noqa: E402
 
 SHAPE, CLASSES = (28, 28, 1), 10
 LATENCIES = ("tflite_default_1t", "tflite_default_2t", "tf_cpu_b1", "tf_cpu_b64")
@@ -106,18 +105,6 @@ def settled(model, x):
 
 def accuracy(model, test):
     return float(np.mean(np.argmax(model.predict(test[0], verbose=0, batch_size=250), axis=1) == test[1]))
-
-
-def multiply_adds(model):
-    """Multiply-adds per example of a flat model's layers with prunable
-    weights (each weight once per output position)."""
-    total = 0
-    for layer in model.layers:
-        weights = prunable_weights(layer)
-        if weights:
-            positions = math.prod(d for d in layer.output.shape[1:-1] if d is not None)
-            total += sum(math.prod(w.shape) for w in weights) * positions
-    return int(total)
 
 
 def _producer(wrapper):

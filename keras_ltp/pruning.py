@@ -12,7 +12,7 @@ import keras
 from keras_ltp.channel_groups import REACHES_OUTPUT, plan_channel_groups
 from keras_ltp.channels import output_kernel
 from keras_ltp.copying import Chain, clone_graph, copy_layer, leaf_layers
-from keras_ltp.registry import prunable_weights
+from keras_ltp.registry import prunable_count, prunable_weights
 from keras_ltp.walk import is_graph_model
 from keras_ltp.wrapper import GRANULARITIES, PrunableWrapper, iter_wrappers
 
@@ -240,20 +240,21 @@ def _plan(model, layer_options, cost, options, granularity, fallback="weight"):
     for layer_id, chosen in plans.items():
         layer = by_id[layer_id]
         if layer_id in groups:
-            width = _channel_count(layer)
+            kernel, axis = output_kernel(layer)
+            width = kernel.shape[axis]
             # Per channel: its output-kernel slice (a SeparableConv's depthwise
             # kernel does not shrink with its outputs), its followers' slices,
             # and the input slices of the layers reading it.
-            own = slice_cost(layer, math.prod(output_kernel(layer)[0].shape) / width)
-            own += sum(slice_cost(f, _prunable_count(f) / width) for f in groups[layer_id])
-            read = [(r, slice_cost(r, _prunable_count(r) / width)) for r in readers[layer_id]]
+            own = slice_cost(layer, math.prod(kernel.shape) / width)
+            own += sum(slice_cost(f, prunable_count(f) / width) for f in groups[layer_id])
+            read = [(r, slice_cost(r, prunable_count(r) / width)) for r in readers[layer_id]]
             chosen.setdefault("channel_cost", own + sum(c for _, c in read))
             # What no other wrapper counts: the readers that are not pruned.
             chosen.setdefault("own_channel_cost", own + sum(c for r, c in read if id(r) not in plans))
             total += chosen["own_channel_cost"] * width
         else:
             chosen.pop("channel_cost", None)  # a layer that fell back to weight granularity
-            total += chosen["l0_weight"] * _prunable_count(layer)
+            total += chosen["l0_weight"] * prunable_count(layer)
     if not plans:
         if reasons:
             raise ValueError(
@@ -286,15 +287,6 @@ def _fallback_message(fallen, fallback):
         f"prune(granularity='channel'): {len(fallen)} layer(s) cannot lose whole channels and are {what}: "
         f"{names}. The model's ltp_channel_report says why for each; {advice}."
     )
-
-
-def _prunable_count(layer):
-    return sum(math.prod(w.shape) for w in prunable_weights(layer))
-
-
-def _channel_count(producer):
-    variable, axis = output_kernel(producer)
-    return variable.shape[axis]
 
 
 def _layer_cost(layer, cost):

@@ -16,11 +16,13 @@ A custom layer opts in, in order of precedence, by
 3. `keras_ltp.register_prunable(LayerClass, ("w", ...))`.
 """
 
+import math
+
 import keras
 
 from keras_ltp.walk import iter_layers, own_variables
 
-__all__ = ["DEFAULT_PRUNABLE_NAMES", "prunable_weights", "register_prunable"]
+__all__ = ["DEFAULT_PRUNABLE_NAMES", "prunable_count", "prunable_weights", "register_prunable"]
 
 DEFAULT_PRUNABLE_NAMES = frozenset(
     {
@@ -108,3 +110,9 @@ def prunable_weights(layer):
             elif name in DEFAULT_PRUNABLE_NAMES and variable.trainable:
                 add(variable)
     return found
+
+
+def prunable_count(layer):
+    """The number of prunable weights (elements) of `layer`: the sizes of
+    `prunable_weights(layer)` added up."""
+    return int(sum(math.prod(w.shape) for w in prunable_weights(layer)))

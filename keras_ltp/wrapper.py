@@ -6,7 +6,7 @@ import keras
 from keras import ops
 
 from keras_ltp import channels, masks
-from keras_ltp.registry import prunable_weights
+from keras_ltp.registry import prunable_count, prunable_weights
 from keras_ltp.walk import iter_layers
 
 __all__ = ["PrunableWrapper", "iter_wrappers"]
@@ -290,7 +290,7 @@ class PrunableWrapper(keras.layers.Wrapper):
 
     def num_prunable(self):
         """Total number of prunable weights (elements) in the wrapped layer."""
-        return int(sum(math.prod(w.shape) for w in self.pruned_weights))
+        return prunable_count(self.layer)
 
     def _relative_threshold(self, theta):
         return ops.cast(theta, "float32") * self.threshold_gain

@@ -21,17 +21,21 @@ def _data():
     return x, y
 
 
-def _train(policy):
-    keras.config.set_dtype_policy(policy)
-    keras.utils.set_random_seed(0)
-    model = keras.Sequential(
+def _mlp(width):
+    return keras.Sequential(
         [
             keras.Input((16,)),
-            L.Dense(64, activation="relu", name="hidden1"),
-            L.Dense(64, activation="relu", name="hidden2"),
+            L.Dense(width, activation="relu", name="hidden1"),
+            L.Dense(width, activation="relu", name="hidden2"),
             L.Dense(4, dtype="float32", name="logits"),
         ]
     )
+
+
+def _train(policy):
+    keras.config.set_dtype_policy(policy)
+    keras.utils.set_random_seed(0)
+    model = _mlp(64)
     pruned = keras_ltp.prune(model, l0_strength=1.0, threshold_gain=30.0)
     pruned.compile(
         keras.optimizers.Adam(3e-3), keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"]
@@ -81,15 +85,7 @@ def test_channel_pruning_under_mixed_float16_reaches_a_cost_target_and_shrinks_e
     keras.config.set_dtype_policy("mixed_float16")
     try:
         keras.utils.set_random_seed(0)
-        model = keras.Sequential(
-            [
-                keras.Input((16,)),
-                L.Dense(32, activation="relu", name="hidden1"),
-                L.Dense(32, activation="relu", name="hidden2"),
-                L.Dense(4, dtype="float32", name="logits"),
-            ]
-        )
-        pruned = keras_ltp.prune(model, granularity="channel", cost="flops")
+        pruned = keras_ltp.prune(_mlp(32), granularity="channel", cost="flops")
         pruned.compile(keras.optimizers.Adam(3e-3), keras.losses.SparseCategoricalCrossentropy(from_logits=True))
         x, y = _data()
         target = keras_ltp.callbacks.SparsityTarget(0.5, check_every=2, measure="cost")

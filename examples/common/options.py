@@ -23,6 +23,28 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
         return text
 
 
+def add_tfds_option(p, data=MNIST_OFFLINE, tfds_example="mnist"):
+    """`--tfds NAME`: a tensorflow-datasets dataset instead of `data`."""
+    p.add_argument(
+        "--tfds",
+        metavar="NAME",
+        help=f"train on this tensorflow-datasets dataset, e.g. {tfds_example} (downloads it the first "
+        f"time); without it: {data}",
+    )
+
+
+def add_verbose_option(p):
+    """`--verbose {0,1,2,3}`, default 2 (3 lets TensorFlow's native log lines through)."""
+    p.add_argument(
+        "--verbose",
+        type=int,
+        default=2,
+        choices=range(4),
+        metavar="{0,1,2,3}",
+        help="0 results only, 1 progress bars, 2 one line per epoch, 3 also TensorFlow's native (C++) log lines",
+    )
+
+
 def parser(description, data=MNIST_OFFLINE, tfds_example="mnist", **defaults):
     """Command-line options common to the examples.
 
@@ -33,12 +55,7 @@ def parser(description, data=MNIST_OFFLINE, tfds_example="mnist", **defaults):
         **defaults: overrides of the option defaults (e.g. `out="runs/lenet"`).
     """
     p = argparse.ArgumentParser(description=description, formatter_class=HelpFormatter)
-    p.add_argument(
-        "--tfds",
-        metavar="NAME",
-        help=f"train on this tensorflow-datasets dataset, e.g. {tfds_example} (downloads it the first "
-        f"time); without it: {data}",
-    )
+    add_tfds_option(p, data, tfds_example)
     p.add_argument("--dense-epochs", type=int, default=30, help="epochs of dense training before pruning")
     p.add_argument("--prune-epochs", type=int, default=30, help="epochs of LTP pruning (training with thresholds)")
     p.add_argument("--batch-size", type=int, default=64, help="batch size of both trainings")
@@ -70,13 +87,6 @@ def parser(description, data=MNIST_OFFLINE, tfds_example="mnist", **defaults):
         choices=["float32", "mixed_float16", "mixed_bfloat16"],
         help="Keras dtype policy for both trainings (masks and thresholds stay float32)",
     )
-    p.add_argument(
-        "--verbose",
-        type=int,
-        default=2,
-        choices=range(4),
-        metavar="{0,1,2,3}",
-        help="0 results only, 1 progress bars, 2 one line per epoch, 3 also TensorFlow's native (C++) log lines",
-    )
+    add_verbose_option(p)
     p.set_defaults(**defaults)
     return p
