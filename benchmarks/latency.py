@@ -18,7 +18,10 @@ offline: `examples.common.data`), then for the same number of epochs:
 * `l1_filters`: Li et al. 2017: the same layers lose their smallest-L1-norm
   filters, one uniform fraction per layer, the fraction whose shrunk model
   has about the multiply-adds of `ltp_channel`'s; then it is shrunk and
-  fine-tuned.
+  fine-tuned. Channels of a residual stream (coupled through an `Add`) are
+  ranked by their L1 norms summed over the layers that write them and go
+  from all of them (Li et al. left the stream whole; this is the stronger
+  baseline).
 
 Each model is timed side by side in one run (rounds take turns, median):
 the `.tflite` file `keras_ltp.export.tflite` writes, in LiteRT with its
@@ -107,23 +110,30 @@ def accuracy(model, test):
     return float(np.mean(np.argmax(model.predict(test[0], verbose=0, batch_size=250), axis=1) == test[1]))
 
 
-def _producer(wrapper):
-    return wrapper.layer.layers[0] if isinstance(wrapper.layer, keras.Sequential) else wrapper.layer
+def _producers(wrapper):
+    """The producers whose output channels a channel wrapper masks (several where they are coupled)."""
+    groups = wrapper.layer.members if isinstance(wrapper.layer, keras_ltp.CoupledChannels) else [wrapper.layer]
+    return [g.layers[0] if isinstance(g, keras.Sequential) else g for g in groups]
 
 
 def l1_filters(dense, fraction):
     """The dense model with the `fraction` smallest-L1-norm output channels
-    of each channel-prunable layer zeroed (through its batch norm), shrunk."""
+    of each channel-prunable layer zeroed (through its batch norm), shrunk.
+    Channels that several layers write (a residual stream) are ranked by the
+    sum of their L1 norms in those layers and zeroed in all of them."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         pruned = keras_ltp.prune(dense, granularity="channel", fallback="dense")
     for wrapper in keras_ltp.iter_wrappers(pruned):
-        variable, axis = channels.output_kernel(_producer(wrapper))
-        kernel = np.moveaxis(keras.ops.convert_to_numpy(variable.value), axis, -1)
-        l1 = np.abs(kernel).reshape(-1, kernel.shape[-1]).sum(axis=0)
+        kernels = []
+        for producer in _producers(wrapper):
+            variable, axis = channels.output_kernel(producer)
+            kernels.append((variable, axis, np.moveaxis(keras.ops.convert_to_numpy(variable.value), axis, -1)))
+        l1 = sum(np.abs(kernel).reshape(-1, kernel.shape[-1]).sum(axis=0) for _, _, kernel in kernels)
         cut = np.argsort(l1, kind="stable")[: int(round(fraction * l1.size))]
-        kernel[..., cut] = 0.0
-        variable.assign(np.moveaxis(kernel, -1, axis))
+        for variable, axis, kernel in kernels:
+            kernel[..., cut] = 0.0
+            variable.assign(np.moveaxis(kernel, -1, axis))
         # Zero-saliency channels fall under any positive threshold; the others stay.
         wrapper.thresholds[0].assign(1e-9 / wrapper.threshold_gain)
     with warnings.catch_warnings():

@@ -2,6 +2,7 @@
 
 from keras_ltp import callbacks, distribute, export, plot, trail, walk
 from keras_ltp.batch_norm import recalibrate_batch_norm
+from keras_ltp.coupled import CoupledChannels
 from keras_ltp.pruning import prune
 from keras_ltp.registry import register_prunable
 from keras_ltp.shrinking import shrink
@@ -12,6 +13,7 @@ from keras_ltp.wrapper import PrunableWrapper, iter_wrappers
 __version__ = "0.1.0"
 
 __all__ = [
+    "CoupledChannels",
     "PrunableWrapper",
     "callbacks",
     "distribute",

@@ -7,9 +7,14 @@ activations, depthwise convolutions, each the only reader of the one before)
 join its group so that one mask zeroes the channel through all of them, and
 beyond the group the channel only reaches layers that can drop an input
 channel (the next producer, or Flatten then Dense), through weightless
-channel-wise layers (activations, pooling, padding, dropout). Anything else
-on the way (a model output, `Add`, `Concatenate`, a reshape, a nested model)
-keeps the producer's width: it is pruned per weight, and the reason is kept.
+channel-wise layers (activations, pooling, padding, dropout) and merges
+(`Add`, `Multiply`, ...). Groups whose channels meet in a merge (a residual
+stream: the stem and the last convolution of each block) are *coupled*:
+a channel goes only when every one of them drops it, so they share one
+mask (`keras_ltp.CoupledChannels`). Anything else on the way (a model
+output, `Concatenate`, a reshape, a nested model, a producer that is not
+channel-pruned) keeps the width of every group that writes those channels:
+they are pruned per weight, and the reason is kept.
 """
 
 import keras
@@ -17,7 +22,7 @@ import keras
 from keras_ltp import channels
 from keras_ltp.graph import Graph
 
-__all__ = ["plan_channel_groups", "PASS_THROUGH", "REACHES_OUTPUT"]
+__all__ = ["plan_channel_groups", "MERGES", "PASS_THROUGH", "REACHES_OUTPUT"]
 
 # The reason of a layer whose channels are a model output: expected (the
 # model's outputs keep their width), so prune() does not warn about it.
@@ -49,6 +54,11 @@ PASS_THROUGH = channels.ELEMENTWISE + (
 )
 
 
+# Weightless layers that combine tensors channel by channel: a channel zero
+# in every input is zero in the output.
+MERGES = (keras.layers.Add, keras.layers.Multiply, keras.layers.Maximum, keras.layers.Minimum, keras.layers.Average)
+
+
 def channels_last(layer):
     return getattr(layer, "data_format", "channels_last") in ("channels_last", None)
 
@@ -72,29 +82,43 @@ def plan_channel_groups(model, candidates):
         candidates: ids of the layers `prune()` will wrap.
 
     Returns:
-        `(groups, reasons, readers)`: `groups` maps `id(producer)` to its
-        list of follower layers (possibly empty); `reasons` maps `id(layer)`
-        to why a candidate is pruned per weight instead; `readers` maps
-        `id(producer)` to the layers that read the group's channels and lose
-        their input slices with them (the next producers, or the Dense
-        layers after a Flatten).
+        `(groups, reasons, readers, coupled)`: `groups` maps `id(producer)`
+        to its list of follower layers (possibly empty); `reasons` maps
+        `id(layer)` to why a candidate is pruned per weight instead;
+        `readers` maps `id(producer)` to the layers that read the group's
+        channels and lose their input slices with them (the next producers,
+        or the Dense layers after a Flatten); `coupled` maps the `id` of the
+        first of several producers whose channels meet in a merge (`Add`,
+        ...) to all of them, in graph order: they share one mask, and
+        `readers` lists the readers of the whole stream under that id.
     """
     graph = Graph(model)
-    groups, reasons, readers = {}, {}, {}
+    groups, reasons, readers, coupled, ends = {}, {}, {}, {}, {}
     for node in graph.nodes:
         layer = node.layer
         if id(layer) not in candidates:
             continue
         reason = _reason(graph, node)
-        if reason is None:
-            followers, end = _followers(graph, node)
-            reason, found = _reach(graph, end)
-            if reason is None:
-                groups[id(layer)] = followers
-                readers[id(layer)] = found
-                continue
-        reasons[id(layer)] = reason
-    return groups, reasons, readers
+        if reason is not None:
+            reasons[id(layer)] = reason
+            continue
+        groups[id(layer)], end = _followers(graph, node)
+        ends[end] = layer
+    planned = set()
+    for end, producer in ends.items():
+        if id(producer) in planned:
+            continue
+        reason, members, found = _space(graph, end, ends)
+        planned.update(id(m) for m in members)
+        if reason is not None:
+            for member in members:
+                reasons[id(member)] = reason
+                groups.pop(id(member))
+            continue
+        readers[id(members[0])] = found
+        if len(members) > 1:
+            coupled[id(members[0])] = members
+    return groups, reasons, readers, coupled
 
 
 def _reason(graph, node):
@@ -137,38 +161,70 @@ def _followers(graph, node):
     return chain, end
 
 
-def _reach(graph, key):
-    """`(reason, readers)`: why the channels of tensor `key` cannot all be
-    removed (None when they can), and the layers that would lose their
-    input slices."""
-    pending, seen, readers = [key], set(), []
+def _is_merge(layer):
+    return isinstance(layer, MERGES)
+
+
+def _space(graph, start, ends):
+    """`(reason, members, readers)` for the channels of the group output
+    `start`: the tensors joined to it by weightless channel-wise layers and
+    merges share its channels; `members` are the groups that write them
+    (`ends` maps a group's output key to its producer), `readers` the layers
+    that would lose their input slices, and `reason` why the channels
+    cannot all be removed (None when they can)."""
+    members, readers, order = [], [], {id(n.layer): i for i, n in enumerate(graph.nodes)}
+    pending, seen = [start], set()
     while pending:
         key = pending.pop()
         if key in seen:
             continue
         seen.add(key)
+        if key in ends:
+            members.append(ends[key])
+        else:
+            reason = _join_source(graph, key, pending)
+            if reason is not None:
+                return reason, list(members), []
         if graph.is_output(key):
-            return REACHES_OUTPUT, []
+            return REACHES_OUTPUT, list(members), []
         for reader in graph.consumers.get(key, []):
-            layer = reader.layer
-            if can_drop_inputs(layer) and len(reader.inputs) == 1:
-                readers.append(layer)
-                continue
-            if isinstance(layer, keras.layers.Flatten) and len(reader.inputs) == 1:
-                after = graph.consumers.get(reader.output, [])
-                if (
-                    after
-                    and not graph.is_output(reader.output)
-                    and all(isinstance(n.layer, keras.layers.Dense) and len(n.inputs) == 1 for n in after)
-                ):
-                    readers.extend(n.layer for n in after)
-                    continue
-                return f"its channels reach {layer.name!r} (Flatten) whose output does not go only to Dense layers", []
-            if is_pass_through(layer) and len(reader.inputs) == 1:
-                pending.append(reader.output)
-                continue
-            return (
-                f"its channels reach {layer.name!r} ({type(layer).__name__}), which cannot drop a channel by itself",
-                [],
-            )
-    return None, readers
+            reason = _join_reader(graph, reader, pending, readers)
+            if reason is not None:
+                return reason, list(members), []
+    members.sort(key=lambda layer: order[id(layer)])
+    return None, members, readers
+
+
+def _join_source(graph, key, pending):
+    """Walks back from a tensor of the stream that no group makes: through a
+    merge or a weightless channel-wise layer to its inputs; anything else
+    makes channels that cannot be removed."""
+    node = graph.producer.get(key)
+    if node is None:
+        return "its channels are added to a model input"
+    layer = node.layer
+    if _is_merge(layer) or (is_pass_through(layer) and len(node.inputs) == 1):
+        pending.extend(node.inputs)
+        return None
+    return f"its channels meet those of {layer.name!r} ({type(layer).__name__}) in a merge, and those cannot be removed"
+
+
+def _join_reader(graph, reader, pending, readers):
+    layer = reader.layer
+    if can_drop_inputs(layer) and len(reader.inputs) == 1:
+        readers.append(layer)
+        return None
+    if isinstance(layer, keras.layers.Flatten) and len(reader.inputs) == 1:
+        after = graph.consumers.get(reader.output, [])
+        if (
+            after
+            and not graph.is_output(reader.output)
+            and all(isinstance(n.layer, keras.layers.Dense) and len(n.inputs) == 1 for n in after)
+        ):
+            readers.extend(n.layer for n in after)
+            return None
+        return f"its channels reach {layer.name!r} (Flatten) whose output does not go only to Dense layers"
+    if _is_merge(layer) or (is_pass_through(layer) and len(reader.inputs) == 1):
+        pending.append(reader.output)
+        return None
+    return f"its channels reach {layer.name!r} ({type(layer).__name__}), which cannot drop a channel by itself"

@@ -14,6 +14,8 @@ changes nothing.
 import keras
 import numpy as np
 
+from keras_ltp.coupled import CoupledChannels
+
 __all__ = [
     "Layout",
     "channel_layout",
@@ -113,6 +115,15 @@ def channel_layout(layer):
 
 def unsupported_reason(layer):
     """Why `layer` cannot be channel-pruned, or None when it can."""
+    if isinstance(layer, CoupledChannels):
+        for member in layer.members:
+            reason = unsupported_reason(member)
+            if reason:
+                return reason
+        widths = sorted({_layout(member).channels for member in layer.members})
+        if len(widths) > 1:
+            return f"{layer.name!r} couples members with different numbers of channels {widths}"
+        return None
     chain = list(layer.layers) if isinstance(layer, keras.Sequential) else [layer]
     head = chain[0] if chain else None
     if not is_producer(head):
@@ -168,6 +179,9 @@ def output_kernel(producer):
 
 
 def _layout(layer):
+    if isinstance(layer, CoupledChannels):
+        layouts = [_layout(member) for member in layer.members]
+        return Layout([p for lay in layouts for p in lay.scores], [p for lay in layouts for p in lay.masked])
     chain = list(layer.layers) if isinstance(layer, keras.Sequential) else [layer]
     head = chain[0]
     scores, masked = [], []

@@ -4,7 +4,7 @@ import keras
 
 from keras_ltp.walk import is_graph_model
 
-__all__ = ["Chain", "clone_graph", "copy_layer", "leaf_layers"]
+__all__ = ["Chain", "Dispatch", "clone_graph", "copy_layer", "leaf_layers"]
 
 
 class Chain:
@@ -22,6 +22,18 @@ class Chain:
         for layer in self.layers[1:]:
             x = layer(x)
         return x
+
+
+class Dispatch:
+    """What `clone_graph`'s `replace` returns for a layer whose calls pass a
+    `member` index (`keras_ltp.CoupledChannels`): call `member` goes to
+    `targets[member]`."""
+
+    def __init__(self, targets):
+        self.targets = list(targets)
+
+    def __call__(self, x, *args, member=0, **kwargs):
+        return self.targets[member](x, *args, **kwargs)
 
 
 def copy_layer(layer):

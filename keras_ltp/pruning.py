@@ -4,6 +4,7 @@ Three steps: validate the arguments, plan (which layers to wrap, with which
 options and regularizer weight), build (copy the graph with the wrappers).
 """
 
+import functools
 import math
 import warnings
 
@@ -12,6 +13,7 @@ import keras
 from keras_ltp.channel_groups import REACHES_OUTPUT, plan_channel_groups
 from keras_ltp.channels import output_kernel
 from keras_ltp.copying import Chain, clone_graph, copy_layer, leaf_layers
+from keras_ltp.coupled import CoupledChannels
 from keras_ltp.registry import prunable_count, prunable_weights
 from keras_ltp.walk import is_graph_model
 from keras_ltp.wrapper import GRANULARITIES, PrunableWrapper, iter_wrappers
@@ -55,11 +57,14 @@ def prune(model_or_layer, layer_options=None, *, cost="params", granularity="wei
             `keras_ltp.shrink` (smaller and faster layers). A producer
             (Dense, Conv, ConvTranspose, SeparableConv) is wrapped with the
             batch norms and depthwise convolutions that follow it, so one
-            mask zeroes a channel through all of them; a layer whose
-            channels reach a model output, an `Add`/`Concatenate`, or any
-            layer that cannot drop an input channel keeps its width and is
-            pruned per weight (`keras_ltp.channel_groups` has the rules;
-            `pruned.ltp_channel_report` says which and why).
+            mask zeroes a channel through all of them; groups whose
+            channels meet in an `Add` (a residual stream) share one mask
+            (`keras_ltp.CoupledChannels`); a layer whose channels reach a
+            model output, a `Concatenate`, or any layer that cannot drop an
+            input channel keeps its width and is pruned per weight
+            (`keras_ltp.channel_groups` has the rules;
+            `pruned.ltp_channel_report` says which, which are coupled, and
+            why).
         fallback: with `granularity="channel"`, what happens to a layer
             whose channels cannot be removed: `"weight"` prunes it per
             weight (smaller, not faster), `"dense"` leaves it unpruned (the
@@ -90,21 +95,32 @@ def prune(model_or_layer, layer_options=None, *, cost="params", granularity="wei
         raise ValueError(f"fallback={fallback!r} applies to granularity='channel' only; remove it or set granularity.")
     if not isinstance(model_or_layer, keras.Model):
         return _prune_layer(model_or_layer, layer_options, dict(options, granularity=granularity))
-    plans, groups, reasons = _plan(model_or_layer, layer_options, cost, options, granularity, fallback)
+    plans, groups, reasons, coupled = _plan(model_or_layer, layer_options, cost, options, granularity, fallback)
     absorbed = {id(f) for followers in groups.values() for f in followers}
+    member_of = {id(m): (leader, i) for leader, members in coupled.items() for i, m in enumerate(members)}
+    shared = {}
+
+    def group(layer):
+        followers = groups.get(id(layer))
+        if not followers:
+            return copy_layer(layer)
+        return keras.Sequential([copy_layer(layer)] + [copy_layer(f) for f in followers], name=f"{layer.name}_channels")
 
     def replace(layer):
         if id(layer) in absorbed:
             return Chain([])  # now inside its producer's wrapper
+        if id(layer) in member_of:
+            leader, index = member_of[id(layer)]
+            if leader not in shared:
+                members = coupled[leader]
+                inner = CoupledChannels([_built(group(m), m) for m in members], name=f"{members[0].name}_coupled")
+                shared[leader] = PrunableWrapper(inner, name=f"ltp_{members[0].name}_coupled", **plans[leader])
+            return functools.partial(shared[leader], member=index)
         chosen = plans.get(id(layer))
         if chosen is None:
             return copy_layer(layer)
-        followers = groups.get(id(layer))
-        if followers:
-            inner = keras.Sequential(
-                [copy_layer(layer)] + [copy_layer(f) for f in followers], name=f"{layer.name}_channels"
-            )
-            return PrunableWrapper(inner, name=f"ltp_{layer.name}", **chosen)
+        if groups.get(id(layer)):
+            return PrunableWrapper(group(layer), name=f"ltp_{layer.name}", **chosen)
         return PrunableWrapper(copy_layer(layer), **chosen)
 
     pruned = clone_graph(model_or_layer, replace)
@@ -113,14 +129,26 @@ def prune(model_or_layer, layer_options=None, *, cost="params", granularity="wei
         fallen = {
             f"{prefix}{layer.name}": reasons[id(layer)] for layer in leaf_layers(model_or_layer) if id(layer) in reasons
         }
+        alone = {key: followers for key, followers in groups.items() if key not in member_of}
         pruned.ltp_channel_report = {
-            "channel": sorted(f"ltp_{name}" for name in _names(model_or_layer, groups)),
+            "channel": sorted(
+                [f"ltp_{name}" for name in _names(model_or_layer, alone)]
+                + [f"ltp_{members[0].name}_coupled" for members in coupled.values()]
+            ),
+            "coupled": {f"ltp_{members[0].name}_coupled": [m.name for m in members] for members in coupled.values()},
             fallback: fallen,
         }
         surprising = {name: why for name, why in fallen.items() if why != REACHES_OUTPUT}
         if surprising:
             warnings.warn(_fallback_message(surprising, fallback), UserWarning, stacklevel=2)
     return pruned
+
+
+def _built(copy, original):
+    """`copy` (of `original`, or a Sequential group starting with it), built for `original`'s input."""
+    if not copy.built:
+        copy.build(tuple(original.input.shape))
+    return copy
 
 
 def _names(model, ids):
@@ -195,8 +223,10 @@ def _plan(model, layer_options, cost, options, granularity, fallback="weight"):
     common `l0_normalizer` (the whole model's weighted count, each weight
     once) filled in; with channel granularity `groups` is
     `{id(producer): followers}` and `reasons` `{id(layer): why it is pruned
-    per weight}` (both empty otherwise)."""
-    plans, groups, reasons, readers = {}, {}, {}, {}
+    per weight}`, `coupled` `{id(first producer): producers}` for groups
+    that share a mask (all empty otherwise); a coupled set is planned under
+    its first producer's id, with that producer's options."""
+    plans, groups, reasons, readers, coupled = {}, {}, {}, {}, {}
     for layer in leaf_layers(model):
         if id(layer) in plans or not layer.built or not prunable_weights(layer):
             continue
@@ -210,17 +240,21 @@ def _plan(model, layer_options, cost, options, granularity, fallback="weight"):
             candidates = {
                 id(layer) for layer in graph_model.layers if plans.get(id(layer), {}).get("granularity") == "channel"
             }
-            found, why, read = plan_channel_groups(graph_model, candidates)
+            found, why, read, joined = plan_channel_groups(graph_model, candidates)
             if graph_model is not model:  # a nested model's outputs are not the user's outputs
                 nested = f"its channels reach an output of the nested model {graph_model.name!r}"
                 why = {key: nested if reason == REACHES_OUTPUT else reason for key, reason in why.items()}
             groups.update(found)
             reasons.update(why)
             readers.update(read)
+            coupled.update(joined)
         for followers in groups.values():
             for follower in followers:
                 plans.pop(id(follower), None)
                 reasons.pop(id(follower), None)
+        for members in coupled.values():
+            for member in members[1:]:
+                plans.pop(id(member))
         for layer_id in reasons:
             if fallback == "dense":
                 plans.pop(layer_id)
@@ -236,21 +270,26 @@ def _plan(model, layer_options, cost, options, granularity, fallback="weight"):
             return 0.0
         return weights * (plans[id(layer)]["l0_weight"] if id(layer) in plans else _layer_cost(layer, cost))
 
+    wrapped = set(plans) | {id(m) for members in coupled.values() for m in members}
     total = 0.0
     for layer_id, chosen in plans.items():
         layer = by_id[layer_id]
         if layer_id in groups:
-            kernel, axis = output_kernel(layer)
-            width = kernel.shape[axis]
-            # Per channel: its output-kernel slice (a SeparableConv's depthwise
-            # kernel does not shrink with its outputs), its followers' slices,
-            # and the input slices of the layers reading it.
-            own = slice_cost(layer, math.prod(kernel.shape) / width)
-            own += sum(slice_cost(f, prunable_count(f) / width) for f in groups[layer_id])
+            width = None
+            own = 0.0
+            # Per channel: its output-kernel slice in every producer that
+            # writes it (a SeparableConv's depthwise kernel does not shrink
+            # with its outputs), their followers' slices, and the input
+            # slices of the layers reading it.
+            for producer in coupled.get(layer_id, [layer]):
+                kernel, axis = output_kernel(producer)
+                width = kernel.shape[axis]
+                own += slice_cost(producer, math.prod(kernel.shape) / width)
+                own += sum(slice_cost(f, prunable_count(f) / width) for f in groups[id(producer)])
             read = [(r, slice_cost(r, prunable_count(r) / width)) for r in readers[layer_id]]
             chosen.setdefault("channel_cost", own + sum(c for _, c in read))
             # What no other wrapper counts: the readers that are not pruned.
-            chosen.setdefault("own_channel_cost", own + sum(c for r, c in read if id(r) not in plans))
+            chosen.setdefault("own_channel_cost", own + sum(c for r, c in read if id(r) not in wrapped))
             total += chosen["own_channel_cost"] * width
         else:
             chosen.pop("channel_cost", None)  # a layer that fell back to weight granularity
@@ -268,7 +307,7 @@ def _plan(model, layer_options, cost, options, granularity, fallback="weight"):
         )
     for chosen in plans.values():
         chosen.setdefault("l0_normalizer", total)
-    return plans, groups, reasons
+    return plans, groups, reasons, coupled
 
 
 def _reason_list(reasons, by_id):

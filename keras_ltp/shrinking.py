@@ -31,7 +31,7 @@ import keras
 import numpy as np
 
 from keras_ltp import channels
-from keras_ltp.channel_groups import can_drop_inputs, channels_last, is_pass_through
+from keras_ltp.channel_groups import MERGES, can_drop_inputs, channels_last, is_pass_through
 from keras_ltp.copying import clone_graph, copy_layer
 from keras_ltp.graph import Graph
 from keras_ltp.stripping import strip
@@ -39,8 +39,6 @@ from keras_ltp.walk import is_graph_model
 from keras_ltp.wrapper import iter_wrappers
 
 __all__ = ["ShrinkReport", "shrink"]
-
-_MERGES = (keras.layers.Add, keras.layers.Multiply, keras.layers.Maximum, keras.layers.Minimum, keras.layers.Average)
 
 
 class ShrinkReport:
@@ -161,7 +159,7 @@ def _is_member(layer, graph, node):
         return layer.axis in (-1, len(_shape(graph, node.output)) - 1)
     if isinstance(layer, channels.DEPTHWISE):
         return layer.depth_multiplier == 1 and getattr(layer, "data_format", "channels_last") == "channels_last"
-    if isinstance(layer, _MERGES):
+    if isinstance(layer, MERGES):
         return len({_shape(graph, k)[-1] for k in node.inputs}) == 1
     return is_pass_through(layer) and len(node.inputs) == 1
 

@@ -3,7 +3,8 @@
 import keras
 import numpy as np
 
-from keras_ltp.copying import Chain, clone_graph, copy_layer
+from keras_ltp.copying import Chain, Dispatch, clone_graph, copy_layer
+from keras_ltp.coupled import CoupledChannels
 from keras_ltp.walk import is_graph_model
 from keras_ltp.wrapper import PrunableWrapper
 
@@ -33,6 +34,11 @@ def strip(model_or_layer):
     ['Dense']
     """
     if isinstance(model_or_layer, PrunableWrapper):
+        if isinstance(model_or_layer.layer, CoupledChannels):
+            raise TypeError(
+                f"{model_or_layer.name!r} holds channel groups coupled through a merge and is called once per "
+                "group in its model; strip the model that calls it instead."
+            )
         stripped = _stripped_layer(model_or_layer)
         return keras.Sequential(stripped.layers) if isinstance(stripped, Chain) else stripped
     if not isinstance(model_or_layer, keras.layers.Layer):
@@ -53,10 +59,18 @@ def _stripped_layer(wrapper):
     """The wrapped layer with its masked values baked in; a channel group
     (producer and followers, see `keras_ltp.channel_groups`) comes back as
     a `Chain` of its layers, so the stripped graph has them side by side
-    again, as before `prune()`."""
-    inner = wrapper.layer
+    again, as before `prune()`, and coupled groups as a `Dispatch` to
+    each group's `Chain`."""
     masked = {key: keras.ops.convert_to_numpy(value) for key, value in wrapper.hard_masked_values().items()}
-    grouped = wrapper.granularity == "channel" and isinstance(inner, keras.Sequential)
+    if isinstance(wrapper.layer, CoupledChannels):
+        return Dispatch(_baked(member, masked, grouped=True) for member in wrapper.layer.members)
+    return _baked(wrapper.layer, masked, grouped=wrapper.granularity == "channel")
+
+
+def _baked(inner, masked, grouped):
+    """A copy of `inner` with the `masked` values; a `keras.Sequential`
+    channel group (when `grouped`) as a `Chain` of its layers."""
+    grouped = grouped and isinstance(inner, keras.Sequential)
     copies = []
     for part in inner.layers if grouped else [inner]:
         copy = copy_layer(part)

@@ -6,6 +6,7 @@ import keras
 from keras import ops
 
 from keras_ltp import channels, masks
+from keras_ltp.coupled import CoupledChannels
 from keras_ltp.registry import prunable_count, prunable_weights
 from keras_ltp.walk import iter_layers
 
@@ -127,8 +128,9 @@ class PrunableWrapper(keras.layers.Wrapper):
         granularity: `"weight"` (one mask entry per weight) or `"channel"`
             (one per output channel: `layer` is a Dense, Conv, ConvTranspose
             or SeparableConv layer, or a `keras.Sequential` chain of one
-            followed by channel-wise layers such as BatchNormalization; see
-            `keras_ltp.channels`). A channel's saliency is its relative mean
+            followed by channel-wise layers such as BatchNormalization, or a
+            `keras_ltp.CoupledChannels` of such groups that meet in an `Add`;
+            see `keras_ltp.channels`). A channel's saliency is its relative mean
             square weight `s_c` (`keras_ltp.masks.channel_saliency`), the mask
             `sigm((s_c - tau) / T)` multiplies every parameter of the channel
             (kernel slice, bias, batch-norm scale and shift), so a pruned
@@ -415,7 +417,10 @@ class PrunableWrapper(keras.layers.Wrapper):
         training = bool(training)
         mapping, l0_terms = self._masked_mapping(training)
         if training:
-            scale = ops.cast(self.l0_strength, "float32") / self._l0_normalizer()
+            # Coupled channel groups call this wrapper once per member and
+            # step, with one mask: each call adds its share of the one term.
+            calls = len(self.layer.members) if isinstance(self.layer, CoupledChannels) else 1
+            scale = ops.cast(self.l0_strength, "float32") / (self._l0_normalizer() * calls)
             self.add_loss(scale * ops.sum(ops.stack(l0_terms)))
         with _MaskedScope(mapping) as scope:
             outputs = self.layer(*args, **kwargs)
