@@ -11,10 +11,12 @@ channel-wise layers (activations, pooling, padding, dropout) and merges
 (`Add`, `Multiply`, ...). Groups whose channels meet in a merge (a residual
 stream: the stem and the last convolution of each block) are *coupled*:
 a channel goes only when every one of them drops it, so they share one
-mask (`keras_ltp.CoupledChannels`). Anything else on the way (a model
-output, `Concatenate`, a reshape, a nested model, a producer that is not
-channel-pruned) keeps the width of every group that writes those channels:
-they are pruned per weight, and the reason is kept.
+mask (`keras_ltp.CoupledChannels`). A channel `Concatenate` places the
+channels at an offset of its output, which is followed on its own (to
+readers, through weightless channel-wise layers; not into a merge). Anything
+else on the way (a model output, a reshape, a nested model, a producer that
+is not channel-pruned) keeps the width of every group that writes those
+channels: they are pruned per weight, and the reason is kept.
 """
 
 import keras
@@ -22,7 +24,7 @@ import keras
 from keras_ltp import channels
 from keras_ltp.graph import Graph
 
-__all__ = ["plan_channel_groups", "MERGES", "PASS_THROUGH", "REACHES_OUTPUT"]
+__all__ = ["is_channel_concat", "plan_channel_groups", "MERGES", "PASS_THROUGH", "REACHES_OUTPUT"]
 
 # The reason of a layer whose channels are a model output: expected (the
 # model's outputs keep their width), so prune() does not warn about it.
@@ -85,9 +87,10 @@ def plan_channel_groups(model, candidates):
         `(groups, reasons, readers, coupled)`: `groups` maps `id(producer)`
         to its list of follower layers (possibly empty); `reasons` maps
         `id(layer)` to why a candidate is pruned per weight instead;
-        `readers` maps `id(producer)` to the layers that read the group's
-        channels and lose their input slices with them (the next producers,
-        or the Dense layers after a Flatten); `coupled` maps the `id` of the
+        `readers` maps `id(producer)` to the `(layer, input channels)` that
+        read the group's channels and lose their input slices with them (the
+        next producers, or the Dense layers after a Flatten, possibly after
+        a `Concatenate`, whose width they then read); `coupled` maps the `id` of the
         first of several producers whose channels meet in a merge (`Add`,
         ...) to all of them, in graph order: they share one mask, and
         `readers` lists the readers of the whole stream under that id.
@@ -169,9 +172,9 @@ def _space(graph, start, ends):
     """`(reason, members, readers)` for the channels of the group output
     `start`: the tensors joined to it by weightless channel-wise layers and
     merges share its channels; `members` are the groups that write them
-    (`ends` maps a group's output key to its producer), `readers` the layers
-    that would lose their input slices, and `reason` why the channels
-    cannot all be removed (None when they can)."""
+    (`ends` maps a group's output key to its producer), `readers` the
+    `(layer, input channels)` that would lose their input slices, and
+    `reason` why the channels cannot all be removed (None when they can)."""
     members, readers, order = [], [], {id(n.layer): i for i, n in enumerate(graph.nodes)}
     pending, seen = [start], set()
     while pending:
@@ -184,13 +187,10 @@ def _space(graph, start, ends):
         else:
             reason = _join_source(graph, key, pending)
             if reason is not None:
-                return reason, list(members), []
-        if graph.is_output(key):
-            return REACHES_OUTPUT, list(members), []
-        for reader in graph.consumers.get(key, []):
-            reason = _join_reader(graph, reader, pending, readers)
-            if reason is not None:
-                return reason, list(members), []
+                return reason, members, []
+        reason = _follow(graph, key, pending, readers, merges=True)
+        if reason is not None:
+            return reason, members, []
     members.sort(key=lambda layer: order[id(layer)])
     return None, members, readers
 
@@ -209,22 +209,57 @@ def _join_source(graph, key, pending):
     return f"its channels meet those of {layer.name!r} ({type(layer).__name__}) in a merge, and those cannot be removed"
 
 
-def _join_reader(graph, reader, pending, readers):
-    layer = reader.layer
-    if can_drop_inputs(layer) and len(reader.inputs) == 1:
-        readers.append(layer)
-        return None
-    if isinstance(layer, keras.layers.Flatten) and len(reader.inputs) == 1:
-        after = graph.consumers.get(reader.output, [])
-        if (
-            after
-            and not graph.is_output(reader.output)
-            and all(isinstance(n.layer, keras.layers.Dense) and len(n.inputs) == 1 for n in after)
-        ):
-            readers.extend(n.layer for n in after)
-            return None
-        return f"its channels reach {layer.name!r} (Flatten) whose output does not go only to Dense layers"
-    if _is_merge(layer) or (is_pass_through(layer) and len(reader.inputs) == 1):
-        pending.append(reader.output)
-        return None
-    return f"its channels reach {layer.name!r} ({type(layer).__name__}), which cannot drop a channel by itself"
+def is_channel_concat(graph, node):
+    """A `Concatenate` of channels_last tensors along their channel axis."""
+    layer = node.layer
+    if not isinstance(layer, keras.layers.Concatenate) or graph.calls[id(layer)] != 1:
+        return False
+    shapes = [graph.shape(k) for k in node.inputs]
+    if any(shape is None for shape in shapes):
+        return False
+    return layer.axis in (-1, len(shapes[0]) - 1)
+
+
+def _follow(graph, key, pending, readers, merges):
+    """Where the channels of tensor `key` go: readers that drop their input
+    slices are added to `readers`, weightless channel-wise layers (and, with
+    `merges`, merges) put their output on `pending`, a channel `Concatenate`
+    is followed to the end of its output's channels; returns why they
+    cannot all be removed, or None."""
+    if graph.is_output(key):
+        return REACHES_OUTPUT
+    width = (graph.shape(key) or (None,))[-1]
+    if width is None:
+        return "Keras does not give the width of the tensor its channels reach"
+    for reader in graph.consumers.get(key, []):
+        layer = reader.layer
+        if can_drop_inputs(layer) and len(reader.inputs) == 1:
+            readers.append((layer, width))
+            continue
+        if isinstance(layer, keras.layers.Flatten) and len(reader.inputs) == 1:
+            after = graph.consumers.get(reader.output, [])
+            if (
+                after
+                and not graph.is_output(reader.output)
+                and all(isinstance(n.layer, keras.layers.Dense) and len(n.inputs) == 1 for n in after)
+            ):
+                readers.extend((n.layer, width) for n in after)
+                continue
+            return f"its channels reach {layer.name!r} (Flatten) whose output does not go only to Dense layers"
+        if (merges and _is_merge(layer)) or (is_pass_through(layer) and len(reader.inputs) == 1):
+            pending.append(reader.output)
+            continue
+        if merges and is_channel_concat(graph, reader):
+            # Its channels are a slice of the concatenation's: followed on
+            # their own, through layers that keep every channel where it is.
+            inner, seen = [reader.output], set()
+            while inner:
+                part = inner.pop()
+                if part not in seen:
+                    seen.add(part)
+                    reason = _follow(graph, part, inner, readers, merges=False)
+                    if reason is not None:
+                        return reason
+            continue
+        return f"its channels reach {layer.name!r} ({type(layer).__name__}), which cannot drop a channel by itself"
+    return None

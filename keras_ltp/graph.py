@@ -92,6 +92,17 @@ class Graph:
     def is_output(self, key):
         return key in self.outputs
 
+    def shape(self, key):
+        """The shape of tensor `key`, or None where Keras does not say
+        (the output of a layer called more than once)."""
+        if key in self.producer:
+            try:
+                return tuple(self.producer[key].layer.output.shape)
+            except (AttributeError, ValueError):
+                return None
+        shape = self.input_shapes.get(key)
+        return None if shape is None else tuple(shape)
+
 
 def _history_list(value):
     """`input_layers`/`output_layers` hold one `[name, node, tensor]` or a list (nested) of them."""

@@ -15,6 +15,7 @@ from keras_ltp.channels import output_kernel
 from keras_ltp.copying import Chain, clone_graph, copy_layer, leaf_layers
 from keras_ltp.coupled import CoupledChannels
 from keras_ltp.registry import prunable_count, prunable_weights
+from keras_ltp.selection import Selection
 from keras_ltp.walk import is_graph_model
 from keras_ltp.wrapper import GRANULARITIES, PrunableWrapper, iter_wrappers
 
@@ -24,7 +25,17 @@ COSTS = ("params", "flops")
 FALLBACKS = ("weight", "dense")
 
 
-def prune(model_or_layer, layer_options=None, *, cost="params", granularity="weight", fallback="weight", **options):
+def prune(
+    model_or_layer,
+    layer_options=None,
+    *,
+    include=None,
+    exclude=None,
+    cost="params",
+    granularity="weight",
+    fallback="weight",
+    **options,
+):
     """Returns a copy of a model (or layer) with its prunable layers wrapped.
 
     The given model is not modified: every layer is copied with its weights.
@@ -41,8 +52,18 @@ def prune(model_or_layer, layer_options=None, *, cost="params", granularity="wei
     Args:
         model_or_layer: a `keras.Model` (Sequential or Functional) or a layer.
         layer_options: optional callable `layer -> dict | None`, called for
-            each layer with prunable weights: `None` leaves the layer dense,
-            a dict overrides `options` for that layer.
+            each selected layer with prunable weights: `None` leaves the
+            layer dense, a dict overrides `options` for that layer.
+        include: which layers to prune (default: all with prunable
+            weights): a layer-name glob (`"encoder_*"`, matched with
+            `fnmatch` against `layer.name`, nested models' layers
+            included), a layer class (its instances and subclasses), or a
+            list of them. An entry that matches no layer is an error that
+            lists the layer names.
+        exclude: the same, for layers to leave dense (applied after
+            `include`). `pruned.ltp_skipped` maps each layer with prunable
+            weights left dense to why (`include`, `exclude` or
+            `layer_options`).
         cost: what the regularizer counts: `"params"` (each weight costs 1),
             `"flops"` (each weight costs its multiply-adds per example, i.e.
             the layer's output spatial size), or a callable `layer -> float`.
@@ -60,7 +81,7 @@ def prune(model_or_layer, layer_options=None, *, cost="params", granularity="wei
             mask zeroes a channel through all of them; groups whose
             channels meet in an `Add` (a residual stream) share one mask
             (`keras_ltp.CoupledChannels`); a layer whose channels reach a
-            model output, a `Concatenate`, or any layer that cannot drop an
+            model output, a reshape, or any layer that cannot drop an
             input channel keeps its width and is pruned per weight
             (`keras_ltp.channel_groups` has the rules;
             `pruned.ltp_channel_report` says which, which are coupled, and
@@ -87,6 +108,9 @@ def prune(model_or_layer, layer_options=None, *, cost="params", granularity="wei
     ['PrunableWrapper', 'Dense']
     """
     _validate(model_or_layer, layer_options, cost)
+    selection = Selection(
+        include, exclude, leaf_layers(model_or_layer) if isinstance(model_or_layer, keras.Model) else [model_or_layer]
+    )
     if granularity not in GRANULARITIES:
         raise ValueError(f"granularity must be one of {GRANULARITIES}, got {granularity!r}.")
     if fallback not in FALLBACKS:
@@ -94,8 +118,10 @@ def prune(model_or_layer, layer_options=None, *, cost="params", granularity="wei
     if fallback != "weight" and granularity != "channel":
         raise ValueError(f"fallback={fallback!r} applies to granularity='channel' only; remove it or set granularity.")
     if not isinstance(model_or_layer, keras.Model):
-        return _prune_layer(model_or_layer, layer_options, dict(options, granularity=granularity))
-    plans, groups, reasons, coupled = _plan(model_or_layer, layer_options, cost, options, granularity, fallback)
+        return _prune_layer(model_or_layer, layer_options, dict(options, granularity=granularity), selection)
+    plans, groups, reasons, coupled, skipped = _plan(
+        model_or_layer, layer_options, cost, options, granularity, fallback, selection
+    )
     absorbed = {id(f) for followers in groups.values() for f in followers}
     member_of = {id(m): (leader, i) for leader, members in coupled.items() for i, m in enumerate(members)}
     shared = {}
@@ -124,6 +150,7 @@ def prune(model_or_layer, layer_options=None, *, cost="params", granularity="wei
         return PrunableWrapper(copy_layer(layer), **chosen)
 
     pruned = clone_graph(model_or_layer, replace)
+    pruned.ltp_skipped = skipped
     if granularity == "channel":
         prefix = "ltp_" if fallback == "weight" else ""
         fallen = {
@@ -196,7 +223,10 @@ def _resolve_options(layer, options, layer_options):
     return chosen
 
 
-def _prune_layer(layer, layer_options, options):
+def _prune_layer(layer, layer_options, options, selection):
+    reason = selection.reason(layer)
+    if reason is not None:
+        raise ValueError(f"{layer.name!r}, the only layer given to prune(), is {reason}: there is nothing to prune.")
     chosen = _resolve_options(layer, options, layer_options)
     if chosen is None:
         raise ValueError(
@@ -213,7 +243,7 @@ def _graph_models(model):
             yield from _graph_models(layer)
 
 
-def _plan(model, layer_options, cost, options, granularity, fallback="weight"):
+def _plan(model, layer_options, cost, options, granularity, fallback="weight", selection=None):
     """`(plans, groups, reasons)`: `plans` is `{id(layer): wrapper options}`
     for every layer to wrap, with the regularizer's `l0_weight` (the layer's
     cost unless given), a channel group's `channel_cost` (the costs of the
@@ -225,13 +255,20 @@ def _plan(model, layer_options, cost, options, granularity, fallback="weight"):
     `{id(producer): followers}` and `reasons` `{id(layer): why it is pruned
     per weight}`, `coupled` `{id(first producer): producers}` for groups
     that share a mask (all empty otherwise); a coupled set is planned under
-    its first producer's id, with that producer's options."""
-    plans, groups, reasons, readers, coupled = {}, {}, {}, {}, {}
+    its first producer's id, with that producer's options; `skipped` is
+    `{layer name: why it is left dense}` for the layers `selection` or
+    `layer_options` leave out."""
+    plans, groups, reasons, readers, coupled, skipped = {}, {}, {}, {}, {}, {}
     for layer in leaf_layers(model):
         if id(layer) in plans or not layer.built or not prunable_weights(layer):
             continue
+        why = selection.reason(layer) if selection is not None else None
+        if why is not None:
+            skipped[layer.name] = why
+            continue
         chosen = _resolve_options(layer, options, layer_options)
         if chosen is None:
+            skipped[layer.name] = "layer_options returned None"
             continue
         chosen.setdefault("granularity", granularity)
         plans[id(layer)] = chosen
@@ -286,7 +323,7 @@ def _plan(model, layer_options, cost, options, granularity, fallback="weight"):
                 width = kernel.shape[axis]
                 own += slice_cost(producer, math.prod(kernel.shape) / width)
                 own += sum(slice_cost(f, prunable_count(f) / width) for f in groups[id(producer)])
-            read = [(r, slice_cost(r, prunable_count(r) / width)) for r in readers[layer_id]]
+            read = [(r, slice_cost(r, prunable_count(r) / channels_in)) for r, channels_in in readers[layer_id]]
             chosen.setdefault("channel_cost", own + sum(c for _, c in read))
             # What no other wrapper counts: the readers that are not pruned.
             chosen.setdefault("own_channel_cost", own + sum(c for r, c in read if id(r) not in wrapped))
@@ -303,11 +340,11 @@ def _plan(model, layer_options, cost, options, granularity, fallback="weight"):
             )
         raise ValueError(
             f"Model {model.name!r} has no layer with prunable weights "
-            "(or layer_options returned None for all of them). Nothing to prune."
+            "(or include, exclude and layer_options left none of them). Nothing to prune."
         )
     for chosen in plans.values():
         chosen.setdefault("l0_normalizer", total)
-    return plans, groups, reasons, coupled
+    return plans, groups, reasons, coupled, skipped
 
 
 def _reason_list(reasons, by_id):

@@ -12,10 +12,12 @@ groups on Keras graphs):
    activations, `Add`, `Multiply`) share their channel numbering: they form
    one *space*, and a channel is removed from all of them or from none.
    Channels coupled through an `Add` are therefore removed together.
-3. A space whose channels also reach something that cannot drop a channel
-   (a model input or output, `Concatenate`, a reshape, a nested model, an
-   unknown layer) is kept whole; the report says why.
-4. Every layer is rebuilt with its sliced weights: producers lose output
+3. A channel `Concatenate` starts a space of its own, its inputs' channels
+   side by side: a channel goes from both sides or from neither.
+4. A space whose channels also reach something that cannot drop a channel
+   (a model input or output, a reshape, a nested model, an unknown layer)
+   is kept whole; the report says why.
+5. Every layer is rebuilt with its sliced weights: producers lose output
    channels, their readers the matching input slices (Flatten then Dense:
    the matching rows), batch norms and depthwise convolutions the channel.
 
@@ -31,7 +33,7 @@ import keras
 import numpy as np
 
 from keras_ltp import channels
-from keras_ltp.channel_groups import MERGES, can_drop_inputs, channels_last, is_pass_through
+from keras_ltp.channel_groups import MERGES, can_drop_inputs, channels_last, is_channel_concat, is_pass_through
 from keras_ltp.copying import clone_graph, copy_layer
 from keras_ltp.graph import Graph
 from keras_ltp.stripping import strip
@@ -165,9 +167,7 @@ def _is_member(layer, graph, node):
 
 
 def _shape(graph, key):
-    if key in graph.producer:
-        return tuple(graph.producer[key].layer.output.shape)
-    return tuple(graph.input_shapes[key])
+    return graph.shape(key)
 
 
 class _Spaces:
@@ -189,7 +189,7 @@ class _Spaces:
 
 def _shrink_graph(model, report):
     graph = Graph(model)
-    zero, spaces, blocked = {}, _Spaces(), {}
+    zero, spaces, blocked, concats = {}, _Spaces(), {}, []
 
     def block(key, reason):
         blocked.setdefault(spaces.find(key), reason)
@@ -226,6 +226,14 @@ def _shrink_graph(model, report):
                 block(node.inputs[0], f"it goes into {layer.name!r} (Flatten), whose output does not go only to Dense")
             block(out, f"it is the output of {layer.name!r} (Flatten)")
             continue
+        if is_channel_concat(graph, node):
+            # Its output is a space of its own whose channels are its inputs'
+            # side by side; the two sides are reconciled below.
+            concats.append(node)
+            zero[out] = np.concatenate(
+                [z if z is not None else np.zeros(_shape(graph, k)[-1], bool) for z, k in zip(zin, node.inputs)]
+            )
+            continue
         if _is_member(layer, graph, node):
             for k in node.inputs:
                 spaces.union(k, out)
@@ -247,19 +255,27 @@ def _shrink_graph(model, report):
     members = {}
     for key in list(spaces.parent):
         members.setdefault(spaces.find(key), []).append(key)
-    keep = {}
+    removable, reasons = {}, {}
     for root, keys in members.items():
         width = _shape(graph, keys[0])[-1]
         reason = blocked.get(root)
         if reason is None and any(zero.get(k) is None for k in keys):
             reason = "a layer in it does not show which channels are zero"
-        removable = np.ones(width, bool) if reason is None else np.zeros(width, bool)
+        reasons[root] = reason
+        removable[root] = np.ones(width, bool) if reason is None else np.zeros(width, bool)
         for k in keys:
             if reason is None:
-                removable &= zero[k]
-        if removable.all():  # keep one channel: layers need a width of at least 1
-            removable[0] = False
-        kept = np.flatnonzero(~removable)
+                removable[root] &= zero[k]
+    _reconcile_concatenations(graph, concats, spaces, removable)
+    for root in removable:
+        if removable[root].all():  # keep one channel: layers need a width of at least 1
+            removable[root][0] = False
+    _reconcile_concatenations(graph, concats, spaces, removable)
+    keep = {}
+    for root, keys in members.items():
+        reason = reasons[root]
+        width = removable[root].size
+        kept = np.flatnonzero(~removable[root])
         for k in keys:
             keep[k] = kept
         makers = [graph.producer[k].layer.name for k in keys if k in graph.producer]
@@ -306,6 +322,27 @@ def _shrink_graph(model, report):
     for new, values in pending:
         new.set_weights(values)
     return shrunk
+
+
+def _reconcile_concatenations(graph, concats, spaces, removable):
+    """A channel of a concatenation's output goes exactly when the input
+    channel it comes from goes: both must be removable in their spaces.
+    Repeats until nothing changes (a space can feed several concatenations,
+    and concatenations can feed one another)."""
+    changed = True
+    while changed:
+        changed = False
+        for node in concats:
+            out = removable[spaces.find(node.output)]
+            offset = 0
+            for key in node.inputs:
+                part = removable[spaces.find(key)]
+                both = part & out[offset : offset + part.size]
+                if not (np.array_equal(both, part) and np.array_equal(both, out[offset : offset + part.size])):
+                    part &= both
+                    out[offset : offset + part.size] &= both
+                    changed = True
+                offset += part.size
 
 
 def _flat_indices(shape, kept_channels):

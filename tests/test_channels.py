@@ -182,6 +182,7 @@ def _residual_model():
     b = layers.Conv2D(6, 1, name="project")(b)
     h = layers.Add()([h, b])
     c = layers.Concatenate()([h, layers.Conv2D(4, 1, name="side")(h)])
+    c = layers.Reshape((8, 8, 10), name="reshape")(c)  # not channel-wise: nothing before it can lose a channel
     c = layers.GlobalAveragePooling2D()(c)
     y = layers.Dense(3, name="head")(c)
     return keras.Model(x, y)
@@ -192,10 +193,10 @@ def test_prune_groups_only_channels_that_can_be_removed():
     report = pruned.ltp_channel_report
     assert report["channel"] == ["ltp_inner"]
     assert set(report["weight"]) == {"ltp_stem", "ltp_project", "ltp_side", "ltp_head"}
-    # stem and project meet in an Add whose channels reach a Concatenate: kept whole together.
-    assert "Concatenate" in report["weight"]["ltp_stem"] and "model output" in report["weight"]["ltp_head"]
+    # stem and project meet in an Add whose channels reach a Reshape: kept whole together.
+    assert "Reshape" in report["weight"]["ltp_stem"] and "model output" in report["weight"]["ltp_head"]
     assert report["weight"]["ltp_project"] == report["weight"]["ltp_stem"] and report["coupled"] == {}
-    assert "Concatenate" in report["weight"]["ltp_side"]
+    assert "Reshape" in report["weight"]["ltp_side"]  # through the Concatenate
     inner = pruned.get_layer("ltp_inner")
     assert inner.granularity == "channel"
     assert [type(layer).__name__ for layer in inner.layer.layers] == ["Conv2D", "BatchNormalization"]
@@ -212,7 +213,7 @@ def test_layers_that_cannot_lose_channels_fall_back_with_one_warning_naming_them
     assert len([w for w in caught if "cannot lose whole channels" in str(w.message)]) == 1
     assert [w.name for w in keras_ltp.iter_wrappers(pruned)] == ["ltp_inner"]
     assert type(pruned.get_layer("stem")) is layers.Conv2D
-    assert "Concatenate" in pruned.ltp_channel_report["dense"]["stem"]
+    assert "Reshape" in pruned.ltp_channel_report["dense"]["stem"]
     with pytest.raises(ValueError, match="fallback must be one of"):
         keras_ltp.prune(_residual_model(), granularity="channel", fallback="skip")
     with pytest.raises(ValueError, match="fallback='dense' applies to granularity='channel' only"):
@@ -220,6 +221,41 @@ def test_layers_that_cannot_lose_channels_fall_back_with_one_warning_naming_them
     head_only = keras.Sequential([keras.Input((3,)), layers.Dense(2, name="head")])
     with pytest.raises(ValueError, match="no layer whose channels can be removed.*'head': its channels reach a model"):
         keras_ltp.prune(head_only, granularity="channel", fallback="dense")
+
+
+def _concatenating_model():
+    x = keras.Input((8, 8, 3))
+    a = layers.ReLU()(layers.BatchNormalization()(layers.Conv2D(6, 3, padding="same", name="a")(x)))
+    b = layers.Conv2D(5, 1, name="b", activation="relu")(x)
+    c = layers.MaxPooling2D()(layers.Concatenate()([a, b]))
+    d = layers.Conv2D(4, 3, padding="same", name="d")(c)
+    e = layers.Concatenate()([d, layers.Conv2D(3, 1, name="e")(c)])
+    h = layers.Dense(8, name="fc")(layers.Flatten()(e))
+    return keras.Model(x, layers.Dense(3, name="head")(h))
+
+
+def test_concatenated_channels_are_pruned_with_the_slices_their_readers_take():
+    pruned = keras_ltp.prune(_concatenating_model(), granularity="channel", initial_threshold=1.0)
+    assert pruned.ltp_channel_report["channel"] == ["ltp_a", "ltp_b", "ltp_d", "ltp_e", "ltp_fc"]
+    # By hand: d and e read the 11 channels of the first concatenation
+    # (3*3*11*4 = 396 and 33 weights: 36 and 3 per channel); fc reads the
+    # 4*4 positions of the 7 channels of the second (896 / 7 = 128 per channel).
+    costs = {
+        w.layer.layers[0].name if w.name == "ltp_a" else w.layer.name: w.channel_cost
+        for w in keras_ltp.iter_wrappers(pruned)
+        if w.granularity == "channel"
+    }
+    assert costs == {"a": 27 + 36 + 3, "b": 3 + 36 + 3, "d": 99 + 128, "e": 11 + 128, "fc": 112 + 3}
+    assert {w.l0_normalizer for w in keras_ltp.iter_wrappers(pruned)} == {162 + 15 + 396 + 33 + 896 + 24}
+    x = np.random.default_rng(0).normal(size=(3, 8, 8, 3)).astype("float32")
+    shrunk = keras_ltp.shrink(pruned)
+    np.testing.assert_allclose(numpy(shrunk(x)), numpy(pruned(x)), atol=1e-4)
+    for name in ("a", "b", "d", "e"):
+        kept = int(numpy(pruned.get_layer(f"ltp_{name}").channel_mask()).sum())
+        assert shrunk.get_layer(name).filters == kept
+    assert shrunk.get_layer("fc").kernel.shape[0] == 16 * (
+        shrunk.get_layer("d").filters + shrunk.get_layer("e").filters
+    )
 
 
 def test_a_nested_models_output_layer_is_named_in_the_fallback_warning():

@@ -88,27 +88,46 @@ def test_shrink_equals_the_channel_pruned_model_and_removes_its_pruned_channels(
     assert "keras_ltp" not in str(shrunk.get_config())
 
 
-def test_add_couples_channels_and_concatenate_keeps_them_whole():
+def test_add_couples_channels_and_concatenate_removes_them_at_their_offset():
     x = keras.Input((6, 6, 2))
     a = layers.Conv2D(4, 3, padding="same", name="a")(x)
     b = layers.Conv2D(4, 1, name="b")(x)
     h = layers.ReLU()(layers.Add()([a, b]))
     c = layers.Conv2D(3, 1, name="c")(h)
     d = layers.Conv2D(5, 1, name="d")(h)
-    joined = layers.Concatenate()([c, d])
+    joined = layers.Concatenate()([c, d, x])  # x, a model input, keeps its 2 channels
     y = layers.Dense(2, name="y")(layers.GlobalAveragePooling2D()(joined))
     model = keras.Model(x, y)
     zero_channels(model.get_layer("a"), [0, 1])
     zero_channels(model.get_layer("b"), [1, 2])  # only channel 1 is zero in both addends
-    zero_channels(model.get_layer("c"), [0])  # feeds a Concatenate: kept whole
+    zero_channels(model.get_layer("c"), [0])
+    zero_channels(model.get_layer("d"), [1, 4])
     inputs = np.random.default_rng(1).normal(size=(3, 6, 6, 2)).astype("float32")
     shrunk, report = keras_ltp.shrink(model, return_report=True)
     np.testing.assert_allclose(numpy(shrunk(inputs)), numpy(model(inputs)), rtol=1e-5, atol=1e-6)
     got = widths(shrunk)
-    assert (got["a"], got["b"], got["c"], got["d"]) == (3, 3, 3, 5)
+    assert (got["a"], got["b"], got["c"], got["d"]) == (3, 3, 2, 3)
     assert shrunk.get_layer("c").kernel.shape[-2] == 3
-    kept_whole = [s for s in report.spaces if "c" in s["layers"]]
-    assert kept_whole and "Concatenate" in kept_whole[0]["kept_whole"]
+    # y reads the concatenation: rows 1, 2 (c), 3, 5, 6 (d) and 8, 9 (x) of 10 stay, in order.
+    np.testing.assert_array_equal(
+        numpy(shrunk.get_layer("y").kernel.value), numpy(model.get_layer("y").kernel.value)[[1, 2, 3, 5, 6, 8, 9]]
+    )
+
+
+def test_a_concatenation_whose_zero_channel_a_batch_norm_revives_keeps_the_channel():
+    x = keras.Input((5, 5, 2))
+    a = layers.Conv2D(3, 3, padding="same", name="a")(x)
+    b = layers.Conv2D(2, 1, name="b")(x)
+    joined = layers.BatchNormalization(name="bn")(layers.Concatenate()([a, b]))
+    model = keras.Model(x, layers.Dense(2, name="y")(layers.GlobalAveragePooling2D()(joined)))
+    bn = model.get_layer("bn")
+    bn.set_weights([np.ones(5), np.array([0.0, 0.5, 0.0, 0.0, 0.0]), np.zeros(5), np.ones(5)])
+    zero_channels(model.get_layer("a"), [1, 2])  # channel 1 leaves the batch norm as 0.5: kept
+    zero_channels(model.get_layer("b"), [0])
+    inputs = np.random.default_rng(2).normal(size=(2, 5, 5, 2)).astype("float32")
+    shrunk = keras_ltp.shrink(model)
+    np.testing.assert_allclose(numpy(shrunk(inputs)), numpy(model(inputs)), rtol=1e-5, atol=1e-6)
+    assert (widths(shrunk)["a"], widths(shrunk)["b"], shrunk.get_layer("bn").gamma.shape[0]) == (2, 1, 3)
 
 
 def test_nested_models_are_shrunk_inside_and_keep_their_boundaries():
