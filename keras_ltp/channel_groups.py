@@ -1,6 +1,9 @@
 """Which layers of a graph model `prune(..., granularity="channel")` prunes
 by channel, and with which followers.
 
+An attention layer is pruned by head: its heads are internal, so it is
+always grouped alone. For the other layers:
+
 A producer (Dense, Conv, ...) is channel-pruned when every channel it makes
 can later be removed: the channel-wise layers right after it (batch norm,
 activations, depthwise convolutions, each the only reader of the one before)
@@ -76,12 +79,15 @@ def can_drop_inputs(layer):
     return channels.is_producer(layer) and getattr(layer, "groups", 1) == 1 and channels_last(layer)
 
 
-def plan_channel_groups(model, candidates):
+def plan_channel_groups(model, candidates, couple=False):
     """Plans the channel groups of one graph model (not its nested models).
 
     Args:
         model: a Sequential or Functional model.
         candidates: ids of the layers `prune()` will wrap.
+        couple: follow channels through merges (`Add`, ...), so groups that
+            write the same channels are planned together (`coupled`);
+            otherwise a merge keeps the width of the groups before it.
 
     Returns:
         `(groups, reasons, readers, coupled)`: `groups` maps `id(producer)`
@@ -105,18 +111,21 @@ def plan_channel_groups(model, candidates):
         if reason is not None:
             reasons[id(layer)] = reason
             continue
-        groups[id(layer)], end = _followers(graph, node)
+        if channels.is_attention(layer):  # heads are inside the layer: nothing outside changes
+            groups[id(layer)], readers[id(layer)] = [], []
+            continue
+        groups[id(layer)], end = _followers(graph, node, candidates)
         ends[end] = layer
     planned = set()
     for end, producer in ends.items():
         if id(producer) in planned:
             continue
-        reason, members, found = _space(graph, end, ends)
+        reason, members, found = _space(graph, end, ends, couple)
         planned.update(id(m) for m in members)
         if reason is not None:
             for member in members:
                 reasons[id(member)] = reason
-                groups.pop(id(member))
+                groups.pop(id(member), None)
             continue
         readers[id(members[0])] = found
         if len(members) > 1:
@@ -141,7 +150,7 @@ def _single_reader(graph, key):
     return reader if len(reader.inputs) == 1 and graph.calls[id(reader.layer)] == 1 else None
 
 
-def _followers(graph, node):
+def _followers(graph, node, candidates):
     """The channel-wise layers that join `node`'s group, and the group's output key."""
     chain, key, end = [], node.output, node.output
     while True:
@@ -149,8 +158,10 @@ def _followers(graph, node):
         if reader is None:
             break
         layer = reader.layer
+        # A depthwise convolution left out of pruning (exclude, layer_options) stays out.
         joins = (
-            isinstance(layer, keras.layers.BatchNormalization) or isinstance(layer, channels.DEPTHWISE)
+            isinstance(layer, keras.layers.BatchNormalization)
+            or (isinstance(layer, channels.DEPTHWISE) and id(layer) in candidates)
         ) and channels.follower_reason(layer) is None
         if not (joins or channels.is_elementwise(layer)):
             break
@@ -168,7 +179,7 @@ def _is_merge(layer):
     return isinstance(layer, MERGES)
 
 
-def _space(graph, start, ends):
+def _space(graph, start, ends, couple):
     """`(reason, members, readers)` for the channels of the group output
     `start`: the tensors joined to it by weightless channel-wise layers and
     merges share its channels; `members` are the groups that write them
@@ -176,23 +187,23 @@ def _space(graph, start, ends):
     `(layer, input channels)` that would lose their input slices, and
     `reason` why the channels cannot all be removed (None when they can)."""
     members, readers, order = [], [], {id(n.layer): i for i, n in enumerate(graph.nodes)}
-    pending, seen = [start], set()
+    pending, seen, reason = [start], set(), None
+    # The whole set is walked even after a reason is found: every member
+    # gets it, so none is planned again from another start.
     while pending:
         key = pending.pop()
         if key in seen:
             continue
         seen.add(key)
+        found = []
         if key in ends:
             members.append(ends[key])
         else:
-            reason = _join_source(graph, key, pending)
-            if reason is not None:
-                return reason, members, []
-        reason = _follow(graph, key, pending, readers, merges=True)
-        if reason is not None:
-            return reason, members, []
+            found.append(_join_source(graph, key, pending))
+        found.append(_follow(graph, key, pending, readers, merges=couple))
+        reason = reason or next((r for r in found if r is not None), None)
     members.sort(key=lambda layer: order[id(layer)])
-    return None, members, readers
+    return reason, members, (readers if reason is None else [])
 
 
 def _join_source(graph, key, pending):
@@ -220,46 +231,51 @@ def is_channel_concat(graph, node):
     return layer.axis in (-1, len(shapes[0]) - 1)
 
 
-def _follow(graph, key, pending, readers, merges):
+def _follow(graph, key, pending, readers, merges, concat=True):
     """Where the channels of tensor `key` go: readers that drop their input
     slices are added to `readers`, weightless channel-wise layers (and, with
     `merges`, merges) put their output on `pending`, a channel `Concatenate`
-    is followed to the end of its output's channels; returns why they
-    cannot all be removed, or None."""
+    (with `concat`) is followed to the end of its output's channels. Returns
+    the first reason they cannot all be removed (every reader is still
+    visited, so a walk reaches all that is joined), or None."""
     if graph.is_output(key):
         return REACHES_OUTPUT
     width = (graph.shape(key) or (None,))[-1]
     if width is None:
         return "Keras does not give the width of the tensor its channels reach"
-    for reader in graph.consumers.get(key, []):
-        layer = reader.layer
-        if can_drop_inputs(layer) and len(reader.inputs) == 1:
-            readers.append((layer, width))
-            continue
-        if isinstance(layer, keras.layers.Flatten) and len(reader.inputs) == 1:
-            after = graph.consumers.get(reader.output, [])
-            if (
-                after
-                and not graph.is_output(reader.output)
-                and all(isinstance(n.layer, keras.layers.Dense) and len(n.inputs) == 1 for n in after)
-            ):
-                readers.extend((n.layer, width) for n in after)
-                continue
-            return f"its channels reach {layer.name!r} (Flatten) whose output does not go only to Dense layers"
-        if (merges and _is_merge(layer)) or (is_pass_through(layer) and len(reader.inputs) == 1):
-            pending.append(reader.output)
-            continue
-        if merges and is_channel_concat(graph, reader):
-            # Its channels are a slice of the concatenation's: followed on
-            # their own, through layers that keep every channel where it is.
-            inner, seen = [reader.output], set()
-            while inner:
-                part = inner.pop()
-                if part not in seen:
-                    seen.add(part)
-                    reason = _follow(graph, part, inner, readers, merges=False)
-                    if reason is not None:
-                        return reason
-            continue
-        return f"its channels reach {layer.name!r} ({type(layer).__name__}), which cannot drop a channel by itself"
-    return None
+    reasons = [
+        _follow_reader(graph, reader, width, pending, readers, merges, concat)
+        for reader in graph.consumers.get(key, [])
+    ]
+    return next((r for r in reasons if r is not None), None)
+
+
+def _follow_reader(graph, reader, width, pending, readers, merges, concat):
+    layer = reader.layer
+    if can_drop_inputs(layer) and len(reader.inputs) == 1:
+        readers.append((layer, width))
+        return None
+    if isinstance(layer, keras.layers.Flatten) and len(reader.inputs) == 1:
+        after = graph.consumers.get(reader.output, [])
+        if (
+            after
+            and not graph.is_output(reader.output)
+            and all(isinstance(n.layer, keras.layers.Dense) and len(n.inputs) == 1 for n in after)
+        ):
+            readers.extend((n.layer, width) for n in after)
+            return None
+        return f"its channels reach {layer.name!r} (Flatten) whose output does not go only to Dense layers"
+    if (merges and _is_merge(layer)) or (is_pass_through(layer) and len(reader.inputs) == 1):
+        pending.append(reader.output)
+        return None
+    if concat and is_channel_concat(graph, reader):
+        # Its channels are a slice of the concatenation's: followed on their
+        # own, through layers that keep every channel where it is.
+        inner, seen, reason = [reader.output], set(), None
+        while inner:
+            part = inner.pop()
+            if part not in seen:
+                seen.add(part)
+                reason = reason or _follow(graph, part, inner, readers, merges=False, concat=False)
+        return reason
+    return f"its channels reach {layer.name!r} ({type(layer).__name__}), which cannot drop a channel by itself"

@@ -8,7 +8,8 @@ elementwise activations, dropout, pooling, padding). A channel group is a
 producer followed by channel-wise layers: one mask zeroes channel `c` in
 every parameter of the group (kernel slice, bias, batch-norm scale and
 shift), so the group's output channel is exactly zero and removing it
-changes nothing.
+changes nothing. A MultiHeadAttention's channels are its heads (query, key,
+value and output projections of a head: a zero head adds nothing).
 """
 
 import keras
@@ -20,6 +21,8 @@ __all__ = [
     "Layout",
     "channel_layout",
     "follower_reason",
+    "channel_width",
+    "is_attention",
     "is_elementwise",
     "is_producer",
     "keeps_zero",
@@ -40,6 +43,9 @@ PRODUCERS = (
 TRANSPOSED = (keras.layers.Conv1DTranspose, keras.layers.Conv2DTranspose, keras.layers.Conv3DTranspose)
 SEPARABLE = (keras.layers.SeparableConv1D, keras.layers.SeparableConv2D)
 DEPTHWISE = (keras.layers.DepthwiseConv1D, keras.layers.DepthwiseConv2D)
+# Layers whose channels are internal: pruning one (an attention head) leaves
+# the layer's output width as it is, so nothing outside the layer changes.
+ATTENTION = (keras.layers.MultiHeadAttention,)
 # Layers without weights that map channel c to channel c and keep a zero
 # channel zero (activations are checked on zeros, see `keeps_zero`).
 ELEMENTWISE = (
@@ -76,6 +82,20 @@ class Layout:
 
 def is_producer(layer):
     return isinstance(layer, PRODUCERS)
+
+
+def is_attention(layer):
+    """A layer pruned by attention head (its output width stays)."""
+    return isinstance(layer, ATTENTION)
+
+
+def channel_width(layer):
+    """The number of channels of a channel-prunable layer: output channels,
+    or attention heads."""
+    if is_attention(layer):
+        return layer.num_heads
+    variable, axis = output_kernel(layer)
+    return variable.shape[axis]
 
 
 def is_elementwise(layer):
@@ -115,6 +135,8 @@ def channel_layout(layer):
 
 def unsupported_reason(layer):
     """Why `layer` cannot be channel-pruned, or None when it can."""
+    if is_attention(layer):
+        return None if layer.built else f"{layer.name!r} is not built yet"
     if isinstance(layer, CoupledChannels):
         for member in layer.members:
             reason = unsupported_reason(member)
@@ -129,7 +151,7 @@ def unsupported_reason(layer):
     if not is_producer(head):
         return (
             f"{type(layer).__name__} is not a layer with output channels that channel "
-            f"pruning supports (Dense, Conv, ConvTranspose, SeparableConv)"
+            f"pruning supports (Dense, Conv, ConvTranspose, SeparableConv, MultiHeadAttention)"
         )
     if getattr(head, "groups", 1) != 1:
         return f"{head.name!r} is a grouped convolution (groups={head.groups})"
@@ -178,7 +200,30 @@ def output_kernel(producer):
     return producer.kernel, -1
 
 
+def _attention_layout(layer):
+    """Heads of a MultiHeadAttention: axis -2 of the query/key/value kernels
+    `(dim, heads, head_dim)` and biases `(heads, head_dim)`, axis 0 of the
+    output kernel `(heads, head_dim, dim)`. A head with all of them zero
+    adds exactly zero to the output."""
+    scores, masked = [], []
+    for dense in (layer.query_dense, layer.key_dense, layer.value_dense):
+        scores.append((dense.kernel, -2))
+        masked.append((dense.kernel, -2))
+        if getattr(dense, "bias", None) is not None:
+            masked.append((dense.bias, -2))
+    gate = getattr(layer, "_gate_dense", None)  # use_gate=True: a sigmoid gate per head, (dim, heads, head_dim)
+    if gate is not None:
+        masked.append((gate.kernel, -2))
+        if getattr(gate, "bias", None) is not None:
+            masked.append((gate.bias, -2))
+    scores.append((layer.output_dense.kernel, 0))
+    masked.append((layer.output_dense.kernel, 0))
+    return Layout(scores, masked)
+
+
 def _layout(layer):
+    if is_attention(layer):
+        return _attention_layout(layer)
     if isinstance(layer, CoupledChannels):
         layouts = [_layout(member) for member in layer.members]
         return Layout([p for lay in layouts for p in lay.scores], [p for lay in layouts for p in lay.masked])

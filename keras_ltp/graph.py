@@ -63,6 +63,8 @@ class Graph:
         self.consumers, self.producer, self.calls = {}, {}, {}
         for node in self.nodes:
             self.producer[node.output] = node
+            for index in range(1, _output_count(node.layer)):  # a layer's other outputs (attention scores, ...)
+                self.producer[node.output[:2] + (index,)] = node
             self.calls[id(node.layer)] = self.calls.get(id(node.layer), 0) + 1
             for key in node.inputs:
                 self.consumers.setdefault(key, []).append(node)
@@ -78,7 +80,8 @@ class Graph:
 
     def _read_functional(self, model):
         config = model.get_config()
-        by_name = {layer.name: layer for layer in model.layers}
+        # `operations`, not `layers`: a `keras.ops` call (`x + y`) is a node too.
+        by_name = {op.name: op for op in model.operations}
         for entry in config["layers"]:
             layer = by_name[entry["name"]]
             if isinstance(layer, keras.layers.InputLayer):
@@ -97,11 +100,20 @@ class Graph:
         (the output of a layer called more than once)."""
         if key in self.producer:
             try:
-                return tuple(self.producer[key].layer.output.shape)
+                output = self.producer[key].layer.output
             except (AttributeError, ValueError):
                 return None
+            outputs = keras.tree.flatten(output)
+            return tuple(outputs[key[2]].shape) if key[2] < len(outputs) else None
         shape = self.input_shapes.get(key)
         return None if shape is None else tuple(shape)
+
+
+def _output_count(layer):
+    try:
+        return len(keras.tree.flatten(layer.output))
+    except (AttributeError, ValueError):
+        return 1
 
 
 def _history_list(value):

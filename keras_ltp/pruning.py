@@ -11,7 +11,7 @@ import warnings
 import keras
 
 from keras_ltp.channel_groups import REACHES_OUTPUT, plan_channel_groups
-from keras_ltp.channels import output_kernel
+from keras_ltp.channels import channel_width, is_attention, output_kernel
 from keras_ltp.copying import Chain, clone_graph, copy_layer, leaf_layers
 from keras_ltp.coupled import CoupledChannels
 from keras_ltp.registry import prunable_count, prunable_weights
@@ -34,6 +34,7 @@ def prune(
     cost="params",
     granularity="weight",
     fallback="weight",
+    couple=False,
     **options,
 ):
     """Returns a copy of a model (or layer) with its prunable layers wrapped.
@@ -78,11 +79,13 @@ def prune(
             `keras_ltp.shrink` (smaller and faster layers). A producer
             (Dense, Conv, ConvTranspose, SeparableConv) is wrapped with the
             batch norms and depthwise convolutions that follow it, so one
-            mask zeroes a channel through all of them; groups whose
-            channels meet in an `Add` (a residual stream) share one mask
-            (`keras_ltp.CoupledChannels`); a layer whose channels reach a
-            model output, a reshape, or any layer that cannot drop an
-            input channel keeps its width and is pruned per weight
+            mask zeroes a channel through all of them; a
+            MultiHeadAttention is pruned by head; groups whose channels
+            meet in an `Add` share one mask with `couple=True`
+            (`keras_ltp.CoupledChannels`), and keep their width otherwise;
+            a layer whose channels reach a model output, a reshape, or any
+            layer that cannot drop an input channel keeps its width and is
+            pruned per weight
             (`keras_ltp.channel_groups` has the rules;
             `pruned.ltp_channel_report` says which, which are coupled, and
             why).
@@ -91,6 +94,15 @@ def prune(
             weight (smaller, not faster), `"dense"` leaves it unpruned (the
             choice when only speed matters). One warning names these layers
             (those that make a model output are expected and not named).
+        couple: with `granularity="channel"`, let the groups whose
+            channels meet in an `Add` (or another merge: a ResNet's stem,
+            the last convolution of each block and its shortcuts) share one
+            mask and lose channels together, so a residual stream gets
+            narrower too. Off by default: `SparsityTarget(measure="cost")`
+            counts a weight as kept unless its own channel goes, so the
+            input slices a stream channel takes from the many layers that
+            read it are not counted, and a target overshoots (see README,
+            "Faster models").
         **options: `PrunableWrapper` arguments applied to every pruned layer
             (`l0_strength`, `temperature`, `initial_threshold`).
 
@@ -117,10 +129,14 @@ def prune(
         raise ValueError(f"fallback must be one of {FALLBACKS}, got {fallback!r}.")
     if fallback != "weight" and granularity != "channel":
         raise ValueError(f"fallback={fallback!r} applies to granularity='channel' only; remove it or set granularity.")
+    if couple not in (True, False):
+        raise TypeError(f"couple must be True or False, got {couple!r}.")
+    if couple and granularity != "channel":
+        raise ValueError("couple=True applies to granularity='channel' only; remove it or set granularity.")
     if not isinstance(model_or_layer, keras.Model):
         return _prune_layer(model_or_layer, layer_options, dict(options, granularity=granularity), selection)
     plans, groups, reasons, coupled, skipped = _plan(
-        model_or_layer, layer_options, cost, options, granularity, fallback, selection
+        model_or_layer, layer_options, cost, options, granularity, fallback, selection, couple
     )
     absorbed = {id(f) for followers in groups.values() for f in followers}
     member_of = {id(m): (leader, i) for leader, members in coupled.items() for i, m in enumerate(members)}
@@ -243,7 +259,7 @@ def _graph_models(model):
             yield from _graph_models(layer)
 
 
-def _plan(model, layer_options, cost, options, granularity, fallback="weight", selection=None):
+def _plan(model, layer_options, cost, options, granularity, fallback="weight", selection=None, couple=False):
     """`(plans, groups, reasons)`: `plans` is `{id(layer): wrapper options}`
     for every layer to wrap, with the regularizer's `l0_weight` (the layer's
     cost unless given), a channel group's `channel_cost` (the costs of the
@@ -277,7 +293,7 @@ def _plan(model, layer_options, cost, options, granularity, fallback="weight", s
             candidates = {
                 id(layer) for layer in graph_model.layers if plans.get(id(layer), {}).get("granularity") == "channel"
             }
-            found, why, read, joined = plan_channel_groups(graph_model, candidates)
+            found, why, read, joined = plan_channel_groups(graph_model, candidates, couple)
             if graph_model is not model:  # a nested model's outputs are not the user's outputs
                 nested = f"its channels reach an output of the nested model {graph_model.name!r}"
                 why = {key: nested if reason == REACHES_OUTPUT else reason for key, reason in why.items()}
@@ -319,8 +335,11 @@ def _plan(model, layer_options, cost, options, granularity, fallback="weight", s
             # with its outputs), their followers' slices, and the input
             # slices of the layers reading it.
             for producer in coupled.get(layer_id, [layer]):
-                kernel, axis = output_kernel(producer)
-                width = kernel.shape[axis]
+                width = channel_width(producer)
+                if is_attention(producer):
+                    own += slice_cost(producer, prunable_count(producer) / width)
+                    continue
+                kernel, _ = output_kernel(producer)
                 own += slice_cost(producer, math.prod(kernel.shape) / width)
                 own += sum(slice_cost(f, prunable_count(f) / width) for f in groups[id(producer)])
             read = [(r, slice_cost(r, prunable_count(r) / channels_in)) for r, channels_in in readers[layer_id]]

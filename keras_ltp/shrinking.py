@@ -296,6 +296,11 @@ def _shrink_graph(model, report):
         layer = node.layer
         if isinstance(layer, keras.Model):
             continue
+        if channels.is_attention(layer):
+            sliced = _sliced_heads(layer, report)
+            if sliced is not None:
+                rebuilt[id(layer)] = sliced
+            continue
         in_keep = keep.get(node.inputs[0]) if node.inputs else None
         in_width = _shape(graph, node.inputs[0])[-1] if node.inputs else None
         out_keep = keep.get(node.output)
@@ -322,6 +327,42 @@ def _shrink_graph(model, report):
     for new, values in pending:
         new.set_weights(values)
     return shrunk
+
+
+def _sliced_heads(layer, report):
+    """`(config, weights)` of an attention layer without its zero heads
+    (those whose output-kernel slice, or value kernel and bias slices, are
+    all zero: they add nothing to the output), or None if none is zero."""
+    layout = channels.channel_layout(layer)
+    if layout is None:
+        return None
+    axes = {id(v): axis for v, axis in layout.masked}
+    value_parts = [layer.value_dense.kernel] + [b for b in [getattr(layer.value_dense, "bias", None)] if b is not None]
+
+    def zero(variable):
+        return _zero_slices(np.asarray(keras.ops.convert_to_numpy(variable.value)), axes[id(variable)])
+
+    dead = zero(layer.output_dense.kernel) | np.logical_and.reduce([zero(v) for v in value_parts])
+    if dead.all():  # keep one head
+        dead[0] = False
+    report.append(
+        {
+            "layers": [f"{layer.name} (heads)"],
+            "channels": int(dead.size),
+            "removed": int(dead.sum()),
+            "kept_whole": None,
+        }
+    )
+    if not dead.any():
+        return None
+    keep = np.flatnonzero(~dead)
+    values = []
+    for variable in layer.weights:
+        value = np.asarray(keras.ops.convert_to_numpy(variable.value))
+        values.append(np.take(value, keep, axis=axes[id(variable)]) if id(variable) in axes else value)
+    config = layer.get_config()
+    config["num_heads"] = int(keep.size)
+    return config, values
 
 
 def _reconcile_concatenations(graph, concats, spaces, removable):

@@ -130,7 +130,8 @@ class PrunableWrapper(keras.layers.Wrapper):
             or SeparableConv layer, or a `keras.Sequential` chain of one
             followed by channel-wise layers such as BatchNormalization, or a
             `keras_ltp.CoupledChannels` of such groups that meet in an `Add`;
-            see `keras_ltp.channels`). A channel's saliency is its relative mean
+            or one per head of a MultiHeadAttention; see
+            `keras_ltp.channels`). A channel's saliency is its relative mean
             square weight `s_c` (`keras_ltp.masks.channel_saliency`), the mask
             `sigm((s_c - tau) / T)` multiplies every parameter of the channel
             (kernel slice, bias, batch-norm scale and shift), so a pruned

@@ -193,8 +193,8 @@ def test_prune_groups_only_channels_that_can_be_removed():
     report = pruned.ltp_channel_report
     assert report["channel"] == ["ltp_inner"]
     assert set(report["weight"]) == {"ltp_stem", "ltp_project", "ltp_side", "ltp_head"}
-    # stem and project meet in an Add whose channels reach a Reshape: kept whole together.
-    assert "Reshape" in report["weight"]["ltp_stem"] and "model output" in report["weight"]["ltp_head"]
+    # stem and project meet in an Add (not coupled by default): kept whole together.
+    assert "(Add)" in report["weight"]["ltp_stem"] and "model output" in report["weight"]["ltp_head"]
     assert report["weight"]["ltp_project"] == report["weight"]["ltp_stem"] and report["coupled"] == {}
     assert "Reshape" in report["weight"]["ltp_side"]  # through the Concatenate
     inner = pruned.get_layer("ltp_inner")
@@ -213,7 +213,9 @@ def test_layers_that_cannot_lose_channels_fall_back_with_one_warning_naming_them
     assert len([w for w in caught if "cannot lose whole channels" in str(w.message)]) == 1
     assert [w.name for w in keras_ltp.iter_wrappers(pruned)] == ["ltp_inner"]
     assert type(pruned.get_layer("stem")) is layers.Conv2D
-    assert "Reshape" in pruned.ltp_channel_report["dense"]["stem"]
+    assert "(Add)" in pruned.ltp_channel_report["dense"]["stem"]
+    coupled = keras_ltp.prune(_residual_model(), granularity="channel", couple=True)  # the stream reaches the Reshape
+    assert "Reshape" in coupled.ltp_channel_report["weight"]["ltp_stem"]
     with pytest.raises(ValueError, match="fallback must be one of"):
         keras_ltp.prune(_residual_model(), granularity="channel", fallback="skip")
     with pytest.raises(ValueError, match="fallback='dense' applies to granularity='channel' only"):

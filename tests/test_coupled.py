@@ -41,7 +41,7 @@ def _randomize(model, seed=0):
 
 
 def test_groups_that_meet_in_an_add_share_one_wrapper_called_once_per_group():
-    pruned = keras_ltp.prune(_stream_model(), granularity="channel")
+    pruned = keras_ltp.prune(_stream_model(), granularity="channel", couple=True)
     report = pruned.ltp_channel_report
     assert report["coupled"] == {"ltp_stem_coupled": ["stem", "project"]}
     assert report["channel"] == ["ltp_inner", "ltp_stem_coupled"]
@@ -72,7 +72,7 @@ def _numpy_saliency(kernels):
 
 
 def test_one_mask_from_the_mean_saliency_zeroes_the_channel_in_every_group_and_shrink_removes_it():
-    pruned = keras_ltp.prune(_randomize(_stream_model()), granularity="channel", initial_threshold=1.0)
+    pruned = keras_ltp.prune(_randomize(_stream_model()), granularity="channel", couple=True, initial_threshold=1.0)
     coupled = pruned.get_layer("ltp_stem_coupled")
     stem, project = (m.layers[0] for m in coupled.layer.members)
     keep = _numpy_saliency([numpy(stem.kernel.value), numpy(project.kernel.value)]) > 1.0
@@ -99,7 +99,7 @@ def test_one_mask_from_the_mean_saliency_zeroes_the_channel_in_every_group_and_s
 
 
 def test_the_l0_term_counts_each_stream_channel_once_though_the_wrapper_runs_twice():
-    pruned = keras_ltp.prune(_stream_model(), granularity="channel", l0_strength=2.0)
+    pruned = keras_ltp.prune(_stream_model(), granularity="channel", couple=True, l0_strength=2.0)
     coupled = pruned.get_layer("ltp_stem_coupled")
     x = np.random.default_rng(2).normal(size=(3, 6, 6, 2)).astype("float32")
     pruned(x, training=True)
@@ -113,7 +113,7 @@ def test_the_l0_term_counts_each_stream_channel_once_though_the_wrapper_runs_twi
 
 
 def test_a_coupled_model_saves_and_loads_in_safe_mode_with_one_set_of_variables(tmp_path):
-    pruned = keras_ltp.prune(_randomize(_stream_model()), granularity="channel", initial_threshold=1.0)
+    pruned = keras_ltp.prune(_randomize(_stream_model()), granularity="channel", couple=True, initial_threshold=1.0)
     x = np.random.default_rng(3).normal(size=(2, 6, 6, 2)).astype("float32")
     path = tmp_path / "coupled.keras"
     pruned.save(path)
@@ -130,7 +130,7 @@ def test_a_coupled_model_saves_and_loads_in_safe_mode_with_one_set_of_variables(
 def test_when_one_group_of_a_stream_cannot_be_channel_pruned_none_of_them_is():
     with pytest.warns(UserWarning, match="ltp_stem"):
         pruned = keras_ltp.prune(
-            _stream_model(), lambda layer: None if layer.name == "project" else {}, granularity="channel"
+            _stream_model(), lambda layer: None if layer.name == "project" else {}, granularity="channel", couple=True
         )
     reason = pruned.ltp_channel_report["weight"]["ltp_stem"]
     assert "project_bn" in reason and "merge" in reason
@@ -142,7 +142,7 @@ def test_sparsity_target_steers_coupled_channels_and_shrink_keeps_the_function()
     rng = np.random.default_rng(4)
     x = rng.normal(size=(96, 6, 6, 2)).astype("float32")
     y = rng.integers(0, 3, size=96)
-    pruned = keras_ltp.prune(_stream_model(), granularity="channel", cost="flops")
+    pruned = keras_ltp.prune(_stream_model(), granularity="channel", cost="flops", couple=True)
     pruned.compile(keras.optimizers.Adam(0.01), keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     target = keras_ltp.callbacks.SparsityTarget(0.5, check_every=2, measure="cost")
     pruned.fit(x, y, epochs=8, batch_size=16, verbose=0, callbacks=[target])
@@ -168,3 +168,39 @@ def test_coupled_channels_refuses_bad_members_and_strip_of_the_bare_wrapper():
     odd = keras_ltp.CoupledChannels([dense, keras.Sequential([keras.Input((5,)), layers.Dense(3)])])
     with pytest.raises(ValueError, match="different numbers of channels"):
         keras_ltp.PrunableWrapper(odd, granularity="channel")
+
+
+def test_streams_keep_their_width_unless_coupling_is_asked_for():
+    pruned = keras_ltp.prune(_stream_model(), granularity="channel")
+    report = pruned.ltp_channel_report
+    assert report["coupled"] == {} and report["channel"] == ["ltp_inner"]
+    assert "(Add), which cannot drop a channel" in report["weight"]["ltp_stem"]
+    assert report["weight"]["ltp_project"] == report["weight"]["ltp_stem"]
+    with pytest.raises(ValueError, match="couple=True applies to granularity='channel' only"):
+        keras_ltp.prune(_stream_model(), couple=True)
+
+
+def test_a_stream_member_that_is_also_a_model_output_makes_all_of_them_fall_back():
+    x = keras.Input((8,))
+    a = layers.Dense(8, name="a")(x)
+    b = layers.Dense(8, name="b")(x)
+    model = keras.Model(x, [a, layers.Dense(2, name="head")(layers.Add()([a, b]))])
+    pruned = keras_ltp.prune(model, granularity="channel", couple=True)
+    report = pruned.ltp_channel_report
+    assert (
+        report["coupled"] == {}
+        and report["weight"]["ltp_b"] == report["weight"]["ltp_a"] == "its channels reach a model output"
+    )
+
+
+def test_keras_ops_nodes_in_a_functional_model_are_planned_and_shrunk_as_layers_that_keep_channels():
+    x = keras.Input((6, 6, 2))
+    a = layers.Conv2D(4, 3, padding="same", name="a")(x)
+    b = layers.Conv2D(4, 1, name="b")(x)
+    h = layers.Conv2D(3, 1, name="c")(layers.ReLU()(a) + b)  # `+` is a keras.ops node, not a layer
+    model = keras.Model(x, layers.Dense(2, name="head")(layers.GlobalAveragePooling2D()(h)))
+    pruned = keras_ltp.prune(model, granularity="channel", couple=True, initial_threshold=1.0)
+    assert "ltp_c" in pruned.ltp_channel_report["channel"]
+    assert "cannot drop a channel" in pruned.ltp_channel_report["weight"]["ltp_a"]
+    data = np.random.default_rng(5).normal(size=(2, 6, 6, 2)).astype("float32")
+    np.testing.assert_allclose(numpy(keras_ltp.shrink(pruned)(data)), numpy(pruned(data)), atol=1e-4)
