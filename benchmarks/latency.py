@@ -29,6 +29,7 @@ default options (XNNPack; 1 and 2 threads, batch 1), and the Keras model
 under `tf.function` on the TensorFlow CPU runtime (batch 1 and 64).
 
     python -m benchmarks.latency            # all networks, target 0.75
+    python -m benchmarks.latency --couple   # residual streams pruned too (prune(..., couple=True))
     python -m benchmarks.latency --quick    # 1+1 epochs, a smoke run
 
 Writes benchmarks/results/latency.json and, with matplotlib, latency.png
@@ -116,14 +117,14 @@ def _producers(wrapper):
     return [g.layers[0] if isinstance(g, keras.Sequential) else g for g in groups]
 
 
-def l1_filters(dense, fraction):
+def l1_filters(dense, fraction, couple=False):
     """The dense model with the `fraction` smallest-L1-norm output channels
     of each channel-prunable layer zeroed (through its batch norm), shrunk.
     Channels that several layers write (a residual stream) are ranked by the
     sum of their L1 norms in those layers and zeroed in all of them."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        pruned = keras_ltp.prune(dense, granularity="channel", fallback="dense")
+        pruned = keras_ltp.prune(dense, granularity="channel", fallback="dense", couple=couple)
     for wrapper in keras_ltp.iter_wrappers(pruned):
         kernels = []
         for producer in _producers(wrapper):
@@ -198,7 +199,7 @@ def run_network(network, args, train, test, epochs):
         return pruned
 
     models["ltp_weight"] = settled(keras_ltp.strip(ltp("weight")), train[0])
-    channel = ltp("channel", measure="cost", cost="flops", fallback="dense")
+    channel = ltp("channel", measure="cost", cost="flops", fallback="dense", couple=args.couple)
     notes["channel_layers"] = channel.ltp_channel_report["channel"]
     notes["channel_sparsity"] = keras_ltp.sparsity(channel)["sparsity"]
     models["ltp_channel"], report = keras_ltp.shrink(channel, return_report=True)
@@ -206,10 +207,11 @@ def run_network(network, args, train, test, epochs):
     print(report)
     goal = multiply_adds(models["ltp_channel"])
     fraction = min(
-        (abs(multiply_adds(l1_filters(dense, f)) - goal), f) for f in np.round(np.arange(0.0, 0.96, 0.05), 2)
+        (abs(multiply_adds(l1_filters(dense, f, args.couple)) - goal), f)
+        for f in np.round(np.arange(0.0, 0.96, 0.05), 2)
     )[1]
     keras.utils.set_random_seed(2)
-    baseline = compiled(l1_filters(dense, fraction))
+    baseline = compiled(l1_filters(dense, fraction, args.couple))
     baseline.fit(*train, epochs=epochs, batch_size=64, verbose=0)
     models["l1_filters"] = settled(baseline, train[0])
     notes["l1_fraction"] = float(fraction)
@@ -266,6 +268,11 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--networks", default=",".join(NETWORKS), help="comma-separated, of: " + ", ".join(NETWORKS))
     parser.add_argument("--target", type=float, default=0.75)
+    parser.add_argument(
+        "--couple",
+        action="store_true",
+        help="prune(..., couple=True): residual streams lose channels too (ltp_channel and l1_filters)",
+    )
     parser.add_argument("--epochs", type=int, help="epochs per phase (default: per network, %s)" % EPOCHS)
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--per-round", type=int, default=20)
@@ -277,7 +284,9 @@ def main(argv=None):
     if unknown:
         parser.error(f"unknown network(s) {unknown}; choose from {list(NETWORKS)}")
     epochs = {n: 1 if args.quick else (args.epochs or EPOCHS[n]) for n in networks}
-    result = _common.record("latency", argv, name=args.name, target=args.target, epochs=epochs, rows=[], notes={})
+    result = _common.record(
+        "latency", argv, name=args.name, target=args.target, couple=args.couple, epochs=epochs, rows=[], notes={}
+    )
     warnings.filterwarnings("ignore", message=".*nothing was pruned")
     import tensorflow as tf
 

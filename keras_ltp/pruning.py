@@ -350,6 +350,7 @@ def _plan(model, layer_options, cost, options, granularity, fallback="weight", s
         else:
             chosen.pop("channel_cost", None)  # a layer that fell back to weight granularity
             total += chosen["l0_weight"] * prunable_count(layer)
+    _add_channel_inputs(plans, groups, readers, coupled, by_id, slice_cost)
     if not plans:
         if reasons:
             raise ValueError(
@@ -364,6 +365,36 @@ def _plan(model, layer_options, cost, options, granularity, fallback="weight", s
     for chosen in plans.values():
         chosen.setdefault("l0_normalizer", total)
     return plans, groups, reasons, coupled, skipped
+
+
+def _add_channel_inputs(plans, groups, readers, coupled, by_id, slice_cost):
+    """Fills in each channel wrapper's `channel_inputs`: per member, the cost
+    of its output channel's kernel slice, its input width, and the channel
+    wrappers that write those inputs (`keras_ltp.cost_measure`)."""
+    channel = [i for i in plans if i in groups]
+    name = {i: f"ltp_{by_id[i].name}_coupled" if i in coupled else f"ltp_{by_id[i].name}" for i in channel}
+    wrapper_of = {id(m): i for i in channel for m in coupled.get(i, [by_id[i]])}
+    entries = {}
+    for source in channel:
+        for reader, width in readers[source]:
+            if id(reader) not in wrapper_of:
+                continue  # unwrapped or per weight: its slices are counted by the source
+            kernel, _ = output_kernel(reader)
+            entry = entries.setdefault(
+                id(reader),
+                {
+                    "kernel_cost": slice_cost(reader, math.prod(kernel.shape) / channel_width(reader)),
+                    "width": int(width),
+                },
+            )
+            entry.setdefault("sources", []).append(name[source])
+    for i in channel:
+        members = coupled.get(i, [by_id[i]])
+        if any(id(m) in entries for m in members):
+            plans[i].setdefault(
+                "channel_inputs",
+                [entries.get(id(m), {"kernel_cost": 0.0, "width": 1, "sources": []}) for m in members],
+            )
 
 
 def _reason_list(reasons, by_id):

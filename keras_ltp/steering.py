@@ -29,7 +29,7 @@ import math
 
 import numpy as np
 
-__all__ = ["FINAL_GAP", "Decision", "common_factor", "count_for", "decide", "hard_sparsity"]
+__all__ = ["FINAL_GAP", "Decision", "common_factor", "count_for", "cut_factor", "decide", "hard_sparsity", "ratios"]
 
 FINAL_GAP = 0.005  # a shortfall beyond this at the end of fit() is reported
 
@@ -71,8 +71,14 @@ def _costs(squares, costs):
     return [1.0] * len(squares) if costs is None else [float(c) for c in costs]
 
 
+def ratios(square, tau):
+    """`s / tau` of each entry of one tensor: 0 where `s = 0` (pruned under
+    any threshold), inf where `tau <= 0` (no factor moves it)."""
+    return np.where(square > 0, square / tau if tau > 0 else np.inf, 0.0)
+
+
 def _ratios(squares, taus):
-    return [np.where(s > 0, s / t if t > 0 else np.inf, 0.0) for s, t in zip(squares, taus)]
+    return [ratios(s, t) for s, t in zip(squares, taus)]
 
 
 def count_for(squares, taus, costs, fraction):
@@ -130,7 +136,48 @@ def common_factor(squares, taus, count):
     return float(factor) if math.isfinite(factor) and factor > 0 else None
 
 
-def decide(squares, taus, strength, target, *, rate, max_strength, catch_up, final=False, costs=None):
+def cut_factor(squares, taus, removed, goal, above=None):
+    """The common factor that prunes the fewest entries (in increasing
+    `s / tau`) whose pruning reaches `goal` by the measure `removed`,
+    halfway between two entries.
+
+    Args:
+        squares, taus: as in `hard_sparsity`.
+        removed: callable `cut -> fraction removed` when every entry with
+            `s / tau <= cut` is pruned; non-decreasing in `cut`.
+        goal: the fraction to reach.
+        above: only cuts above this one (e.g. 1.0: prune at least one entry
+            more than now); None: any.
+
+    Returns:
+        A finite factor > 0, or None where no cut reaches `goal` without
+        pruning every entry.
+
+    Example:
+    >>> import numpy as np
+    >>> squares = [np.array([1.0, 4.0, 9.0])]
+    >>> cut_factor(squares, [1.0], lambda cut: (squares[0] <= cut).mean(), 0.5)  # 2 of 3: between 4 and 9
+    6.5
+    """
+    ratios = np.unique(np.concatenate(_ratios(squares, taus)))
+    ratios = ratios[np.isfinite(ratios)]
+    if above is None and ratios.size and ratios[0] > 0 and removed(-1.0) >= goal:
+        return float(0.5 * ratios[0])  # pruning nothing more is enough
+    lo = 0 if above is None else int(np.searchsorted(ratios, above, side="right"))
+    hi = ratios.size
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if removed(float(ratios[mid])) >= goal - 1e-12:
+            hi = mid
+        else:
+            lo = mid + 1
+    if lo >= ratios.size - 1:
+        return None
+    factor = 0.5 * (ratios[lo] + ratios[lo + 1])
+    return float(factor) if math.isfinite(factor) and factor > 0 else None
+
+
+def decide(squares, taus, strength, target, *, rate, max_strength, catch_up, final=False, costs=None, removed=None):
     """One check of the control law (module docstring).
 
     Args:
@@ -144,6 +191,10 @@ def decide(squares, taus, strength, target, *, rate, max_strength, catch_up, fin
         final: the check at the end of `fit` (nothing moves).
         costs: optional cost of each weight of each tensor: the sparsity
             and the target are then fractions of the total cost.
+        removed: optional measure instead of `costs`: callable `cut ->
+            fraction removed` when every entry with `s / tau <= cut` is
+            pruned (`keras_ltp.cost_measure`: costs that depend on which
+            input channels go too); thresholds then move by `cut_factor`.
 
     Returns:
         A `Decision`.
@@ -157,6 +208,8 @@ def decide(squares, taus, strength, target, *, rate, max_strength, catch_up, fin
     >>> above.strength_factor, round(above.threshold_factor, 4)  # (5 + 6) / 2 / 7.5
     (0.5, 0.7333)
     """
+    if removed is not None:
+        return _decide_by_measure(squares, taus, strength, target, rate, max_strength, catch_up, final, removed)
     current = hard_sparsity(squares, taus, costs)
     if current < target:
         if final:
@@ -170,4 +223,20 @@ def decide(squares, taus, strength, target, *, rate, max_strength, catch_up, fin
         return Decision(1.0, common_factor(squares, taus, count), 0.0)
     if current > target:
         return Decision(0.5, common_factor(squares, taus, count_for(squares, taus, costs, target)), 0.0)
+    return Decision(1.0, None, 0.0)
+
+
+def _decide_by_measure(squares, taus, strength, target, rate, max_strength, catch_up, final, removed):
+    """`decide` with a measure of the cut in place of the closed forms."""
+    current = removed(1.0)
+    if current < target:
+        if final:
+            gap = target - current
+            return Decision(1.0, None, gap if gap > FINAL_GAP else 0.0)
+        if strength < max_strength * (1 - 1e-6):
+            return Decision(1.0 + rate, None, 0.0)
+        goal = current + catch_up * (target - current)
+        return Decision(1.0, cut_factor(squares, taus, removed, goal, above=1.0), 0.0)
+    if current > target:
+        return Decision(0.5, cut_factor(squares, taus, removed, target), 0.0)
     return Decision(1.0, None, 0.0)

@@ -149,6 +149,14 @@ class PrunableWrapper(keras.layers.Wrapper):
             themselves): what the default `l0_normalizer` and
             `cost_per_weight()` count per channel, so that totals count each
             weight once. Default (None): `channel_cost`.
+        channel_inputs: with channel granularity, which other
+            channel-pruned wrappers write this layer's input channels, so
+            `SparsityTarget(measure="cost")` counts the kernel slices their
+            removed channels take from it (`keras_ltp.cost_measure`): one
+            dict per member (one, or one per group of a `CoupledChannels`),
+            `{"kernel_cost": cost of one output channel's kernel slice,
+            "width": input channels, "sources": [wrapper names]}`. Set by
+            `keras_ltp.prune`; default None (no such inputs).
         **kwargs: base `keras.layers.Layer` arguments (`name`, ...).
 
     Example:
@@ -171,6 +179,7 @@ class PrunableWrapper(keras.layers.Wrapper):
         granularity="weight",
         channel_cost=None,
         own_channel_cost=None,
+        channel_inputs=None,
         **kwargs,
     ):
         if isinstance(layer, PrunableWrapper):
@@ -196,6 +205,7 @@ class PrunableWrapper(keras.layers.Wrapper):
                     f"PrunableWrapper({name!r}): {what} applies to granularity='channel' only; "
                     "remove it, or set granularity='channel'."
                 )
+        channel_inputs = _checked_channel_inputs(channel_inputs, granularity, name)
         if not isinstance(initial_threshold, (int, float)) or not math.isfinite(initial_threshold):
             raise ValueError(
                 f"PrunableWrapper({name!r}): initial_threshold must be a finite number, got {initial_threshold!r}."
@@ -227,6 +237,7 @@ class PrunableWrapper(keras.layers.Wrapper):
         self.granularity = granularity
         self.channel_cost = None if channel_cost is None else float(channel_cost)
         self.own_channel_cost = None if own_channel_cost is None else float(own_channel_cost)
+        self.channel_inputs = channel_inputs
         self.supports_masking = layer.supports_masking
 
     # -- building -----------------------------------------------------------
@@ -320,6 +331,13 @@ class PrunableWrapper(keras.layers.Wrapper):
             return [ops.square(ops.cast(w.value, "float32")) for w in self.pruned_weights]
         return self._over_pruned_weights(self._saliency())
 
+    def channel_saliency(self):
+        """The float32 `(C,)` saliency of each channel, `s_c` with mean 1,
+        compared with `effective_thresholds()[0]` (channel granularity only)."""
+        if self.granularity != "channel":
+            raise ValueError(f"{self.name!r} prunes single weights (granularity='weight'); it has no channel saliency.")
+        return self._saliency()
+
     def channel_mask(self):
         """The float32 0/1 `(C,)` hard mask of the output channels (channel
         granularity only)."""
@@ -400,6 +418,12 @@ class PrunableWrapper(keras.layers.Wrapper):
             return self._own_cost_per_channel() * self._layout.channels / self.num_prunable()
         return self.l0_weight
 
+    def cost_per_channel(self):
+        """What one channel counts for in the model's total cost (channel
+        granularity; the layer must be built): `own_channel_cost`, or by
+        default its weights times `l0_weight`."""
+        return self._own_cost_per_channel()
+
     def _cost_per_channel(self):
         return self.channel_cost or self.l0_weight * self.num_prunable() / self._layout.channels
 
@@ -448,6 +472,7 @@ class PrunableWrapper(keras.layers.Wrapper):
                 "granularity": self.granularity,
                 "channel_cost": self.channel_cost,
                 "own_channel_cost": self.own_channel_cost,
+                "channel_inputs": self.channel_inputs,
             }
         )
         return config
@@ -481,6 +506,38 @@ def iter_wrappers(model_or_layer):
     for layer in iter_layers(model_or_layer, descend=not_a_wrapper):
         if isinstance(layer, PrunableWrapper):
             yield layer
+
+
+def _checked_channel_inputs(value, granularity, name):
+    if value is None:
+        return None
+    if granularity != "channel":
+        raise ValueError(
+            f"PrunableWrapper({name!r}): channel_inputs applies to granularity='channel' only; remove it, "
+            "or set granularity='channel'."
+        )
+    checked = []
+    for entry in value if isinstance(value, (list, tuple)) else [value]:
+        ok = (
+            isinstance(entry, dict)
+            and set(entry) == {"kernel_cost", "width", "sources"}
+            and isinstance(entry["kernel_cost"], (int, float))
+            and entry["kernel_cost"] >= 0
+            and isinstance(entry["width"], int)
+            and entry["width"] >= 1
+            and isinstance(entry["sources"], (list, tuple))
+            and all(isinstance(n, str) for n in entry["sources"])
+        )
+        if not ok:
+            raise ValueError(
+                f"PrunableWrapper({name!r}): channel_inputs must be a list of dicts "
+                "{'kernel_cost': float >= 0, 'width': int >= 1, 'sources': [wrapper names]}, got "
+                f"{entry!r}."
+            )
+        checked.append(
+            {"kernel_cost": float(entry["kernel_cost"]), "width": entry["width"], "sources": list(entry["sources"])}
+        )
+    return checked
 
 
 def _check_channel_support(layer):

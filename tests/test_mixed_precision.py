@@ -93,11 +93,13 @@ def test_channel_pruning_under_mixed_float16_reaches_a_cost_target_and_shrinks_e
         assert np.all(np.isfinite(history.history["loss"]))
         hidden = [pruned.get_layer(f"ltp_hidden{i}") for i in (1, 2)]
         assert all(keras.backend.standardize_dtype(w.thresholds[0].dtype) == "float32" for w in hidden)
-        # Each weight counted once by its own mask: a hidden1 unit has 16
-        # weights, a hidden2 unit 32, a logits weight 1; 1,664 in all.
+        # Counted by hand on the masks: a hidden1 unit has 16 weights, a
+        # hidden2 unit one per kept hidden1 unit, a logits weight 1 (1,664 in
+        # all): what the shrunk model keeps.
         pruned_units = [int((1 - keras.ops.convert_to_numpy(w.channel_mask())).sum()) for w in hidden]
-        logits_pruned = int((1 - keras.ops.convert_to_numpy(pruned.get_layer("ltp_logits").hard_masks()[0])).sum())
-        removed = (16 * pruned_units[0] + 32 * pruned_units[1] + logits_pruned) / 1664
+        kept1, kept2 = 32 - pruned_units[0], 32 - pruned_units[1]
+        logits_kept = int(keras.ops.convert_to_numpy(pruned.get_layer("ltp_logits").hard_masks()[0]).sum())
+        removed = 1 - (16 * kept1 + kept1 * kept2 + logits_kept) / 1664
         assert removed == pytest.approx(0.5, abs=0.03)
         shrunk = keras_ltp.shrink(pruned)
         assert [shrunk.get_layer(f"hidden{i}").units for i in (1, 2)] == [32 - n for n in pruned_units]

@@ -5,7 +5,7 @@ import warnings
 
 import keras
 
-from keras_ltp import steering
+from keras_ltp import cost_measure, steering
 from keras_ltp.callbacks._common import wrappers_of
 from keras_ltp.wrapper import iter_wrappers
 
@@ -76,9 +76,13 @@ class SparsityTarget(keras.callbacks.Callback):
             weights, counted) or `"cost"` (the model's total cost, what the
             regularizer counts: each weight weighted by its wrapper's
             `cost_per_weight()` and counted once, by the mask of the wrapper
-            that holds it). With `prune(..., cost="flops")` that is the
-            fraction of the multiply-adds removed, or more: a weight whose
-            input channel another wrapper removes counts as kept here.
+            that holds it). A channel-pruned layer's kernel slices also go
+            with the input channels that the channel-pruned layers before it
+            remove (their `channel_inputs`, `keras_ltp.cost_measure`), so
+            with `prune(..., granularity="channel", cost="flops")` that is
+            the fraction of the shrunk model's multiply-adds removed (a
+            per-weight layer's weight counts as kept while its own mask
+            keeps it, whatever its input).
         verbose: 1 prints lambda and sparsity at each epoch end.
 
     Example:
@@ -154,12 +158,17 @@ class SparsityTarget(keras.callbacks.Callback):
             return
         self._steered = key
         wrappers = list(iter_wrappers(self.model))
-        squares, taus, costs = [], [], []
-        for wrapper in wrappers:
-            for score, tau in zip(wrapper.scores(), wrapper.effective_thresholds()):
-                squares.append(_numpy(score).astype("float32").ravel())
-                taus.append(float(_numpy(tau)))
-                costs.append(wrapper.cost_per_weight())
+        removed = None
+        if self.measure == "cost" and any(getattr(w, "channel_inputs", None) for w in wrappers):
+            squares, taus, removed = cost_measure.from_wrappers(wrappers)
+            costs = None
+        else:
+            squares, taus, costs = [], [], []
+            for wrapper in wrappers:
+                for score, tau in zip(wrapper.scores(), wrapper.effective_thresholds()):
+                    squares.append(_numpy(score).astype("float32").ravel())
+                    taus.append(float(_numpy(tau)))
+                    costs.append(wrapper.cost_per_weight())
         decision = steering.decide(
             squares,
             taus,
@@ -170,6 +179,7 @@ class SparsityTarget(keras.callbacks.Callback):
             catch_up=self.catch_up,
             final=final,
             costs=costs if self.measure == "cost" else None,
+            removed=removed,
         )
         if decision.shortfall:
             warnings.warn(
