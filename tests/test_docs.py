@@ -49,7 +49,7 @@ TABLES = {
         "TF CPU, batch 1",
         "TF CPU, batch 64",
     ): (
-        ["latency.json", "latency_target85.json"],
+        ["latency.json", "latency_target85.json", "latency_coupled.json"],
         {
             c: PLAIN
             for c in (
