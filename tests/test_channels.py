@@ -324,7 +324,11 @@ def test_sparsity_target_in_cost_reaches_the_fraction_of_multiply_adds():
     # channel; a kept fc unit 9 per kept conv2 channel; an `out` weight 1.
     k1, k2, k3 = (numpy(pruned.get_layer(f"ltp_{n}").channel_mask()).sum() for n in ("conv1", "conv2", "fc"))
     kept = 648 * k1 + 81 * k1 * k2 + 9 * k2 * k3 + numpy(pruned.get_layer("ltp_out").hard_masks()[0]).sum()
-    assert 1 - kept / 8400 == pytest.approx(0.5, abs=0.08)  # one conv channel is 0.077
+    # One conv1 channel is 648 + 81 per kept conv2 channel (up to 0.116 of
+    # the total): the target is met by whole channels, so it lands that far
+    # above at most (0.587 measured on PyTorch), and a little under if the
+    # last steps' gradients lowered a threshold.
+    assert 0.45 <= 1 - kept / 8400 <= 0.5 + 0.12
     # The shrunk model has those multiply-adds, but for `out` (48 weights),
     # pruned per weight: its zeros stay, its rows of removed fc units go.
     assert _multiply_adds(_chain_model()) == 8400
