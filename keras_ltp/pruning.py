@@ -154,7 +154,7 @@ def prune(
             if leader not in shared:
                 members = coupled[leader]
                 inner = CoupledChannels([_built(group(m), m) for m in members], name=f"{members[0].name}_coupled")
-                shared[leader] = PrunableWrapper(inner, name=f"ltp_{members[0].name}_coupled", **plans[leader])
+                shared[leader] = PrunableWrapper(inner, name=_coupled_name(members), **plans[leader])
             return functools.partial(shared[leader], member=index)
         chosen = plans.get(id(layer))
         if chosen is None:
@@ -174,15 +174,20 @@ def prune(
         pruned.ltp_channel_report = {
             "channel": sorted(
                 [f"ltp_{name}" for name in _names(model_or_layer, alone)]
-                + [f"ltp_{members[0].name}_coupled" for members in coupled.values()]
+                + [_coupled_name(members) for members in coupled.values()]
             ),
-            "coupled": {f"ltp_{members[0].name}_coupled": [m.name for m in members] for members in coupled.values()},
+            "coupled": {_coupled_name(members): [m.name for m in members] for members in coupled.values()},
             fallback: fallen,
         }
         surprising = {name: why for name, why in fallen.items() if why != REACHES_OUTPUT}
         if surprising:
             warnings.warn(_fallback_message(surprising, fallback), UserWarning, stacklevel=2)
     return pruned
+
+
+def _coupled_name(members):
+    """The name of the wrapper of coupled groups: after the first producer."""
+    return f"ltp_{members[0].name}_coupled"
 
 
 def _built(copy, original):
@@ -370,7 +375,7 @@ def _add_channel_inputs(plans, groups, readers, coupled, by_id, slice_cost):
     of its output channel's kernel slice, its input width, and the channel
     wrappers that write those inputs (`keras_ltp.cost_measure`)."""
     channel = [i for i in plans if i in groups]
-    name = {i: f"ltp_{by_id[i].name}_coupled" if i in coupled else f"ltp_{by_id[i].name}" for i in channel}
+    name = {i: _coupled_name(coupled[i]) if i in coupled else f"ltp_{by_id[i].name}" for i in channel}
     wrapper_of = {id(m): i for i in channel for m in coupled.get(i, [by_id[i]])}
     entries = {}
     for source in channel:

@@ -158,16 +158,12 @@ def _channel_wise_zero(layer, zero_in):
 def _is_member(layer, graph, node):
     """Layers whose output shares its input's channel numbering."""
     if isinstance(layer, keras.layers.BatchNormalization):
-        return layer.axis in (-1, len(_shape(graph, node.output)) - 1)
+        return layer.axis in (-1, len(graph.shape(node.output)) - 1)
     if isinstance(layer, channels.DEPTHWISE):
         return layer.depth_multiplier == 1 and getattr(layer, "data_format", "channels_last") == "channels_last"
     if isinstance(layer, MERGES):
-        return len({_shape(graph, k)[-1] for k in node.inputs}) == 1
+        return len({graph.shape(k)[-1] for k in node.inputs}) == 1
     return is_pass_through(layer) and len(node.inputs) == 1
-
-
-def _shape(graph, key):
-    return graph.shape(key)
 
 
 class _Spaces:
@@ -231,7 +227,7 @@ def _shrink_graph(model, report):
             # side by side; the two sides are reconciled below.
             concats.append(node)
             zero[out] = np.concatenate(
-                [z if z is not None else np.zeros(_shape(graph, k)[-1], bool) for z, k in zip(zin, node.inputs)]
+                [z if z is not None else np.zeros(graph.shape(k)[-1], bool) for z, k in zip(zin, node.inputs)]
             )
             continue
         if _is_member(layer, graph, node):
@@ -239,7 +235,7 @@ def _shrink_graph(model, report):
                 spaces.union(k, out)
             known = all(z is not None for z in zin)
             if isinstance(layer, (keras.layers.BatchNormalization,) + channels.DEPTHWISE):
-                zero[out] = _channel_wise_zero(layer, zin[0] if known else np.zeros(_shape(graph, out)[-1], bool))
+                zero[out] = _channel_wise_zero(layer, zin[0] if known else np.zeros(graph.shape(out)[-1], bool))
             elif known and isinstance(layer, keras.layers.Multiply):
                 zero[out] = np.logical_or.reduce(zin)
             elif known:
@@ -257,7 +253,7 @@ def _shrink_graph(model, report):
         members.setdefault(spaces.find(key), []).append(key)
     removable, reasons = {}, {}
     for root, keys in members.items():
-        width = _shape(graph, keys[0])[-1]
+        width = graph.shape(keys[0])[-1]
         reason = blocked.get(root)
         if reason is None and any(zero.get(k) is None for k in keys):
             reason = "a layer in it does not show which channels are zero"
@@ -302,13 +298,13 @@ def _shrink_graph(model, report):
                 rebuilt[id(layer)] = sliced
             continue
         in_keep = keep.get(node.inputs[0]) if node.inputs else None
-        in_width = _shape(graph, node.inputs[0])[-1] if node.inputs else None
+        in_width = graph.shape(node.inputs[0])[-1] if node.inputs else None
         out_keep = keep.get(node.output)
-        out_width = _shape(graph, node.output)[-1]
+        out_width = graph.shape(node.output)[-1]
         if isinstance(layer, keras.layers.Dense) and node.inputs and node.inputs[0] in graph.producer:
             before = graph.producer[node.inputs[0]]
             if isinstance(before.layer, keras.layers.Flatten):
-                in_keep, in_width = _flat_indices(_shape(graph, before.inputs[0]), keep[before.inputs[0]]), None
+                in_keep, in_width = _flat_indices(graph.shape(before.inputs[0]), keep[before.inputs[0]]), None
         sliced = _sliced(layer, in_keep, in_width, out_keep, out_width)
         if sliced is not None:
             rebuilt[id(layer)] = sliced

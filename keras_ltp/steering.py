@@ -208,35 +208,29 @@ def decide(squares, taus, strength, target, *, rate, max_strength, catch_up, fin
     >>> above.strength_factor, round(above.threshold_factor, 4)  # (5 + 6) / 2 / 7.5
     (0.5, 0.7333)
     """
-    if removed is not None:
-        return _decide_by_measure(squares, taus, strength, target, rate, max_strength, catch_up, final, removed)
-    current = hard_sparsity(squares, taus, costs)
+    if removed is None:
+        current = hard_sparsity(squares, taus, costs)
+
+        def factor_for(goal, more):
+            count = count_for(squares, taus, costs, goal)
+            if more:  # at least one weight more than now, never past the target
+                pruned_now = sum(int(np.count_nonzero(s <= t)) for s, t in zip(squares, taus))
+                count = min(max(count, pruned_now + 1), count_for(squares, taus, costs, target))
+            return common_factor(squares, taus, count)
+
+    else:
+        current = removed(1.0)
+
+        def factor_for(goal, more):
+            return cut_factor(squares, taus, removed, goal, above=1.0 if more else None)
+
     if current < target:
         if final:
             gap = target - current
             return Decision(1.0, None, gap if gap > FINAL_GAP else 0.0)
         if strength < max_strength * (1 - 1e-6):
             return Decision(1.0 + rate, None, 0.0)
-        goal = current + catch_up * (target - current)
-        pruned_now = sum(int(np.count_nonzero(s <= t)) for s, t in zip(squares, taus))
-        count = min(max(count_for(squares, taus, costs, goal), pruned_now + 1), count_for(squares, taus, costs, target))
-        return Decision(1.0, common_factor(squares, taus, count), 0.0)
+        return Decision(1.0, factor_for(current + catch_up * (target - current), more=True), 0.0)
     if current > target:
-        return Decision(0.5, common_factor(squares, taus, count_for(squares, taus, costs, target)), 0.0)
-    return Decision(1.0, None, 0.0)
-
-
-def _decide_by_measure(squares, taus, strength, target, rate, max_strength, catch_up, final, removed):
-    """`decide` with a measure of the cut in place of the closed forms."""
-    current = removed(1.0)
-    if current < target:
-        if final:
-            gap = target - current
-            return Decision(1.0, None, gap if gap > FINAL_GAP else 0.0)
-        if strength < max_strength * (1 - 1e-6):
-            return Decision(1.0 + rate, None, 0.0)
-        goal = current + catch_up * (target - current)
-        return Decision(1.0, cut_factor(squares, taus, removed, goal, above=1.0), 0.0)
-    if current > target:
-        return Decision(0.5, cut_factor(squares, taus, removed, target), 0.0)
+        return Decision(0.5, factor_for(target, more=False), 0.0)
     return Decision(1.0, None, 0.0)
