@@ -18,7 +18,10 @@ write them. Per-weight layers keep `sum cost * [weight kept]`.
 
 All of it is a function of one cut: an entry (a weight, or a channel) is
 pruned when its ratio `score / threshold <= cut` (`cut = 1`: now), which is
-what `SparsityTarget` moves with one common factor.
+what `SparsityTarget` moves with one common factor. A layer with sparsity
+bounds (`PrunableWrapper(min_sparsity=..., max_sparsity=...)`) prunes
+between `least` and `most` of its entries whatever the cut: the count is
+clipped there.
 """
 
 import keras
@@ -44,12 +47,20 @@ class Part:
             member, its number of input channels, and the indices (in the
             list of parts) of the channel-pruned parts that write them.
             None for a per-weight wrapper.
+        least, most: the fewest and most entries pruned at any cut (the
+            layer's sparsity bounds); default 0 and all.
     """
 
-    def __init__(self, ratios, cost, members=None):
+    def __init__(self, ratios, cost, members=None, least=0, most=None):
         self.ratios = np.asarray(ratios, dtype="float64").ravel()
         self.cost = float(cost)
         self.members = members
+        self.least = int(least)
+        self.most = self.ratios.size if most is None else int(most)
+
+    def pruned(self, cut):
+        """How many entries are pruned at `cut`."""
+        return min(max(int(np.count_nonzero(self.ratios <= cut)), self.least), self.most)
 
 
 def removed_fraction(parts, cut):
@@ -71,7 +82,7 @@ def removed_fraction(parts, cut):
     >>> removed_fraction([p, r], 1.0)  # P loses 1 channel (3), R half its kernel (2) of 10
     0.5
     """
-    removed = [int(np.count_nonzero(p.ratios <= cut)) for p in parts]
+    removed = [p.pruned(cut) for p in parts]
     total = kept = 0.0
     for part, gone in zip(parts, removed):
         total += part.cost * part.ratios.size
@@ -87,13 +98,16 @@ def removed_fraction(parts, cut):
     return 0.0 if total <= 0 else 1.0 - kept / total
 
 
-def from_wrappers(wrappers):
+def from_wrappers(wrappers, measure="cost"):
     """`(squares, taus, removed)` for `keras_ltp.steering.decide`: one
     entry per channel of a channel wrapper (its saliency) and per weight of
     the others, and `removed(cut)`, the `removed_fraction` over them.
 
     Args:
         wrappers: every `PrunableWrapper` of one model.
+        measure: `"cost"` (each entry at its wrapper's cost, input slices
+            counted as above) or `"weights"` (each weight counts 1: a
+            channel counts the weights it holds).
 
     Returns:
         `(squares, taus, removed)`.
@@ -102,19 +116,28 @@ def from_wrappers(wrappers):
         ValueError: a wrapper's `channel_inputs` names a wrapper that is
             not a channel-pruned wrapper of `wrappers`.
     """
+    by_cost = measure == "cost"
     squares, taus, parts, index, pending = [], [], [], {}, []
+
+    def add(score, tau, cost, bounds):
+        squares.append(_numpy(score).astype("float64").ravel())
+        taus.append(float(_numpy(tau)))
+        least, most = (0, None) if bounds is None else [int(np.count_nonzero(squares[-1] <= b)) for b in bounds]
+        parts.append(Part(ratios(squares[-1], taus[-1]), cost, None, least, most))
+
     for wrapper in wrappers:
+        bounds = wrapper.threshold_bounds() or [None] * len(wrapper.pruned_weights)
         if wrapper.granularity == "channel":
             index[wrapper.name] = len(parts)
-            squares.append(_numpy(wrapper.channel_saliency()).astype("float64").ravel())
-            taus.append(float(_numpy(wrapper.effective_thresholds()[0])))
-            parts.append(Part(ratios(squares[-1], taus[-1]), wrapper.cost_per_channel(), None))
-            pending.append((parts[-1], wrapper))
+            saliency = wrapper.channel_saliency()
+            cost = wrapper.cost_per_channel() if by_cost else wrapper.num_prunable() / int(saliency.shape[0])
+            add(saliency, wrapper.effective_thresholds()[0], cost, bounds[0])
+            if by_cost:
+                pending.append((parts[-1], wrapper))
             continue
-        for score, tau in zip(wrapper.scores(), wrapper.effective_thresholds()):
-            squares.append(_numpy(score).astype("float64").ravel())
-            taus.append(float(_numpy(tau)))
-            parts.append(Part(ratios(squares[-1], taus[-1]), wrapper.cost_per_weight()))
+        cost = wrapper.cost_per_weight() if by_cost else 1.0
+        for score, tau, bound in zip(wrapper.scores(), wrapper.effective_thresholds(), bounds):
+            add(score, tau, cost, bound)
     for part, wrapper in pending:
         if wrapper.channel_inputs:
             missing = sorted({n for e in wrapper.channel_inputs for n in e["sources"] if n not in index})

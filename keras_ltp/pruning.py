@@ -15,7 +15,7 @@ from keras_ltp.channels import channel_width, is_attention, output_kernel
 from keras_ltp.copying import Chain, clone_graph, copy_layer, leaf_layers
 from keras_ltp.coupled import CoupledChannels
 from keras_ltp.registry import prunable_count, prunable_weights
-from keras_ltp.selection import Selection
+from keras_ltp.selection import Selection, SparsityBounds
 from keras_ltp.walk import is_graph_model
 from keras_ltp.wrapper import GRANULARITIES, PrunableWrapper, iter_wrappers
 
@@ -31,6 +31,7 @@ def prune(
     *,
     include=None,
     exclude=None,
+    sparsity_bounds=None,
     cost="params",
     granularity="weight",
     fallback="weight",
@@ -65,6 +66,17 @@ def prune(
             `include`). `pruned.ltp_skipped` maps each layer with prunable
             weights left dense to why (`include`, `exclude` or
             `layer_options`).
+        sparsity_bounds: how far chosen layers may be pruned: a dict
+            `{selector: (min_sparsity, max_sparsity)}`, a selector as in
+            `include`, e.g. `{"*embedding*": (0.0, 0.5)}` (never prune the
+            embeddings beyond 50%). The wrapper keeps each pruned tensor's
+            sparsity inside its bounds and `SparsityTarget` steers with
+            them (`keras_ltp.PrunableWrapper`, `min_sparsity`). A layer
+            matched by several selectors gets the intersection; the layers
+            that share one mask (a channel group, coupled groups) get the
+            intersection of their layers' bounds. Bounds given here
+            override `min_sparsity` / `max_sparsity` in `**options`;
+            `layer_options` overrides both.
         cost: what the regularizer counts: `"params"` (each weight costs 1),
             `"flops"` (each weight costs its multiply-adds per example, i.e.
             the layer's output spatial size), or a callable `layer -> float`.
@@ -118,9 +130,9 @@ def prune(
     ['PrunableWrapper', 'Dense']
     """
     _validate(model_or_layer, layer_options, cost)
-    selection = Selection(
-        include, exclude, leaf_layers(model_or_layer) if isinstance(model_or_layer, keras.Model) else [model_or_layer]
-    )
+    leaves = list(leaf_layers(model_or_layer)) if isinstance(model_or_layer, keras.Model) else [model_or_layer]
+    selection = Selection(include, exclude, leaves)
+    bounds = SparsityBounds(sparsity_bounds, leaves)
     if granularity not in GRANULARITIES:
         raise ValueError(f"granularity must be one of {GRANULARITIES}, got {granularity!r}.")
     if fallback not in FALLBACKS:
@@ -132,9 +144,9 @@ def prune(
     if couple and granularity != "channel":
         raise ValueError("couple=True applies to granularity='channel' only; remove it or set granularity.")
     if not isinstance(model_or_layer, keras.Model):
-        return _prune_layer(model_or_layer, layer_options, dict(options, granularity=granularity), selection)
+        return _prune_layer(model_or_layer, layer_options, dict(options, granularity=granularity), selection, bounds)
     plans, groups, reasons, coupled, skipped = _plan(
-        model_or_layer, layer_options, cost, options, granularity, fallback, selection, couple
+        model_or_layer, layer_options, cost, options, granularity, fallback, selection, couple, bounds
     )
     absorbed = {id(f) for followers in groups.values() for f in followers}
     member_of = {id(m): (leader, i) for leader, members in coupled.items() for i, m in enumerate(members)}
@@ -185,6 +197,24 @@ def prune(
     return pruned
 
 
+def _merge_bounds(into, other, layer):
+    """Narrows the sparsity bounds of the plan `into` (a group's) to those of
+    `other` (the plan of `layer`, which joins the group's mask)."""
+    if into is None or other is None:
+        return
+    lo = max(into.get("min_sparsity", 0.0), other.get("min_sparsity", 0.0))
+    hi = min(into.get("max_sparsity", 1.0), other.get("max_sparsity", 1.0))
+    if lo > hi:
+        raise ValueError(
+            f"Layer {layer.name!r} shares its channel mask with others whose sparsity bounds do not overlap its "
+            f"own (together: min {lo:g} > max {hi:g}); give the layers of one channel group overlapping bounds."
+        )
+    if lo > 0.0:
+        into["min_sparsity"] = lo
+    if hi < 1.0:
+        into["max_sparsity"] = hi
+
+
 def _coupled_name(members):
     """The name of the wrapper of coupled groups: after the first producer."""
     return f"ltp_{members[0].name}_coupled"
@@ -227,10 +257,12 @@ def _validate(model_or_layer, layer_options, cost):
         raise TypeError(_SUBCLASSED_MESSAGE.format(name=model_or_layer.name))
 
 
-def _resolve_options(layer, options, layer_options):
-    """The wrapper options for `layer`: `options` updated by
-    `layer_options(layer)`, or None where that returns None (keep dense)."""
+def _resolve_options(layer, options, layer_options, bounds=None):
+    """The wrapper options for `layer`: `options` updated by its
+    `sparsity_bounds` and then by `layer_options(layer)`, or None where that
+    returns None (keep dense)."""
     chosen = dict(options)
+    chosen.update((bounds.for_layer(layer) if bounds is not None else None) or {})
     if layer_options is None:
         return chosen
     extra = layer_options(layer)
@@ -242,11 +274,11 @@ def _resolve_options(layer, options, layer_options):
     return chosen
 
 
-def _prune_layer(layer, layer_options, options, selection):
+def _prune_layer(layer, layer_options, options, selection, bounds):
     reason = selection.reason(layer)
     if reason is not None:
         raise ValueError(f"{layer.name!r}, the only layer given to prune(), is {reason}: there is nothing to prune.")
-    chosen = _resolve_options(layer, options, layer_options)
+    chosen = _resolve_options(layer, options, layer_options, bounds)
     if chosen is None:
         raise ValueError(
             f"layer_options returned None for {layer.name!r}, the only layer "
@@ -262,7 +294,9 @@ def _graph_models(model):
             yield from _graph_models(layer)
 
 
-def _plan(model, layer_options, cost, options, granularity, fallback="weight", selection=None, couple=False):
+def _plan(
+    model, layer_options, cost, options, granularity, fallback="weight", selection=None, couple=False, bounds=None
+):
     """`(plans, groups, reasons)`: `plans` is `{id(layer): wrapper options}`
     for every layer to wrap, with the regularizer's `l0_weight` (the layer's
     cost unless given), a channel group's `channel_cost` (the costs of the
@@ -285,7 +319,7 @@ def _plan(model, layer_options, cost, options, granularity, fallback="weight", s
         if why is not None:
             skipped[layer.name] = why
             continue
-        chosen = _resolve_options(layer, options, layer_options)
+        chosen = _resolve_options(layer, options, layer_options, bounds)
         if chosen is None:
             skipped[layer.name] = "layer_options returned None"
             continue
@@ -304,13 +338,13 @@ def _plan(model, layer_options, cost, options, granularity, fallback="weight", s
             reasons.update(why)
             readers.update(read)
             coupled.update(joined)
-        for followers in groups.values():
+        for producer_id, followers in groups.items():
             for follower in followers:
-                plans.pop(id(follower), None)
+                _merge_bounds(plans.get(producer_id), plans.pop(id(follower), None), follower)
                 reasons.pop(id(follower), None)
         for members in coupled.values():
             for member in members[1:]:
-                plans.pop(id(member))
+                _merge_bounds(plans[id(members[0])], plans.pop(id(member)), member)
         for layer_id in reasons:
             if fallback == "dense":
                 plans.pop(layer_id)

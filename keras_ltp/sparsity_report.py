@@ -18,7 +18,8 @@ class SparsityReport(dict):
     plain dict that prints as a table."""
 
     def __str__(self):
-        rows = [("weight", "kept", "total", "sparsity", "threshold")]
+        bounded = any("bounds" in entry for entry in self["weights"])
+        rows = [("weight", "kept", "total", "sparsity", "threshold") + (("bounds",) if bounded else ())]
         for entry in self["weights"]:
             threshold = entry.get("threshold")
             rows.append(
@@ -29,17 +30,20 @@ class SparsityReport(dict):
                     f"{entry['sparsity']:.2%}",
                     "-" if threshold is None else f"{threshold:.3g}",
                 )
+                + ((_bounds_cell(entry.get("bounds")),) if bounded else ())
             )
         rows.append(
             ("overall", str(self["kept"]), str(self["total"]), f"{self['sparsity']:.2%}", f"{self['compression']:.1f}x")
+            + (("",) if bounded else ())
         )
-        widths = [max(len(row[i]) for row in rows) for i in range(5)]
+        widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
         lines = [
             "  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths)))
             for row in rows
         ]
         lines.insert(1, "-" * len(lines[0]))
         lines.insert(len(lines) - 1, "-" * len(lines[0]))
+        lines += [f"left dense: {name} ({why})" for name, why in self.get("skipped", {}).items()]
         return "\n".join(lines)
 
     @classmethod
@@ -55,6 +59,8 @@ class SparsityReport(dict):
             }
             report["weights"].append(entry)
             layer = report["layers"].setdefault(entry["layer"], {"kept": 0, "total": 0})
+            if "bounds" in entry:
+                layer["bounds"] = entry["bounds"]
             layer["kept"] += entry["kept"]
             layer["total"] += entry["total"]
             report["kept"] += entry["kept"]
@@ -79,9 +85,12 @@ def sparsity(model_or_layer):
     Returns:
         A `SparsityReport` (a dict; `print()` shows a table) with keys
         `kept`, `total`, `sparsity` (= 1 - kept / total), `compression`
-        (= total / kept), `layers` (per wrapper: `kept`, `total`, `sparsity`)
-        and `weights` (a list, per weight tensor: `layer`, `weight`, `kept`,
-        `total`, `sparsity`, `threshold` = tau).
+        (= total / kept), `layers` (per wrapper: `kept`, `total`, `sparsity`,
+        and `bounds` = `(min_sparsity, max_sparsity)` where the wrapper has
+        them), `weights` (a list, per weight tensor: `layer`, `weight`,
+        `kept`, `total`, `sparsity`, `threshold` = tau, `bounds`) and, for a
+        model from `keras_ltp.prune`, `skipped` (its `ltp_skipped`: each
+        layer with prunable weights left dense, and why).
 
     Example:
     >>> import keras, keras_ltp
@@ -101,6 +110,7 @@ def sparsity(model_or_layer):
     for wrapper in wrappers:
         _check_built(wrapper)
         taus = wrapper.effective_thresholds()
+        bounds = {"bounds": (wrapper.min_sparsity, wrapper.max_sparsity)} if wrapper.bounded else {}
         for w, tau, mask in zip(wrapper.pruned_weights, taus, wrapper.hard_masks(taus)):
             entries.append(
                 {
@@ -109,9 +119,21 @@ def sparsity(model_or_layer):
                     "kept": int(keras.ops.convert_to_numpy(keras.ops.sum(mask))),
                     "total": int(math.prod(w.shape)),
                     "threshold": float(keras.ops.convert_to_numpy(tau)),
+                    **bounds,
                 }
             )
-    return SparsityReport.from_entries(entries)
+    report = SparsityReport.from_entries(entries)
+    skipped = getattr(model_or_layer, "ltp_skipped", None)
+    if skipped:
+        report["skipped"] = dict(skipped)
+    return report
+
+
+def _bounds_cell(bounds):
+    """`"10%-50%"` for `(0.1, 0.5)`; `"-"` for an unbounded layer."""
+    if bounds is None:
+        return "-"
+    return f"{bounds[0] * 100:g}%-{bounds[1] * 100:g}%"
 
 
 def weight_sparsity(model_or_layer):

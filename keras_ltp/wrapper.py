@@ -157,6 +157,15 @@ class PrunableWrapper(keras.layers.Wrapper):
             `{"kernel_cost": cost of one output channel's kernel slice,
             "width": input channels, "sources": [wrapper names]}`. Set by
             `keras_ltp.prune`; default None (no such inputs).
+        min_sparsity, max_sparsity: bounds on the fraction of each pruned
+            tensor's weights (with channel granularity: of the channels)
+            that the hard mask prunes, `0 <= min_sparsity <= max_sparsity
+            <= 1`. The threshold is clamped so the sparsity stays inside
+            them in training and inference (`keras_ltp.masks.sparsity_bounds`;
+            where scores tie across a bound, the tied ones are kept at
+            `max_sparsity` and pruned at `min_sparsity`), and
+            `SparsityTarget` steers with them. A bounded layer sorts its
+            scores once per step. Default: no bounds.
         **kwargs: base `keras.layers.Layer` arguments (`name`, ...).
 
     Example:
@@ -180,6 +189,8 @@ class PrunableWrapper(keras.layers.Wrapper):
         channel_cost=None,
         own_channel_cost=None,
         channel_inputs=None,
+        min_sparsity=0.0,
+        max_sparsity=1.0,
         **kwargs,
     ):
         if isinstance(layer, PrunableWrapper):
@@ -206,6 +217,7 @@ class PrunableWrapper(keras.layers.Wrapper):
                     "remove it, or set granularity='channel'."
                 )
         channel_inputs = _checked_channel_inputs(channel_inputs, granularity, name)
+        _check_bounds(min_sparsity, max_sparsity, name)
         if not isinstance(initial_threshold, (int, float)) or not math.isfinite(initial_threshold):
             raise ValueError(
                 f"PrunableWrapper({name!r}): initial_threshold must be a finite number, got {initial_threshold!r}."
@@ -238,6 +250,8 @@ class PrunableWrapper(keras.layers.Wrapper):
         self.channel_cost = None if channel_cost is None else float(channel_cost)
         self.own_channel_cost = None if own_channel_cost is None else float(own_channel_cost)
         self.channel_inputs = channel_inputs
+        self.min_sparsity = float(min_sparsity)
+        self.max_sparsity = float(max_sparsity)
         self.supports_masking = layer.supports_masking
 
     # -- building -----------------------------------------------------------
@@ -306,21 +320,81 @@ class PrunableWrapper(keras.layers.Wrapper):
         """Total number of prunable weights (elements) in the wrapped layer."""
         return prunable_count(self.layer)
 
-    def _relative_threshold(self, theta):
-        return ops.cast(theta, "float32") * self.threshold_gain
+    @property
+    def bounded(self):
+        """Whether `min_sparsity` or `max_sparsity` bounds the sparsity."""
+        return self.min_sparsity > 0.0 or self.max_sparsity < 1.0
+
+    def _relative_threshold(self, theta, score):
+        """`gain * theta`, clamped into the sparsity bounds of `score`
+        (`w^2`, or the channel saliencies), in units of its mean."""
+        relative = ops.cast(theta, "float32") * self.threshold_gain
+        if not self.bounded:
+            return relative
+        lo, hi = self._relative_bounds(score)
+        return ops.minimum(ops.maximum(relative, lo), hi)
+
+    def _relative_bounds(self, score):
+        lo, hi = masks.sparsity_bounds(score, self.min_sparsity, self.max_sparsity)
+        if self.granularity == "channel":
+            return lo, hi  # saliencies have mean 1: tau = gain * theta
+        scale = ops.maximum(ops.mean(ops.stop_gradient(ops.cast(score, "float32"))), 1e-30)
+        return lo / scale, hi / scale
+
+    def _square(self, w):
+        """`w^2` where the bounds need it, else None (not computed)."""
+        return ops.square(ops.cast(w, "float32")) if self.bounded else None
 
     def effective_thresholds(self):
         """Returns the absolute thresholds, one per pruned weight tensor:
         `tau_i = gain * theta_i * mean(w_i^2)`, or with channel granularity
         the group's `tau = gain * theta` (in units of the mean saliency) for
-        every tensor."""
+        every tensor; clamped into the sparsity bounds, if any."""
         if self.granularity == "channel":
-            tau = self._relative_threshold(self.thresholds[0].value)
+            tau = self._relative_threshold(self.thresholds[0].value, self._saliency() if self.bounded else None)
             return [tau for _ in self.pruned_weights]
         return [
-            masks.threshold(w.value, self._relative_threshold(theta.value))
+            masks.threshold(w.value, self._relative_threshold(theta.value, self._square(w.value)))
             for w, theta in zip(self.pruned_weights, self.thresholds)
         ]
+
+    def threshold_bounds(self):
+        """The `(lo, hi)` absolute thresholds (floats) that `min_sparsity`
+        and `max_sparsity` clamp each of `effective_thresholds()` into
+        (`-inf` / `inf` where one does not bind), or None for an unbounded
+        layer."""
+        if not self.bounded:
+            return None
+        if self.granularity == "channel":
+            bounds = masks.sparsity_bounds(self._saliency(), self.min_sparsity, self.max_sparsity)
+            return [tuple(float(ops.convert_to_numpy(b)) for b in bounds) for _ in self.pruned_weights]
+        return [
+            tuple(
+                float(ops.convert_to_numpy(b))
+                for b in masks.sparsity_bounds(score, self.min_sparsity, self.max_sparsity)
+            )
+            for score in self.scores()
+        ]
+
+    def scale_thresholds(self, factor):
+        """Multiplies each threshold by `factor`, starting from its value
+        inside the sparsity bounds (a threshold clamped by a bound first
+        moves onto it, so `factor` acts on the threshold in effect).
+
+        Args:
+            factor: a float > 0.
+        """
+        if not self.bounded:
+            for theta in self.thresholds:
+                theta.assign(float(ops.convert_to_numpy(theta.value)) * factor)
+            return
+        if self.granularity == "channel":
+            scores = [self._saliency()]
+        else:
+            scores = [self._square(w.value) for w in self.pruned_weights]
+        for theta, score in zip(self.thresholds, scores):
+            relative = float(ops.convert_to_numpy(self._relative_threshold(theta.value, score)))
+            theta.assign(relative / self.threshold_gain * factor)
 
     def scores(self):
         """What each pruned weight is compared with its threshold: one tensor
@@ -343,8 +417,9 @@ class PrunableWrapper(keras.layers.Wrapper):
         granularity only)."""
         if self.granularity != "channel":
             raise ValueError(f"{self.name!r} prunes single weights (granularity='weight'); it has no channel mask.")
+        saliency = self._saliency()
         mask, _ = masks.relative_channel_prune(
-            self._saliency(), self._relative_threshold(self.thresholds[0].value), None, training=False
+            saliency, self._relative_threshold(self.thresholds[0].value, saliency), None, training=False
         )
         return mask
 
@@ -387,8 +462,9 @@ class PrunableWrapper(keras.layers.Wrapper):
                 if training
                 else None
             )
+            saliency = self._saliency()
             mask, count = masks.relative_channel_prune(
-                self._saliency(), self._relative_threshold(self.thresholds[0]), temp, training, self.hard_forward
+                saliency, self._relative_threshold(self.thresholds[0], saliency), temp, training, self.hard_forward
             )
             for v, axis in self._layout.masked:
                 value = ops.cast(v.value, "float32")
@@ -398,14 +474,13 @@ class PrunableWrapper(keras.layers.Wrapper):
             return mapping, l0_terms
         for w, theta in zip(self.pruned_weights, self.thresholds):
             value = w.value
+            relative = self._relative_threshold(theta, self._square(value))
             if training:
-                pruned, count = masks.relative_soft_prune(
-                    value, self._relative_threshold(theta), self.temperature, self.hard_forward
-                )
+                pruned, count = masks.relative_soft_prune(value, relative, self.temperature, self.hard_forward)
                 mapping.append((w, pruned))
                 l0_terms.append(count * self.l0_weight)
             else:
-                tau = masks.threshold(value, self._relative_threshold(theta))
+                tau = masks.threshold(value, relative)
                 mapping.append((w, masks.masked_weight(value, tau, None, False)))
         return mapping, l0_terms
 
@@ -473,6 +548,8 @@ class PrunableWrapper(keras.layers.Wrapper):
                 "channel_cost": self.channel_cost,
                 "own_channel_cost": self.own_channel_cost,
                 "channel_inputs": self.channel_inputs,
+                "min_sparsity": self.min_sparsity,
+                "max_sparsity": self.max_sparsity,
             }
         )
         return config
@@ -538,6 +615,17 @@ def _checked_channel_inputs(value, granularity, name):
             {"kernel_cost": float(entry["kernel_cost"]), "width": entry["width"], "sources": list(entry["sources"])}
         )
     return checked
+
+
+def _check_bounds(min_sparsity, max_sparsity, name):
+    for what, value in (("min_sparsity", min_sparsity), ("max_sparsity", max_sparsity)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
+            raise ValueError(f"PrunableWrapper({name!r}): {what} must be a fraction in [0, 1], got {value!r}.")
+    if min_sparsity > max_sparsity:
+        raise ValueError(
+            f"PrunableWrapper({name!r}): min_sparsity ({min_sparsity!r}) is above max_sparsity ({max_sparsity!r}); "
+            "swap them, or drop one."
+        )
 
 
 def _check_channel_support(layer):

@@ -51,6 +51,13 @@ class SparsityTarget(keras.callbacks.Callback):
     with the smallest `w^2 / tau` across the model, and lands halfway between
     two weights (never on one, where float32 rounding would decide).
 
+    Layers with sparsity bounds (`PrunableWrapper(min_sparsity=...,
+    max_sparsity=...)`, `keras_ltp.prune(..., sparsity_bounds=...)`) move
+    only inside them: the factor is chosen knowing that such a layer prunes
+    no fewer and no more than its bounds allow, and the others make up the
+    difference. A target the bounds put out of reach is a `ValueError` at
+    the start of `fit`.
+
     The state is the thresholds and lambda, which live in the wrappers'
     variables, and the step count `optimizer.iterations` that times the
     checks (they happen when it passes a multiple of `check_every`): all are
@@ -131,9 +138,31 @@ class SparsityTarget(keras.callbacks.Callback):
         return int(_numpy(self.model.optimizer.iterations.value))
 
     def on_train_begin(self, logs=None):
-        wrappers_of(self.model, "SparsityTarget")
+        wrappers = wrappers_of(self.model, "SparsityTarget")
+        self._check_bounds(wrappers)
         # Not the step count yet: BackupAndRestore may restore it after us.
         self._seen_step = None
+
+    def _check_bounds(self, wrappers):
+        """Refuses a target the layers' sparsity bounds put out of reach."""
+        bounded = [w for w in wrappers if w.built and w.bounded]
+        if not bounded or not all(w.built for w in wrappers):
+            return
+        _, _, removed = cost_measure.from_wrappers(wrappers, self.measure)
+        of = " of the cost" if self.measure == "cost" else ""
+        most, least = removed(math.inf), removed(-math.inf)
+        if most < self.target - steering.FINAL_GAP:
+            names = ", ".join(f"{w.name} ({w.max_sparsity:g})" for w in bounded if w.max_sparsity < 1.0)
+            raise ValueError(
+                f"SparsityTarget: the max_sparsity bounds let at most {most:.2%}{of} be pruned, below the "
+                f"{self.target:.2%} target. Lower the target, or raise max_sparsity of: {names}."
+            )
+        if least > self.target + steering.FINAL_GAP:
+            names = ", ".join(f"{w.name} ({w.min_sparsity:g})" for w in bounded if w.min_sparsity > 0.0)
+            raise ValueError(
+                f"SparsityTarget: the min_sparsity bounds prune at least {least:.2%}{of}, above the "
+                f"{self.target:.2%} target. Raise the target, or lower min_sparsity of: {names}."
+            )
 
     def on_train_batch_begin(self, batch, logs=None):
         # The schedule is a function of `optimizer.iterations`, which
@@ -159,8 +188,10 @@ class SparsityTarget(keras.callbacks.Callback):
         self._steered = key
         wrappers = list(iter_wrappers(self.model))
         removed = None
-        if self.measure == "cost" and any(getattr(w, "channel_inputs", None) for w in wrappers):
-            squares, taus, removed = cost_measure.from_wrappers(wrappers)
+        if any(w.bounded for w in wrappers) or (
+            self.measure == "cost" and any(getattr(w, "channel_inputs", None) for w in wrappers)
+        ):
+            squares, taus, removed = cost_measure.from_wrappers(wrappers, self.measure)
             costs = None
         else:
             squares, taus, costs = [], [], []
@@ -191,8 +222,7 @@ class SparsityTarget(keras.callbacks.Callback):
             )
         if decision.threshold_factor is not None:
             for wrapper in wrappers:
-                for theta in wrapper.thresholds:
-                    theta.assign(float(_numpy(theta.value)) * decision.threshold_factor)
+                wrapper.scale_thresholds(decision.threshold_factor)
         if decision.strength_factor != 1.0:
             for wrapper in wrappers:
                 value = float(_numpy(wrapper.l0_strength.value)) * decision.strength_factor
