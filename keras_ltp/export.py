@@ -19,15 +19,26 @@ import warnings
 import keras
 import numpy as np
 
+from keras_ltp.copying import clone_graph, leaf_layers
 from keras_ltp.files import atomic_path, check_destination
 from keras_ltp.native_output import captured
 from keras_ltp.registry import prunable_weights
 from keras_ltp.shrinking import shrink
 from keras_ltp.stripping import strip
-from keras_ltp.walk import iter_layers
+from keras_ltp.walk import is_graph_model, iter_layers
 from keras_ltp.wrapper import iter_wrappers
 
-__all__ = ["ExportReport", "deployable", "interpreter", "report", "run_tflite", "saved_model", "tflite", "tflite_bytes"]
+__all__ = [
+    "ExportReport",
+    "deployable",
+    "interpreter",
+    "report",
+    "run_tflite",
+    "saved_model",
+    "tflite",
+    "tflite_bytes",
+    "unrolled",
+]
 
 QUANTIZE_CHOICES = (None, "float16", "int8")
 
@@ -116,6 +127,74 @@ def saved_model(model, path, *, overwrite=False):
 # -- TFLite --------------------------------------------------------------------------
 
 
+def _is_recurrent(layer):
+    return any(isinstance(inner, keras.layers.RNN) for inner in iter_layers(layer))
+
+
+def _time_steps(layer):
+    """The sequence length of `layer`'s input in its graph, None if not fixed."""
+    shape = keras.tree.flatten(layer.input)[0].shape
+    return shape[1] if len(shape) > 1 else None
+
+
+def _with_unroll(config):
+    """`config` with `unroll=True` in it and in every nested layer config that has the key."""
+    if isinstance(config, dict):
+        return {k: True if k == "unroll" else _with_unroll(v) for k, v in config.items()}
+    if isinstance(config, list):
+        return [_with_unroll(v) for v in config]
+    return config
+
+
+def unrolled(model):
+    """The model with its recurrent layers (LSTM, GRU, SimpleRNN, any
+    `keras.layers.RNN`, also inside Bidirectional or TimeDistributed) set to
+    `unroll=True`, the same weights: one step of the cell per time step, with
+    no `while` loop. That is how `tflite_bytes` converts them: the loop's
+    TensorList ops have no LiteRT built-in kernel, while the unrolled steps
+    are plain fully-connected and element-wise ops that LiteRT runs with its
+    default options (XNNPack), float and int8. The file grows with the
+    sequence length (the graph holds each step; the weights are stored once).
+
+    Args:
+        model: a Sequential or Functional model (returned as is if it has no
+            recurrent layer).
+
+    Returns:
+        A model for conversion; layers that are not recurrent are shared with
+        `model`, not copied.
+
+    Raises:
+        ValueError: a recurrent layer's input has no fixed sequence length
+            (the message names the layer and the fix).
+    """
+    if not is_graph_model(model):
+        return model
+    recurrent = [layer for layer in leaf_layers(model) if _is_recurrent(layer)]
+    if not recurrent:
+        return model
+    for layer in recurrent:
+        if _time_steps(layer) is None:
+            raise ValueError(
+                f"Cannot convert {model.name!r} to TFLite: the recurrent layer {layer.name!r} "
+                f"({type(layer).__name__}) reads sequences of no fixed length. LiteRT runs recurrent layers "
+                "unrolled, one step per time step, so the length must be known: build the model with a fixed "
+                "one, e.g. keras.Input((steps, features)), or rebuild it for export with "
+                "keras.models.clone_model(model, input_tensors=keras.Input((steps, features))). "
+                "The SavedModel export takes any length."
+            )
+
+    def replace(layer):
+        if not _is_recurrent(layer):
+            return layer
+        copy = layer.__class__.from_config(_with_unroll(layer.get_config()))
+        copy.build_from_config(layer.get_build_config())
+        copy.set_weights(layer.get_weights())
+        return copy
+
+    return clone_graph(model, replace)
+
+
 def _representative_dataset(data, limit=200):
     if callable(data):
         return data
@@ -181,7 +260,7 @@ def tflite_bytes(model, *, quantize=None, representative_data=None, sparse=None)
             "quantize='int8' needs representative_data: a few hundred typical inputs "
             "(e.g. training images) to calibrate activation ranges."
         )
-    model = deployable(model)
+    model = unrolled(deployable(model))
     # The converter writes about a dozen C++ log lines per call, and a
     # `fully_quantize: ...` line on standard output; keep them off the terminal
     # (shown if it fails).
@@ -201,8 +280,16 @@ def tflite_bytes(model, *, quantize=None, representative_data=None, sparse=None)
         try:
             return converter.convert()
         except Exception as error:  # noqa: BLE001 - re-raised with the cause named
+            hint = ""
+            if "TensorList" in str(error):
+                hint = (
+                    " A recurrent layer's loop is left in the graph (TensorList ops, which LiteRT has no "
+                    "built-in kernel for): keras_ltp.export unrolls the RNN layers of Sequential and "
+                    "Functional models, not those built inside a subclassed model or layer. Build the "
+                    "recurrent layers with unroll=True and a fixed sequence length."
+                )
             raise RuntimeError(
-                f"The TFLite converter rejected {model.name!r} (quantize={quantize!r}): {error}"
+                f"The TFLite converter rejected {model.name!r} (quantize={quantize!r}): {error}{hint}"
             ) from error
 
 

@@ -61,11 +61,18 @@ def test_the_l0_term_is_what_prunes():
     assert reached[2.0] > reached[0.0] + 0.15, reached
 
 
-def test_sparsity_monitor_without_wrappers_says_what_to_do():
+@pytest.mark.parametrize("name", ["SparsityMonitor", "TemperatureScheduler", "SparsityTarget", "TrailCheckpoint"])
+def test_each_callback_without_wrappers_names_itself_and_says_what_to_do(name, tmp_path):
     model = keras.Sequential([keras.Input((6,)), L.Dense(3)])
     model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-    with pytest.raises(ValueError, match="contains no PrunableWrapper.*keras_ltp.prune"):
-        model.fit(*xy(8), epochs=1, verbose=0, callbacks=[SparsityMonitor()])
+    callback = {
+        "SparsityMonitor": lambda: SparsityMonitor(),
+        "TemperatureScheduler": lambda: TemperatureScheduler(lambda epoch, t0: t0),
+        "SparsityTarget": lambda: SparsityTarget(0.5),
+        "TrailCheckpoint": lambda: keras_ltp.callbacks.TrailCheckpoint(str(tmp_path / "trail")),
+    }[name]()
+    with pytest.raises(ValueError, match=f"^{name}: the model .* contains no PrunableWrapper.*keras_ltp.prune"):
+        model.fit(*xy(8), epochs=1, verbose=0, callbacks=[callback])
 
 
 def test_temperature_scheduler_sets_variables_and_logs():
