@@ -72,6 +72,10 @@ TABLES = {
         ["tflite_delegates.json"],
         {"bytes": PLAIN, "LiteRT default options": PLAIN, "built-in kernels": PLAIN},
     ),
+    ("network", "steps", "file", "bytes", "max error", "ms", "vs dense"): (
+        ["recurrent_export.json"],
+        {"bytes": PLAIN, "ms": PLAIN, "vs dense": PLAIN},
+    ),
     ("policy", "sparsity", "held-out accuracy", "vs float32"): (
         ["mixed_precision.json"],
         {"sparsity": PLAIN, "held-out accuracy": PLAIN, "vs float32": PLAIN},
