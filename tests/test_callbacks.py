@@ -282,3 +282,28 @@ def test_sparsity_target_reaches_target_with_lambda_clamped():
 def test_sparsity_target_bad_arguments(kwargs, message):
     with pytest.raises(ValueError, match=message):
         SparsityTarget(**kwargs)
+
+
+def test_temperature_schedules_at_their_edges():
+    """exponential() over 1 and 2 epochs, values checked by hand; a schedule
+    gets the current T0; verbose prints each change (and only changes)."""
+    halve = TemperatureScheduler.exponential(start=0.4, end=0.1, epochs=2)
+    assert [halve.schedule(e, None) for e in range(4)] == pytest.approx([0.4, 0.1, 0.1, 0.1])
+    hold = TemperatureScheduler.exponential(start=0.3, end=0.05, epochs=1)
+    assert [hold.schedule(e, None) for e in range(3)] == pytest.approx([0.3, 0.3, 0.3])
+    for bad in ((0.0, 0.1, 3), (0.1, 0.1, 0), (0.1, 0.1, 2.0)):
+        with pytest.raises(ValueError, match="TemperatureScheduler.exponential: (start|epochs)"):
+            TemperatureScheduler.exponential(*bad)
+
+
+def test_a_schedule_receives_the_current_temperature_and_verbose_prints_changes(capsys):
+    model = pruned_mlp()  # T0 = 0.3
+    scheduler = TemperatureScheduler(lambda epoch, t0: t0 * 0.5 if epoch in (1, 2) else t0, verbose=1)
+    history = model.fit(*xy(32), epochs=4, verbose=0, callbacks=[scheduler])
+    np.testing.assert_allclose(history.history["temperature"], [0.3, 0.15, 0.075, 0.075], rtol=1e-6)
+    printed = [line for line in capsys.readouterr().out.splitlines() if "TemperatureScheduler" in line]
+    assert printed == [
+        "Epoch 2: TemperatureScheduler set T0 to 0.15.",
+        "Epoch 3: TemperatureScheduler set T0 to 0.075.",
+    ]
+    assert TemperatureScheduler.exponential(start=0.4, end=0.1, epochs=3, verbose=1).verbose == 1
