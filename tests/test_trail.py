@@ -37,12 +37,25 @@ def _fit(model, x, y, **kwargs):
 
 @pytest.fixture(scope="module")
 def run(data, tmp_path_factory):
-    """A short pruning run on real MNIST whose sparsity rises through the steps."""
+    """A short pruning run on real MNIST whose sparsity rises through the steps,
+    watched by a trail on val_accuracy and one whose monitor is missing."""
     x, y = data
     model = _pruned(x, y)
     directory = tmp_path_factory.mktemp("trail")
-    history = _fit(model, x, y, callbacks=[SparsityMonitor(), TrailCheckpoint(directory, sparsity_steps=STEPS)])
-    return model, directory, history
+    latest = tmp_path_factory.mktemp("latest")
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="TrailCheckpoint: the monitored metric")
+        history = _fit(
+            model,
+            x,
+            y,
+            callbacks=[
+                SparsityMonitor(),
+                TrailCheckpoint(directory, sparsity_steps=STEPS),
+                TrailCheckpoint(latest, sparsity_steps=STEPS, monitor="val_top5"),
+            ],
+        )
+    return model, directory, history, latest
 
 
 class Sabotage(keras.callbacks.Callback):
@@ -107,7 +120,7 @@ def _copy(directory, to):
 
 
 def test_each_step_keeps_its_best_epoch_and_the_final_model(run):
-    model, directory, history = run
+    model, directory, history, _ = run
     entries = trail.read_index(directory)
     assert len(entries) >= 3
     sparsities = [e["sparsity"] for e in entries]
@@ -182,6 +195,19 @@ def test_a_missing_monitor_keeps_the_latest_model_and_warns_once(crossed):
     assert len(os.listdir(crossed["missing"])) == 2  # the model and the index
     [message] = crossed["warnings"]  # one warning in 5 epochs, from the one trail without its metric
     assert "'val_top5' is not in the epoch's logs" in message and "val_accuracy" in message and "val_loss" in message
+
+
+def test_without_its_monitor_each_step_keeps_its_latest_epoch(run):
+    _, _, history, latest = run
+    entries = trail.read_index(latest)
+    epochs_of = {}
+    for epoch, value in enumerate(history["sparsity"], start=1):
+        if value >= STEPS[0]:
+            epochs_of.setdefault(max(s for s in STEPS if s <= value), []).append(epoch)
+    assert {e["step"] for e in entries} == set(epochs_of)
+    for step, epochs in epochs_of.items():
+        assert _kept(entries, step)["epoch"] == max(epochs), step
+    assert any(not e["final"] for e in entries)  # a step other than the final model's was kept
 
 
 def test_reusing_a_trail_directory_is_refused_unless_asked(crossed, data, tmp_path):
@@ -266,7 +292,7 @@ def test_resume_continues_the_trail(crossed, data, tmp_path):
 
 
 def test_select_picks_best_metric_above_min_sparsity(run):
-    _, directory, _ = run
+    _, directory, _, _ = run
     entries = trail.read_index(directory)
     floor = entries[1]["sparsity"]
     chosen = trail.select(directory, min_sparsity=floor, metric="val_accuracy")
