@@ -164,8 +164,9 @@ class PrunableWrapper(keras.layers.Wrapper):
             them in training and inference (`keras_ltp.masks.sparsity_bounds`;
             where scores tie across a bound, the tied ones are kept at
             `max_sparsity` and pruned at `min_sparsity`), and
-            `SparsityTarget` steers with them. A bounded layer sorts its
-            scores once per step. Default: no bounds.
+            `SparsityTarget` steers with them. A bounded layer finds its
+            bounds with a few passes over its scores each step (a radix
+            selection). Default: no bounds.
         **kwargs: base `keras.layers.Layer` arguments (`name`, ...).
 
     Example:
@@ -365,16 +366,21 @@ class PrunableWrapper(keras.layers.Wrapper):
         layer."""
         if not self.bounded:
             return None
-        if self.granularity == "channel":
-            bounds = masks.sparsity_bounds(self._saliency(), self.min_sparsity, self.max_sparsity)
-            return [tuple(float(ops.convert_to_numpy(b)) for b in bounds) for _ in self.pruned_weights]
-        return [
+        bounds = [
             tuple(
                 float(ops.convert_to_numpy(b))
                 for b in masks.sparsity_bounds(score, self.min_sparsity, self.max_sparsity)
             )
-            for score in self.scores()
+            for score in self._threshold_scores()
         ]
+        return bounds * len(self.pruned_weights) if self.granularity == "channel" else bounds
+
+    def _threshold_scores(self):
+        """What each threshold is compared with: the channel saliencies (one
+        threshold), or `w^2` of each pruned tensor."""
+        if self.granularity == "channel":
+            return [self._saliency()]
+        return [ops.square(ops.cast(w.value, "float32")) for w in self.pruned_weights]
 
     def scale_thresholds(self, factor):
         """Multiplies each threshold by `factor`, starting from its value
@@ -388,11 +394,7 @@ class PrunableWrapper(keras.layers.Wrapper):
             for theta in self.thresholds:
                 theta.assign(float(ops.convert_to_numpy(theta.value)) * factor)
             return
-        if self.granularity == "channel":
-            scores = [self._saliency()]
-        else:
-            scores = [self._square(w.value) for w in self.pruned_weights]
-        for theta, score in zip(self.thresholds, scores):
+        for theta, score in zip(self.thresholds, self._threshold_scores()):
             relative = float(ops.convert_to_numpy(self._relative_threshold(theta.value, score)))
             theta.assign(relative / self.threshold_gain * factor)
 
