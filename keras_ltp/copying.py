@@ -1,10 +1,32 @@
 """Copying layers and rebuilding graph models around replaced layers."""
 
+import inspect
+
 import keras
 
-from keras_ltp.walk import is_graph_model
+from keras_ltp.walk import is_graph_model, iter_layers
 
-__all__ = ["Chain", "Dispatch", "clone_graph", "copy_layer", "leaf_layers"]
+__all__ = [
+    "Chain",
+    "Dispatch",
+    "LayerCopier",
+    "LayerCopyError",
+    "clone_graph",
+    "copy_layer",
+    "leaf_layers",
+    "loadable_config",
+    "match_lora",
+    "model_twin",
+    "overrides_get_config",
+    "repaired_config",
+]
+
+# Keyword arguments `keras.layers.Layer.__init__` takes through **kwargs.
+_LAYER_KWARGS = ("input_dim", "input_shape")
+
+
+class LayerCopyError(TypeError):
+    """A layer cannot be copied: its config does not round-trip."""
 
 
 class Chain:
@@ -39,6 +61,15 @@ class Dispatch:
 def copy_layer(layer):
     """An independent copy of `layer`: same class, config and weights.
 
+    Libraries' layer configs are not always exact. Where
+    `from_config(get_config())` fails, the copy is retried with the config
+    repaired (`repaired_config`: keys no constructor takes dropped, required
+    arguments missing from it read from the layer's same-named attributes);
+    where the build config does not rebuild every weight (a layer built from
+    several inputs), the copy is built by calling it on symbolic inputs like
+    those of the layer's first call. A repaired copy is kept only if its
+    config equals the original's and its weights have the same shapes.
+
     Functional graphs also hold plain operations (`x + y` makes a
     `keras.ops` Add node); those have no state and are copied by config.
 
@@ -49,25 +80,252 @@ def copy_layer(layer):
         The copy, built and with the same weights when `layer` is built.
 
     Raises:
-        TypeError: the layer's config does not round-trip; names the layer.
+        LayerCopyError (a TypeError): no such copy can be made; names the
+            layer and why.
     """
     if not isinstance(layer, keras.layers.Layer):
         return layer.__class__.from_config(layer.get_config())
     try:
-        copy = layer.__class__.from_config(layer.get_config())
+        config = layer.get_config()
     except Exception as error:  # noqa: BLE001 - re-raised with the layer named
-        raise TypeError(
-            f"Cannot copy layer {layer.name!r} ({type(layer).__name__}) through "
-            f"get_config()/from_config(): {error}. Give the layer a complete "
-            "get_config(), or wrap it yourself with keras_ltp.PrunableWrapper."
-        ) from error
+        raise LayerCopyError(_cannot_copy(layer, f"its get_config() failed: {error!r}")) from error
+    if not isinstance(config, dict):
+        raise LayerCopyError(_cannot_copy(layer, f"its get_config() returned {type(config).__name__}, not a dict"))
+    repaired = config
+    try:
+        copy = _built_copy(layer, config)
+    except Exception as error:  # noqa: BLE001 - retried, or re-raised with the layer named
+        repaired = repaired_config(layer, config)
+        if repaired is config:
+            raise LayerCopyError(_cannot_copy(layer, f"from_config(get_config()) failed: {error}")) from error
+        try:
+            copy = _built_copy(layer, repaired)
+        except Exception as retry_error:  # noqa: BLE001 - re-raised with the layer named
+            raise LayerCopyError(
+                _cannot_copy(layer, f"from_config(get_config()) failed ({error}), and repaired too: {retry_error}")
+            ) from retry_error
     if layer.built:
-        if not copy.built:
-            build_config = layer.get_build_config()
-            if build_config:
-                copy.build_from_config(build_config)
-        copy.set_weights(layer.get_weights())
+        try:
+            copy.set_weights(layer.get_weights())
+        except ValueError as error:
+            raise LayerCopyError(
+                _cannot_copy(layer, f"its copy's weights do not match the original's: {error}")
+            ) from error
+    if repaired is not config and _plain(copy.get_config()) != _plain(config):
+        raise LayerCopyError(
+            _cannot_copy(layer, "its config does not round-trip, and the repaired config builds a different layer")
+        )
     return copy
+
+
+def loadable_config(layer, config):
+    """`config` (`layer.get_config()`) if `from_config` accepts it, else
+    `repaired_config(layer, config)`.
+
+    Args:
+        layer: a `keras.layers.Layer`.
+        config: its config dict (serialized or not).
+
+    Returns:
+        A config dict.
+    """
+    repaired = repaired_config(layer, config)
+    if repaired is config:
+        return config
+    try:
+        type(layer).from_config(config)
+    except Exception:  # noqa: BLE001 - any failure: the file would not load
+        return repaired
+    return config
+
+
+def repaired_config(layer, config=None):
+    """`layer`'s config, repaired where the default `from_config` would
+    reject it: keys that no `__init__` in the class's MRO takes are dropped
+    (derived values, such as KerasHub's ViT patching layer's
+    `num_patches`), and required constructor arguments missing from it are
+    read from the layer's attributes of the same name. Classes that override
+    `from_config` get their config as is.
+
+    Args:
+        layer: a `keras.layers.Layer`.
+        config: optional, `layer.get_config()` if already computed.
+
+    Returns:
+        `config` itself where nothing needs repairing, else a repaired copy.
+    """
+    config = layer.get_config() if config is None else config
+    layer_class = type(layer)
+    if not isinstance(config, dict):
+        return config
+    if getattr(layer_class.from_config, "__func__", None) is not keras.layers.Layer.from_config.__func__:
+        return config
+    accepted, required = set(_LAYER_KWARGS), None
+    for klass in layer_class.__mro__:
+        init = vars(klass).get("__init__")
+        if init is None:
+            continue
+        try:
+            params = [p for p in inspect.signature(init).parameters.values() if p.name != "self"]
+        except (TypeError, ValueError):
+            return config
+        named = [p for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+        accepted.update(p.name for p in named)
+        if required is None:  # the arguments from_config(config) must supply (a base's, the class supplies)
+            required = [p.name for p in named if p.default is p.empty]
+        if not any(p.kind is p.VAR_KEYWORD for p in params):
+            break
+    dropped = set(config) - accepted
+    missing = {name: getattr(layer, name) for name in required or () if name not in config and hasattr(layer, name)}
+    if not dropped and not missing:
+        return config
+    repaired = {key: value for key, value in config.items() if key not in dropped}
+    repaired.update(missing)
+    return repaired
+
+
+def _built_copy(layer, config):
+    """A new layer from `config`, built as `layer` is: from its build config,
+    and where that leaves weights out (a layer built from several inputs), by
+    calling a fresh one on symbolic inputs like the layer's first call's."""
+    copy = layer.__class__.from_config(config)
+    if not layer.built:
+        return copy
+    build_config = layer.get_build_config()
+    if build_config:
+        copy.build_from_config(build_config)
+    match_lora(copy, layer)
+    nodes = getattr(layer, "_inbound_nodes", None)
+    if _shapes(copy) == _shapes(layer) or not nodes:
+        return copy  # (if shapes differ, set_weights will say which)
+    fresh = lambda x: keras.KerasTensor(x.shape, x.dtype, sparse=x.sparse) if isinstance(x, keras.KerasTensor) else x  # noqa: E731
+    copy = layer.__class__.from_config(config)
+    copy(
+        *keras.tree.map_structure(fresh, nodes[0].arguments.args),
+        **keras.tree.map_structure(fresh, nodes[0].arguments.kwargs),
+    )
+    match_lora(copy, layer)
+    return copy
+
+
+def match_lora(copy, original):
+    """Enables LoRA on each sublayer of `copy` whose counterpart in
+    `original` has it (`enable_lora` is not part of a composite layer's
+    config), with the same rank and alpha, so their weights match.
+
+    Args:
+        copy: a layer made from `original`'s config.
+        original: the layer it copies.
+    """
+    for mine, theirs in zip(iter_layers(copy), iter_layers(original)):
+        if getattr(theirs, "lora_enabled", False) and not getattr(mine, "lora_enabled", False):
+            mine.enable_lora(theirs.lora_rank, lora_alpha=theirs.lora_alpha)
+
+
+def _shapes(layer):
+    return [tuple(w.shape) for w in layer.weights]
+
+
+def _plain(value):
+    """`value` with tuples as lists, for comparing configs."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _cannot_copy(layer, why):
+    return (
+        f"Cannot copy layer {layer.name!r} ({type(layer).__name__}): {why.rstrip('.')}. Give the layer a complete "
+        "get_config(), or prune the model's own layers with keras_ltp.prune(model, in_place=True) "
+        "(the pruned model then shares its weights with the given one)."
+    )
+
+
+class LayerCopier:
+    """Copies the leaf layers of `model`, each by its own config
+    (`copy_layer`); a layer that cannot be copied so is taken from one copy
+    of the whole model made through the model's own serialization
+    (`model_twin`: a KerasHub backbone rebuilds its layers from its own
+    config), or with `in_place` every layer is used as it is.
+
+    Args:
+        model: the model whose layers are copied.
+        in_place: return each layer itself (no copy).
+
+    Attributes:
+        copies: `{id(original layer): its copy}`, for every layer copied.
+    """
+
+    def __init__(self, model, in_place=False):
+        self.model = model
+        self.in_place = in_place
+        self.copies = {}
+        self._twins = None
+
+    def __call__(self, layer):
+        if self.in_place or not isinstance(layer, keras.layers.Layer):
+            copy = layer if self.in_place else copy_layer(layer)
+        else:
+            try:
+                copy = copy_layer(layer)
+            except LayerCopyError as error:
+                copy = self._twin_of(layer, error)
+        self.copies[id(layer)] = copy
+        return copy
+
+    def _twin_of(self, layer, error):
+        if self._twins is None:
+            if not isinstance(self.model, keras.Model):
+                raise error
+            try:
+                twin = model_twin(self.model)
+            except (TypeError, ValueError) as twin_error:
+                raise LayerCopyError(f"{error} Copying the whole model failed too: {twin_error}") from twin_error
+            self._twins = dict(zip(map(id, leaf_layers(self.model)), leaf_layers(twin)))
+        if id(layer) not in self._twins:
+            raise error
+        return self._twins[id(layer)]
+
+
+def model_twin(model):
+    """An independent copy of `model` made through its own serialization
+    (`get_config`, `from_config`), with the same weights, or raises.
+
+    Args:
+        model: a `keras.Model`.
+
+    Returns:
+        The copy; its leaf layers (`leaf_layers`) match `model`'s one to one.
+
+    Raises:
+        TypeError: the model does not rebuild from its serialization, or
+            rebuilds with other layers.
+    """
+    try:
+        twin = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(model))
+    except Exception as error:  # noqa: BLE001 - re-raised with the model named
+        raise TypeError(f"model {model.name!r} does not rebuild from its serialization: {error}") from error
+    originals, copies = list(leaf_layers(model)), list(leaf_layers(twin))
+    for original, copy in zip(originals, copies):
+        match_lora(copy, original)
+    if [type(x) for x in originals] != [type(x) for x in copies] or [_shapes(x) for x in originals] != [
+        _shapes(x) for x in copies
+    ]:
+        raise TypeError(f"model {model.name!r} rebuilds from its serialization with other layers or weight shapes.")
+    for original, copy in zip(originals, copies):
+        copy.set_weights(original.get_weights())
+    return twin
+
+
+def overrides_get_config(model):
+    """Whether `model`'s class has a config of its own (a KerasHub backbone
+    or task) rather than Keras' Functional/Sequential graph config."""
+    for klass in type(model).__mro__:
+        if "get_config" in vars(klass):
+            return not klass.__module__.startswith("keras.")
+    return False
 
 
 def leaf_layers(model):

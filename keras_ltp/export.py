@@ -13,6 +13,7 @@ or `torch` is saved as `.keras` and exported from a TensorFlow process (the
 
 import math
 import os
+import re
 import tempfile
 import warnings
 
@@ -394,7 +395,9 @@ def run_tflite(model_path_or_bytes, inputs, *, builtin_kernels=False):
 
     Args:
         model_path_or_bytes: a file path or flatbuffer bytes.
-        inputs: an array whose first axis is the batch (single-input models).
+        inputs: an array whose first axis is the batch (single-input
+            models), or a dict of such arrays by input name (a model with
+            named inputs, e.g. KerasHub's `token_ids`, `padding_mask`).
         builtin_kernels: see `interpreter` (default: LiteRT's default options).
 
     Returns:
@@ -406,13 +409,39 @@ def run_tflite(model_path_or_bytes, inputs, *, builtin_kernels=False):
         else {"model_path": os.fspath(model_path_or_bytes)}
     )
     runner = interpreter(**source, builtin_kernels=builtin_kernels)
-    entry, exit_ = runner.get_input_details()[0], runner.get_output_details()[0]
+    entries, exit_ = runner.get_input_details(), runner.get_output_details()[0]
+    if isinstance(inputs, dict):
+        feeds = [(entry, np.asarray(inputs[_input_key(entry["name"], inputs)])) for entry in entries]
+    else:
+        feeds = [(entries[0], np.asarray(inputs))]
+    resized = False
+    for entry, values in feeds:  # dimensions the model left free (a sequence length) take the inputs'
+        shape = (1, *values.shape[1:])
+        if tuple(entry["shape"]) != shape:
+            runner.resize_tensor_input(entry["index"], shape)
+            resized = True
+    if resized:
+        runner.allocate_tensors()
     outputs = []
-    for example in np.asarray(inputs):
-        runner.set_tensor(entry["index"], example[None].astype(entry["dtype"]))
+    for i in range(len(feeds[0][1])):
+        for entry, values in feeds:
+            runner.set_tensor(entry["index"], values[i][None].astype(entry["dtype"]))
         runner.invoke()
         outputs.append(runner.get_tensor(exit_["index"])[0])
     return np.stack(outputs)
+
+
+def _input_key(tensor_name, inputs):
+    """The key of `inputs` that names the `.tflite` input `tensor_name`
+    (the converter writes e.g. `serving_default_token_ids:0`)."""
+    name = re.sub(r":\d+$", "", tensor_name)
+    matches = [key for key in inputs if name in (key, f"serving_default_{key}")]
+    if len(matches) != 1:
+        raise ValueError(
+            f"run_tflite: the .tflite input {tensor_name!r} matches {matches or 'none'} of the given inputs "
+            f"{sorted(inputs)}; name each input once."
+        )
+    return matches[0]
 
 
 # -- size report ---------------------------------------------------------------------

@@ -12,7 +12,7 @@ import keras
 
 from keras_ltp.channel_groups import REACHES_OUTPUT, plan_channel_groups
 from keras_ltp.channels import channel_width, is_attention, output_kernel
-from keras_ltp.copying import Chain, clone_graph, copy_layer, leaf_layers
+from keras_ltp.copying import Chain, LayerCopier, clone_graph, leaf_layers, overrides_get_config
 from keras_ltp.coupled import CoupledChannels
 from keras_ltp.registry import prunable_count, prunable_weights
 from keras_ltp.selection import Selection, SparsityBounds
@@ -36,11 +36,15 @@ def prune(
     granularity="weight",
     fallback="weight",
     couple=False,
+    in_place=False,
     **options,
 ):
     """Returns a copy of a model (or layer) with its prunable layers wrapped.
 
-    The given model is not modified: every layer is copied with its weights.
+    The given model is not modified: every layer is copied with its weights
+    (by its config; where a library layer's config does not round-trip,
+    from a copy of the whole model made through its own serialization, as
+    a KerasHub backbone rebuilds from its config).
     Layers without prunable weights stay as they are (copied); shared layers
     stay shared; nested Sequential/Functional models (e.g. a
     `keras.applications` backbone) are pruned inside. The soft-L0 terms are
@@ -113,6 +117,12 @@ def prune(
             narrower too. Off by default: measured on the latency benchmark
             it made the small ResNet faster at no accuracy loss but cost
             MobileNetV2 accuracy (README, "Faster models").
+        in_place: wrap the model's own layers instead of copies: the pruned
+            model then shares its weights with the given one (training it
+            changes both). For layers that cannot be copied by any route
+            (`keras_ltp.copying.copy_layer`: their config does not round-trip, and the model
+            does not rebuild from its own serialization either). By default
+            the given model is left untouched.
         **options: `PrunableWrapper` arguments applied to every pruned layer
             (`l0_strength`, `temperature`, `initial_threshold`).
 
@@ -143,8 +153,13 @@ def prune(
         raise TypeError(f"couple must be True or False, got {couple!r}.")
     if couple and granularity != "channel":
         raise ValueError("couple=True applies to granularity='channel' only; remove it or set granularity.")
+    if in_place not in (True, False):
+        raise TypeError(f"in_place must be True or False, got {in_place!r}.")
+    copy_layer = LayerCopier(model_or_layer, in_place)
     if not isinstance(model_or_layer, keras.Model):
-        return _prune_layer(model_or_layer, layer_options, dict(options, granularity=granularity), selection, bounds)
+        return _prune_layer(
+            model_or_layer, layer_options, dict(options, granularity=granularity), selection, bounds, copy_layer
+        )
     plans, groups, reasons, coupled, skipped = _plan(
         model_or_layer, layer_options, cost, options, granularity, fallback, selection, couple, bounds
     )
@@ -177,6 +192,7 @@ def prune(
 
     pruned = clone_graph(model_or_layer, replace)
     pruned.ltp_skipped = skipped
+    _record_source(pruned, model_or_layer, copy_layer.copies)
     if granularity == "channel":
         prefix = "ltp_" if fallback == "weight" else ""
         fallen = {
@@ -195,6 +211,20 @@ def prune(
         if surprising:
             warnings.warn(_fallback_message(surprising, fallback), UserWarning, stacklevel=2)
     return pruned
+
+
+def _record_source(pruned, model, copies):
+    """Keeps on `pruned` what `strip()` needs to give back a model of
+    `model`'s class, where that class has a config of its own (a KerasHub
+    backbone): the model's serialization, and the pruned model's copy of
+    each of its leaf layers. Kept in memory only."""
+    if not overrides_get_config(model):
+        return
+    try:
+        config = keras.saving.serialize_keras_object(model)
+    except Exception:  # noqa: BLE001 - strip() then rebuilds the graph layer by layer
+        return
+    pruned.ltp_source = {"config": config, "layers": [copies.get(id(layer)) for layer in leaf_layers(model)]}
 
 
 def _merge_bounds(into, other, layer):
@@ -274,7 +304,7 @@ def _resolve_options(layer, options, layer_options, bounds=None):
     return chosen
 
 
-def _prune_layer(layer, layer_options, options, selection, bounds):
+def _prune_layer(layer, layer_options, options, selection, bounds, copy_layer):
     reason = selection.reason(layer)
     if reason is not None:
         raise ValueError(f"{layer.name!r}, the only layer given to prune(), is {reason}: there is nothing to prune.")

@@ -7,7 +7,10 @@ name is one of `DEFAULT_PRUNABLE_NAMES` (Dense/EinsumDense/Conv*/Conv*Transpose
 `recurrent_kernel`). The rule walks nested layers, so MultiHeadAttention (its
 query/key/value/output EinsumDense kernels), Bidirectional, TimeDistributed,
 RNN cells and user subclasses of any of these are covered without special
-cases. Biases, normalization parameters and LoRA factors are never matched.
+cases. Biases, normalization parameters and LoRA factors are never matched;
+frozen weights are not pruned, except the base kernel of a layer with LoRA
+enabled (`enable_lora`, which freezes it): that kernel is masked and the
+low-rank update `A @ B` is added to it dense, and keeps training.
 
 A custom layer opts in, in order of precedence, by
 
@@ -107,8 +110,8 @@ def prunable_weights(layer):
             if names is not None:
                 if name in names:
                     add(variable)
-            elif name in DEFAULT_PRUNABLE_NAMES and variable.trainable:
-                add(variable)
+            elif name in DEFAULT_PRUNABLE_NAMES and (variable.trainable or getattr(sublayer, "lora_enabled", False)):
+                add(variable)  # LoRA freezes the base kernel; it is still pruned
     return found
 
 

@@ -3,10 +3,10 @@
 import keras
 import numpy as np
 
-from keras_ltp.copying import Chain, Dispatch, clone_graph, copy_layer
+from keras_ltp.copying import Chain, Dispatch, LayerCopyError, clone_graph, copy_layer, leaf_layers, match_lora
 from keras_ltp.coupled import CoupledChannels
 from keras_ltp.walk import is_graph_model
-from keras_ltp.wrapper import PrunableWrapper
+from keras_ltp.wrapper import PrunableWrapper, iter_wrappers
 
 __all__ = ["strip"]
 
@@ -18,6 +18,12 @@ def strip(model_or_layer):
     class and config as before `prune()`) whose pruned weights are
     `w * (w^2 > tau)`. Nothing from keras_ltp remains in the result, and the
     given model is not modified.
+
+    A model that `prune()` made, in this process, from a model whose class
+    has a config of its own (a KerasHub backbone or task) comes back as that
+    class, rebuilt from its config with the masked weights: it saves and
+    loads as the original does, and its library's API (presets, tasks) keeps
+    working on it.
 
     Args:
         model_or_layer: a model or layer pruned with keras_ltp (a model with
@@ -49,10 +55,53 @@ def strip(model_or_layer):
             "replace each wrapper attribute by keras_ltp.strip(wrapper), or build the "
             "model as a Functional model."
         )
-    return clone_graph(
-        model_or_layer,
-        lambda layer: _stripped_layer(layer) if isinstance(layer, PrunableWrapper) else copy_layer(layer),
-    )
+    rebuilt = _rebuilt(model_or_layer, getattr(model_or_layer, "ltp_source", None))
+    if rebuilt is not None:
+        return rebuilt
+    try:
+        return clone_graph(
+            model_or_layer,
+            lambda layer: _stripped_layer(layer) if isinstance(layer, PrunableWrapper) else copy_layer(layer),
+        )
+    except LayerCopyError as error:
+        raise LayerCopyError(
+            f"{error} strip() rebuilds such a layer through its model's own config only for a model that "
+            "keras_ltp.prune() made in this process from a model that has one (a KerasHub backbone)."
+        ) from error
+
+
+def _rebuilt(model, source):
+    """`source["config"]`'s model (the model `prune()` was given), with the
+    weights of its layers' copies in `model`, masked as inference masks them;
+    None where there is no source, or the config does not rebuild the same
+    layers (a library model whose config is not exact)."""
+    if source is None:
+        return None
+    try:
+        rebuilt = keras.saving.deserialize_keras_object(source["config"])
+    except Exception:  # noqa: BLE001 - the caller rebuilds the graph layer by layer instead
+        return None
+    layers = list(leaf_layers(rebuilt))
+    pairs = [(layer, copy) for layer, copy in zip(layers, source["layers"]) if copy is not None]
+    for layer, copy in pairs:
+        match_lora(layer, copy)
+    if len(layers) != len(source["layers"]) or any(
+        type(layer) is not type(copy) or [w.shape for w in layer.weights] != [w.shape for w in copy.weights]
+        for layer, copy in pairs
+    ):
+        return None
+    masked = {}
+    for wrapper in iter_wrappers(model):
+        masked.update(wrapper.hard_masked_values())
+    for layer, copy in pairs:
+        layer.set_weights([_value(w, masked) for w in copy.weights])
+    return rebuilt
+
+
+def _value(variable, masked):
+    """`variable`'s value as a numpy array of its dtype, `masked` where it has a masked value."""
+    value = masked.get(id(variable), variable.value)
+    return np.asarray(keras.ops.convert_to_numpy(value)).astype(variable.dtype)
 
 
 def _stripped_layer(wrapper):
@@ -74,11 +123,6 @@ def _baked(inner, masked, grouped):
     copies = []
     for part in inner.layers if grouped else [inner]:
         copy = copy_layer(part)
-        copy.set_weights(
-            [
-                np.asarray(masked[id(w)]).astype(w.dtype) if id(w) in masked else keras.ops.convert_to_numpy(w.value)
-                for w in part.weights
-            ]
-        )
+        copy.set_weights([_value(w, masked) for w in part.weights])
         copies.append(copy)
     return Chain(copies) if grouped else copies[0]

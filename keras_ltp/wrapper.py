@@ -1,11 +1,13 @@
 """`PrunableWrapper`: learned-threshold pruning around any Keras layer."""
 
+import inspect
 import math
 
 import keras
 from keras import ops
 
 from keras_ltp import channels, masks
+from keras_ltp.copying import loadable_config
 from keras_ltp.coupled import CoupledChannels
 from keras_ltp.registry import prunable_count, prunable_weights
 from keras_ltp.walk import iter_layers
@@ -236,6 +238,11 @@ class PrunableWrapper(keras.layers.Wrapper):
         kwargs.setdefault("name", f"ltp_{name}")
         # The wrapper reads raw float32 weights; the inner layer autocasts.
         super().__init__(layer, autocast=False, **kwargs)
+        self._adopt_call_signature(layer)
+        # The shapes and arguments of the first call: a saved wrapper rebuilds
+        # its layer by calling it so, where a layer's own build config leaves
+        # part of it unbuilt (layers built from several inputs).
+        self._call_spec = None
         self.initial_threshold = float(initial_threshold)
         self.initial_temperature = float(temperature)
         self.initial_l0_strength = float(l0_strength)
@@ -258,6 +265,8 @@ class PrunableWrapper(keras.layers.Wrapper):
     # -- building -----------------------------------------------------------
 
     def __call__(self, *args, **kwargs):
+        if self._call_spec is None:
+            self._call_spec = _encode_call(args, {k: v for k, v in kwargs.items() if k != "training"})
         if not self.layer.built:
             # Let the inner layer build itself from its real call signature
             # (several inputs, keyword inputs), on symbolic copies of the inputs.
@@ -266,6 +275,28 @@ class PrunableWrapper(keras.layers.Wrapper):
                 **keras.tree.map_structure(_as_symbolic, kwargs),
             )
         return super().__call__(*args, **kwargs)
+
+    def _adopt_call_signature(self, layer):
+        """Makes Keras bind this wrapper's call arguments as it binds the
+        inner layer's: by name (so a keyword argument that mixes tensors and
+        None, as KerasHub blocks take, is accepted as it is by the layer),
+        with `training` added where the layer has none. `mask` is left to
+        the inner layer (Keras fills it in when the wrapper calls it), so
+        that the graph records no `mask` argument for the wrapper that the
+        layers replacing it in `strip()` may not take."""
+        signature = inspect.signature(layer.call)
+        params = [p for p in signature.parameters.values() if p.name != "mask"]
+        kinds = [p.kind for p in params]
+        if "training" not in signature.parameters:
+            at = kinds.index(inspect.Parameter.VAR_KEYWORD) if inspect.Parameter.VAR_KEYWORD in kinds else len(params)
+            params.insert(at, inspect.Parameter("training", inspect.Parameter.KEYWORD_ONLY, default=None))
+        if "mask" in signature.parameters and inspect.Parameter.VAR_KEYWORD not in kinds:
+            params.append(inspect.Parameter("kwargs", inspect.Parameter.VAR_KEYWORD))  # an explicit mask= goes here
+        self._call_signature = signature.replace(parameters=params)
+        self.call_signature_parameters = [p.name for p in params]
+        self._call_has_training_arg = True
+        self._call_has_mask_arg = False
+        self._call_has_context_arg = {arg: arg in self.call_signature_parameters for arg in self._call_context_args}
 
     def build(self, input_shape=None):
         if not self.layer.built:
@@ -303,12 +334,20 @@ class PrunableWrapper(keras.layers.Wrapper):
         )
 
     def get_build_config(self):
-        # The inner layer carries its own build config; ours only says "built".
-        return {"input_shape": None} if self.built else None
+        # The inner layer is rebuilt by replaying its first call where that
+        # is known, else from its own build config; ours only says "built".
+        if not self.built:
+            return None
+        return {"input_shape": None, "call_spec": self._call_spec} if self._call_spec else {"input_shape": None}
 
     def build_from_config(self, config):
-        if config:
-            self.build(config.get("input_shape"))
+        if not config:
+            return
+        if config.get("call_spec") and not self.layer.built:
+            self._call_spec = config["call_spec"]
+            args, kwargs = _decode_call(self._call_spec)
+            self.layer(*args, **kwargs)
+        self.build(config.get("input_shape"))
 
     # -- the pruning math -----------------------------------------------------
 
@@ -531,12 +570,26 @@ class PrunableWrapper(keras.layers.Wrapper):
             self.add_loss(loss)
         return outputs
 
+    def compute_output_spec(self, *args, training=None, **kwargs):
+        # Masks change values, not shapes: the inner layer's own spec is the
+        # wrapper's. Tracing call() instead would ignore the inner layer's
+        # compute_output_shape(), which some layers need (KerasHub blocks fed
+        # a KerasTensor that `x * python_scalar` marked sparse).
+        if "training" in self.layer.call_signature_parameters and _takes(self.layer.compute_output_spec, "training"):
+            kwargs["training"] = training
+        return self.layer.compute_output_spec(*args, **kwargs)
+
     def compute_mask(self, *args, **kwargs):
         return self.layer.compute_mask(*args, **kwargs)
 
     def get_config(self):
         config = super().get_config()
         config.pop("autocast", None)
+        # An inner config that the layer's own from_config rejects would make
+        # the saved file unloadable (see keras_ltp.copying.repaired_config).
+        config["layer"]["config"] = loadable_config(self.layer, config["layer"]["config"])
+        if self._call_spec:
+            config["layer"].pop("build_config", None)  # built_from_config() replays the call instead
         config.update(
             {
                 "initial_threshold": self.initial_threshold,
@@ -585,6 +638,64 @@ def iter_wrappers(model_or_layer):
     for layer in iter_layers(model_or_layer, descend=not_a_wrapper):
         if isinstance(layer, PrunableWrapper):
             yield layer
+
+
+class _NotEncodable(Exception):
+    pass
+
+
+def _encode_call(args, kwargs):
+    """`{"args": ..., "kwargs": ...}` of a call, as JSON: tensors as their
+    shape (batch free), dtype and sparseness; False where an argument is
+    neither a tensor nor a plain value."""
+    try:
+        return {"args": _encode(list(args)), "kwargs": _encode(dict(kwargs))}
+    except _NotEncodable:
+        return False
+
+
+def _encode(value):
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, list):
+        return [_encode(v) for v in value]
+    if isinstance(value, tuple):
+        return {"__tuple__": [_encode(v) for v in value]}
+    if isinstance(value, dict) and all(isinstance(k, str) for k in value):
+        return {k: _encode(v) for k, v in value.items()}
+    if hasattr(value, "shape") and hasattr(value, "dtype"):
+        shape = [None if d is None else int(d) for d in value.shape]
+        return {
+            "__tensor__": {
+                "shape": [None] + shape[1:] if shape else [],
+                "dtype": keras.backend.standardize_dtype(value.dtype),
+                "sparse": bool(getattr(value, "sparse", False)),
+            }
+        }
+    raise _NotEncodable(type(value).__name__)
+
+
+def _decode_call(spec):
+    return _decode(spec["args"]), _decode(spec["kwargs"])
+
+
+def _decode(value):
+    if isinstance(value, list):
+        return [_decode(v) for v in value]
+    if isinstance(value, dict):
+        if "__tensor__" in value:
+            tensor = value["__tensor__"]
+            return keras.KerasTensor(tuple(tensor["shape"]), tensor["dtype"], sparse=tensor["sparse"])
+        if "__tuple__" in value:
+            return tuple(_decode(v) for v in value["__tuple__"])
+        return {k: _decode(v) for k, v in value.items()}
+    return value
+
+
+def _takes(function, name):
+    """Whether `function` takes the keyword argument `name`."""
+    params = inspect.signature(function).parameters.values()
+    return any(p.name == name or p.kind is p.VAR_KEYWORD for p in params)
 
 
 def _checked_channel_inputs(value, granularity, name):

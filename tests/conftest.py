@@ -108,3 +108,20 @@ def gradients(loss_fn, variables):
     else:
         raise NotImplementedError(f"gradients() for backend {backend!r}")
     return [np.asarray(g) for g in grads]
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--sweep",
+        action="store_true",
+        help="also run the tests marked `sweep` (every KerasHub family, every keras.applications model; CI does)",
+    )
+
+
+def pytest_collection_modifyitems(config, items):
+    if config.getoption("--sweep"):
+        return
+    skip = pytest.mark.skip(reason="a model-zoo sweep: run with --sweep (CI does); the default run covers each route")
+    for item in items:
+        if "sweep" in item.keywords:
+            item.add_marker(skip)

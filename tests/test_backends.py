@@ -9,7 +9,9 @@ The sub-suites leave out the tests marked `slow` (the TensorFlow run has them):
 each has a faster test of the same code that the sub-suites run, e.g. the
 kill-and-resume runs of test_resume.py by test_callbacks.py's BackupAndRestore
 test, the nested MobileNetV2 by test_models.py's nested functional model and
-test_wrapper.py's depthwise layers. Deselect with `-k "not other_backend_suite"`
+test_wrapper.py's depthwise layers, the KerasHub families and the
+keras.applications model by test_keras_hub.py's tied-embedding and LoRA tests
+and test_copying.py. Deselect with `-k "not other_backend_suite"`
 for a quick TensorFlow-only run.
 """
 

@@ -34,7 +34,7 @@ DOCS = {"README.md": "## Results ", "benchmarks/README.md": None}  # doc: the se
 
 PERCENT, PLAIN, MB = (100.0, 1.0), (1.0,), (1.0 / 2**20,)
 # Tables of the docs that hold no results (API, options).
-NOT_RESULTS = {("name", "what it does"), ("option", "default", "meaning")}
+NOT_RESULTS = {("name", "what it does"), ("option", "default", "meaning"), ("family", "what fails", "why")}
 # header -> (result files, {column: scales for figures without a unit}); `%` figures use PERCENT, `x` figures PLAIN.
 TABLES = {
     (

@@ -64,6 +64,7 @@ def test_examples_folder_holds_only_runnable_examples():
         "mobilenet_v2.py",
         "resnet_bn.py",
         "resnet_channels.py",
+        "text_bert.py",
         "text_transformer.py",
     ]
     for script in SCRIPTS:
@@ -197,3 +198,19 @@ def test_old_benchmark_command_names_the_new_one(script):
     )
     assert result.returncode == 1
     assert f"python -m benchmarks.{script[:-3]} --quick" in result.stderr, result.stderr
+
+
+@pytest.mark.sweep
+def test_keras_hub_text_example_prunes_strips_to_its_class_and_exports(tmp_path):
+    out = tmp_path / "bert"
+    result = _run_example(
+        "text_bert.py", "--dense-epochs", "1", "--prune-epochs", "2", "--out", str(out), env=_env(), timeout=600
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert native_log_lines(result.stdout) == []
+    with open(out / "summary.json") as f:
+        summary = json.load(f)
+    assert summary["stripped_class"] == "BertTextClassifier" and summary["reloaded_agreement"] == 1.0
+    assert summary["tflite_float32_max_abs_error"] < 1e-4
+    assert summary["per_layer_sparsity"]["ltp_token_embedding"] <= 0.75 + 1e-9  # its max_sparsity bound
+    assert summary["sparsity"] > 0.3

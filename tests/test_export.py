@@ -353,3 +353,18 @@ def test_export_refuses_other_backends_with_a_clear_error(tmp_path):
     )
     assert "REFUSED" in result.stdout and "TensorFlow backend" in result.stdout, result.stderr[-2000:]
     assert not (tmp_path / "sm").exists()
+
+
+def test_run_tflite_feeds_named_inputs_by_name():
+    token_ids = keras.Input((6,), dtype="int32", name="token_ids")
+    weights = keras.Input((6,), name="token_weights")
+    embedded = keras.layers.Embedding(20, 4)(token_ids)
+    pooled = keras.ops.sum(embedded * keras.ops.expand_dims(weights, -1), axis=1)
+    model = keras.Model({"token_ids": token_ids, "token_weights": weights}, keras.layers.Dense(3)(pooled))
+    rng = np.random.default_rng(0)
+    inputs = {"token_ids": rng.integers(0, 20, (5, 6)).astype("int32"), "token_weights": rng.uniform(size=(5, 6))}
+    content = keras_ltp.export.tflite_bytes(model)
+    expected = keras.ops.convert_to_numpy(model(inputs))
+    np.testing.assert_allclose(keras_ltp.export.run_tflite(content, inputs), expected, atol=1e-5)
+    with pytest.raises(ValueError, match="token_ids.*matches none"):
+        keras_ltp.export.run_tflite(content, {"ids": inputs["token_ids"], "token_weights": inputs["token_weights"]})

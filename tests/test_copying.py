@@ -1,0 +1,240 @@
+"""Copying layers whose configs do not round-trip (as some library layers'
+do not): repaired configs, builds replayed from the first call, a copy of
+the whole model through its own config, and in-place pruning."""
+
+import keras
+import numpy as np
+import pytest
+from keras import ops
+
+import keras_ltp
+from keras_ltp.copying import LayerCopyError, copy_layer, repaired_config
+
+
+@keras.saving.register_keras_serializable(package="test_copying")
+class DerivedKey(keras.layers.Layer):
+    """Its config has `fan_out`, derived from `units`, which __init__ does not take."""
+
+    def __init__(self, units, **kwargs):
+        super().__init__(**kwargs)
+        self.units = units
+        self.fan_out = 2 * units
+
+    def build(self, input_shape):
+        self.kernel = self.add_weight(shape=(input_shape[-1], self.fan_out), name="kernel")
+
+    def call(self, x):
+        return ops.matmul(x, self.kernel)
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units, "fan_out": self.fan_out}
+
+
+@keras.saving.register_keras_serializable(package="test_copying")
+class MissingArgument(keras.layers.Layer):
+    """Its config leaves out the required `units`, which it keeps as an attribute."""
+
+    def __init__(self, units, **kwargs):
+        super().__init__(**kwargs)
+        self.units = units
+        self.dense = keras.layers.Dense(units)
+
+    def build(self, input_shape):
+        self.dense.build(input_shape)
+
+    def call(self, x):
+        return self.dense(x)
+
+
+@keras.saving.register_keras_serializable(package="test_copying")
+class TwoInputs(keras.layers.Layer):
+    """Built from two inputs: its build config (first input only) builds one of its two Dense layers."""
+
+    def __init__(self, units, **kwargs):
+        super().__init__(**kwargs)
+        self.units = units
+        self.left = keras.layers.Dense(units)
+        self.right = keras.layers.Dense(units)
+
+    def build(self, x_shape, context_shape=None):
+        self.left.build(x_shape)
+        if context_shape is not None:
+            self.right.build(context_shape)
+
+    def call(self, x, context=None):
+        return self.left(x) + self.right(context)
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units}
+
+
+@keras.saving.register_keras_serializable(package="test_copying")
+class BrokenConfig(keras.layers.Layer):
+    """Its get_config() raises, as a library layer's with a typo would."""
+
+    def __init__(self, units, **kwargs):
+        super().__init__(**kwargs)
+        self.units = units
+        self.dense = keras.layers.Dense(units)
+
+    def call(self, x):
+        return self.dense(x)
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units, "scale": self.scale_that_was_never_set}
+
+
+@keras.saving.register_keras_serializable(package="test_copying")
+class Backbone(keras.Model):
+    """A Functional model with a config of its own (like a KerasHub backbone)."""
+
+    def __init__(self, units, **kwargs):
+        inputs = keras.Input((4,))
+        x = BrokenConfig(units, name="broken")(inputs)
+        outputs = keras.layers.Dense(3, name="head")(x)
+        super().__init__(inputs, outputs, **kwargs)
+        self.units = units
+
+    def get_config(self):
+        return {"units": self.units, "name": self.name}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+def _x(*shape):
+    return np.random.default_rng(0).normal(size=shape).astype("float32")
+
+
+def _graph(layer, width=4):
+    inputs = keras.Input((width,))
+    return keras.Model(inputs, keras.layers.Dense(2, name="head")(layer(inputs)))
+
+
+def _same_weights(a, b):
+    assert len(a.weights) == len(b.weights)
+    for x, y in zip(a.get_weights(), b.get_weights()):
+        np.testing.assert_array_equal(x, y)
+
+
+def test_a_key_no_constructor_takes_is_dropped_and_the_copy_checked():
+    layer = DerivedKey(3, name="derived")
+    layer.build((None, 4))
+    with pytest.raises(Exception, match="fan_out"):
+        DerivedKey.from_config(layer.get_config())
+    assert "fan_out" not in repaired_config(layer)
+    copy = copy_layer(layer)
+    assert copy is not layer and copy.get_config() == layer.get_config()
+    _same_weights(copy, layer)
+
+
+def test_a_required_argument_missing_from_the_config_is_read_from_the_layer():
+    layer = MissingArgument(5, name="missing")
+    layer.build((None, 4))
+    assert repaired_config(layer)["units"] == 5
+    copy = copy_layer(layer)
+    assert copy.units == 5
+    _same_weights(copy, layer)
+
+
+def test_a_layer_built_from_two_inputs_is_rebuilt_by_replaying_its_call():
+    x, context = keras.Input((4,)), keras.Input((6,))
+    layer = TwoInputs(3, name="two")
+    model = keras.Model([x, context], layer(x, context=context))
+    copy = copy_layer(layer)
+    assert [tuple(w.shape) for w in copy.weights] == [(4, 3), (3,), (6, 3), (3,)]
+    _same_weights(copy, layer)
+    inputs = [_x(2, 4), _x(2, 6)]
+    pruned = keras_ltp.prune(model)
+    np.testing.assert_allclose(ops.convert_to_numpy(pruned(inputs)), ops.convert_to_numpy(model(inputs)), atol=1e-6)
+
+
+def test_a_repaired_config_that_builds_another_layer_is_refused():
+    layer = DerivedKey(3, name="lies")
+    layer.fan_out = 7  # set after construction: a copy from the constructor has 6
+    with pytest.raises(LayerCopyError, match="'lies'.*builds a different layer.*in_place=True"):
+        copy_layer(layer)
+    layer.build((None, 4))
+    with pytest.raises(LayerCopyError, match=r"'lies'.*weights do not match.*\(4, 6\).*\(4, 7\)"):
+        copy_layer(layer)
+
+
+def test_a_pruned_model_with_repaired_layers_trains_strips_and_reloads_in_safe_mode(tmp_path):
+    model = _graph(DerivedKey(3, name="derived"))
+    pruned = keras_ltp.prune(model, l0_strength=2.0)
+    assert {w.layer.name for w in keras_ltp.iter_wrappers(pruned)} == {"derived", "head"}
+    pruned.compile("adam", "mse")
+    x = _x(8, 4)
+    pruned.fit(x, np.zeros((8, 2)), epochs=2, verbose=0)
+    pruned.save(tmp_path / "pruned.keras")
+    reloaded = keras.saving.load_model(tmp_path / "pruned.keras", safe_mode=True)
+    np.testing.assert_allclose(ops.convert_to_numpy(reloaded(x)), ops.convert_to_numpy(pruned(x)), atol=1e-6)
+    stripped = keras_ltp.strip(pruned)
+    np.testing.assert_allclose(ops.convert_to_numpy(stripped(x)), ops.convert_to_numpy(pruned(x)), atol=1e-6)
+
+
+def test_a_layer_that_cannot_be_copied_is_named_and_in_place_pruning_offered():
+    model = _graph(BrokenConfig(3, name="broken"))
+    with pytest.raises(LayerCopyError, match=r"'broken' \(BrokenConfig\).*get_config\(\) failed.*in_place=True"):
+        keras_ltp.prune(model)
+    with pytest.raises(TypeError, match="in_place must be True or False"):
+        keras_ltp.prune(model, in_place="yes")
+
+
+def test_in_place_pruning_shares_the_given_model_s_weights():
+    model = _graph(BrokenConfig(3, name="broken"))
+    before = [w.copy() for w in model.get_weights()]
+    pruned = keras_ltp.prune(model, in_place=True, l0_strength=2.0)
+    wrapped = {id(v) for w in keras_ltp.iter_wrappers(pruned) for v in w.layer.weights}
+    assert {id(v) for v in model.weights} <= wrapped
+    pruned.compile(keras.optimizers.SGD(0.1), "mse")
+    pruned.fit(_x(8, 4), np.ones((8, 2)), epochs=1, verbose=0)
+    assert any(not np.array_equal(a, b) for a, b in zip(before, model.get_weights()))
+
+
+def test_a_model_with_its_own_config_is_copied_whole_and_stripped_to_its_class(tmp_path):
+    model = Backbone(3, name="backbone")
+    x = _x(4, 4)
+    pruned = keras_ltp.prune(model, l0_strength=2.0)
+    # The broken layer was taken from a copy of the whole model, not shared.
+    originals = {id(v) for v in model.weights}
+    assert not originals & {id(v) for v in pruned.weights}
+    np.testing.assert_allclose(ops.convert_to_numpy(pruned(x)), ops.convert_to_numpy(model(x)), atol=1e-6)
+    for wrapper in keras_ltp.iter_wrappers(pruned):
+        wrapper.thresholds[0].assign(0.02)  # prune something
+    stripped = keras_ltp.strip(pruned)
+    assert type(stripped) is Backbone
+    expected = ops.convert_to_numpy(pruned(x))
+    np.testing.assert_allclose(ops.convert_to_numpy(stripped(x)), expected, atol=1e-6)
+    # The stripped weights are the hard-masked ones: numpy recomputation.
+    wrapper = next(w for w in keras_ltp.iter_wrappers(pruned) if w.layer.name == "head")
+    kernel = ops.convert_to_numpy(wrapper.pruned_weights[0].value)
+    tau = 0.02 * wrapper.threshold_gain * np.mean(kernel**2)
+    np.testing.assert_array_equal(stripped.get_layer("head").kernel.numpy(), kernel * (kernel**2 > tau))
+    assert 0 < np.mean(stripped.get_layer("head").kernel.numpy() == 0) < 1
+    stripped.save(tmp_path / "stripped.keras")
+    reloaded = keras.saving.load_model(tmp_path / "stripped.keras", safe_mode=True)
+    assert type(reloaded) is Backbone
+    np.testing.assert_allclose(ops.convert_to_numpy(reloaded(x)), expected, atol=1e-6)
+
+
+def test_sparse_marked_inputs_reach_a_wrapped_layer_through_its_own_output_shape():
+    @keras.saving.register_keras_serializable(package="test_copying")
+    class Norm(keras.layers.Layer):
+        def build(self, input_shape):
+            self.scale = self.add_weight(shape=(input_shape[-1],), name="kernel")
+
+        def call(self, x):
+            return x * ops.rsqrt(ops.mean(ops.square(x), axis=-1, keepdims=True) + 1e-6) * self.scale
+
+        def compute_output_shape(self, input_shape):
+            return input_shape
+
+    inputs = keras.Input((5, 4))
+    scaled = keras.layers.Dense(4, name="embed")(inputs) * np.float32(2.0)
+    assert scaled.sparse  # keras.ops.multiply marks `tensor * numpy scalar` sparse
+    model = keras.Model(inputs, Norm(name="norm")(scaled))
+    pruned = keras_ltp.prune(model)
+    x = _x(2, 5, 4)
+    np.testing.assert_allclose(ops.convert_to_numpy(pruned(x)), ops.convert_to_numpy(model(x)), atol=1e-5)
