@@ -11,6 +11,7 @@ __all__ = [
     "Dispatch",
     "LayerCopier",
     "LayerCopyError",
+    "build_config_rebuilds",
     "clone_graph",
     "copy_layer",
     "leaf_layers",
@@ -19,6 +20,7 @@ __all__ = [
     "model_twin",
     "overrides_get_config",
     "repaired_config",
+    "same_config",
 ]
 
 # Keyword arguments `keras.layers.Layer.__init__` takes through **kwargs.
@@ -111,7 +113,11 @@ def copy_layer(layer):
             raise LayerCopyError(
                 _cannot_copy(layer, f"its copy's weights do not match the original's: {error}")
             ) from error
-    if repaired is not config and _plain(copy.get_config()) != _plain(config):
+    filled = [key for key in repaired if key not in config]
+    if repaired is not config and (
+        _plain(copy.get_config()) != _plain(config)
+        or any(_plain(getattr(copy, key, None)) != _plain(getattr(layer, key)) for key in filled)
+    ):
         raise LayerCopyError(
             _cannot_copy(layer, "its config does not round-trip, and the repaired config builds a different layer")
         )
@@ -134,7 +140,11 @@ def loadable_config(layer, config):
         return config
     try:
         type(layer).from_config(config)
-    except Exception:  # noqa: BLE001 - any failure: the file would not load
+    except Exception:  # noqa: BLE001 - any failure: the file would not load as it is
+        try:
+            type(layer).from_config(repaired)
+        except Exception:  # noqa: BLE001 - neither loads: keep the layer's own config
+            return config
         return repaired
     return config
 
@@ -176,7 +186,11 @@ def repaired_config(layer, config=None):
         if not any(p.kind is p.VAR_KEYWORD for p in params):
             break
     dropped = set(config) - accepted
-    missing = {name: getattr(layer, name) for name in required or () if name not in config and hasattr(layer, name)}
+    missing = {
+        name: getattr(layer, name)
+        for name in required or ()
+        if name not in config and hasattr(layer, name) and _is_plain(getattr(layer, name))
+    }
     if not dropped and not missing:
         return config
     repaired = {key: value for key, value in config.items() if key not in dropped}
@@ -192,7 +206,7 @@ def _built_copy(layer, config):
     if not layer.built:
         return copy
     build_config = layer.get_build_config()
-    if build_config:
+    if build_config and not copy.built:
         copy.build_from_config(build_config)
     match_lora(copy, layer)
     nodes = getattr(layer, "_inbound_nodes", None)
@@ -206,6 +220,28 @@ def _built_copy(layer, config):
     )
     match_lora(copy, layer)
     return copy
+
+
+def build_config_rebuilds(layer):
+    """Whether a new layer from `layer`'s config, built from its build
+    config, has `layer`'s weight shapes (False where that fails: a layer
+    built from several inputs, or a config that does not round-trip).
+
+    Args:
+        layer: a built `keras.layers.Layer`.
+
+    Returns:
+        A bool.
+    """
+    try:
+        copy = layer.__class__.from_config(loadable_config(layer, layer.get_config()))
+        build_config = layer.get_build_config()
+        if build_config and not copy.built:
+            copy.build_from_config(build_config)
+        match_lora(copy, layer)
+    except Exception:  # noqa: BLE001 - any failure: it does not rebuild
+        return False
+    return _shapes(copy) == _shapes(layer)
 
 
 def match_lora(copy, original):
@@ -222,8 +258,34 @@ def match_lora(copy, original):
             mine.enable_lora(theirs.lora_rank, lora_alpha=theirs.lora_alpha)
 
 
+def same_config(a, b):
+    """Whether layers `a` and `b` have equal configs, names and `trainable`
+    (state, not architecture) aside; True where either config cannot be
+    read (nothing to compare)."""
+    try:
+        config_a, config_b = dict(a.get_config()), dict(b.get_config())
+    except Exception:  # noqa: BLE001 - a library layer whose get_config() fails
+        return True
+    for key in ("name", "trainable"):
+        config_a.pop(key, None)
+        config_b.pop(key, None)
+    return _plain(config_a) == _plain(config_b)
+
+
 def _shapes(layer):
     return [tuple(w.shape) for w in layer.weights]
+
+
+def _is_plain(value):
+    """Whether `value` is a JSON-like constant (what a config may hold without
+    sharing state): None, bool, number, string, or lists/tuples/dicts of them."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return True
+    if isinstance(value, (list, tuple)):
+        return all(_is_plain(v) for v in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _is_plain(v) for k, v in value.items())
+    return False
 
 
 def _plain(value):
@@ -315,7 +377,13 @@ def model_twin(model):
     ]:
         raise TypeError(f"model {model.name!r} rebuilds from its serialization with other layers or weight shapes.")
     for original, copy in zip(originals, copies):
+        if not same_config(original, copy):
+            raise TypeError(
+                f"model {model.name!r} rebuilds layer {original.name!r} from its serialization with another config."
+            )
+    for original, copy in zip(originals, copies):
         copy.set_weights(original.get_weights())
+        copy.trainable = original.trainable
     return twin
 
 

@@ -224,7 +224,13 @@ def _record_source(pruned, model, copies):
         config = keras.saving.serialize_keras_object(model)
     except Exception:  # noqa: BLE001 - strip() then rebuilds the graph layer by layer
         return
-    pruned.ltp_source = {"config": config, "layers": [copies.get(id(layer)) for layer in leaf_layers(model)]}
+    pruned.ltp_source = {
+        "config": config,
+        "layers": [copies.get(id(layer)) for layer in leaf_layers(model)],
+        # A KerasHub task's preprocessor keeps its vocabulary in asset files,
+        # not in its config: strip() hands the same preprocessor on.
+        "preprocessor": getattr(model, "preprocessor", None),
+    }
 
 
 def _merge_bounds(into, other, layer):

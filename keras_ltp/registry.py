@@ -110,7 +110,9 @@ def prunable_weights(layer):
             if names is not None:
                 if name in names:
                     add(variable)
-            elif name in DEFAULT_PRUNABLE_NAMES and (variable.trainable or getattr(sublayer, "lora_enabled", False)):
+            elif name in DEFAULT_PRUNABLE_NAMES and (
+                variable.trainable or (getattr(sublayer, "lora_enabled", False) and sublayer.trainable)
+            ):
                 add(variable)  # LoRA freezes the base kernel; it is still pruned
     return found
 

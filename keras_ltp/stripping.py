@@ -3,7 +3,16 @@
 import keras
 import numpy as np
 
-from keras_ltp.copying import Chain, Dispatch, LayerCopyError, clone_graph, copy_layer, leaf_layers, match_lora
+from keras_ltp.copying import (
+    Chain,
+    Dispatch,
+    LayerCopyError,
+    clone_graph,
+    copy_layer,
+    leaf_layers,
+    match_lora,
+    same_config,
+)
 from keras_ltp.coupled import CoupledChannels
 from keras_ltp.walk import is_graph_model
 from keras_ltp.wrapper import PrunableWrapper, iter_wrappers
@@ -23,7 +32,8 @@ def strip(model_or_layer):
     has a config of its own (a KerasHub backbone or task) comes back as that
     class, rebuilt from its config with the masked weights: it saves and
     loads as the original does, and its library's API (presets, tasks) keeps
-    working on it.
+    working on it; a task's preprocessor (whose vocabulary lives in asset
+    files, not in its config) is the original's, shared.
 
     Args:
         model_or_layer: a model or layer pruned with keras_ltp (a model with
@@ -86,7 +96,9 @@ def _rebuilt(model, source):
     for layer, copy in pairs:
         match_lora(layer, copy)
     if len(layers) != len(source["layers"]) or any(
-        type(layer) is not type(copy) or [w.shape for w in layer.weights] != [w.shape for w in copy.weights]
+        type(layer) is not type(copy)
+        or [w.shape for w in layer.weights] != [w.shape for w in copy.weights]
+        or not same_config(layer, copy)
         for layer, copy in pairs
     ):
         return None
@@ -95,6 +107,9 @@ def _rebuilt(model, source):
         masked.update(wrapper.hard_masked_values())
     for layer, copy in pairs:
         layer.set_weights([_value(w, masked) for w in copy.weights])
+        layer.trainable = copy.trainable
+    if source.get("preprocessor") is not None:
+        rebuilt.preprocessor = source["preprocessor"]
     return rebuilt
 
 

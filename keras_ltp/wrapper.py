@@ -7,7 +7,7 @@ import keras
 from keras import ops
 
 from keras_ltp import channels, masks
-from keras_ltp.copying import loadable_config
+from keras_ltp.copying import build_config_rebuilds, loadable_config
 from keras_ltp.coupled import CoupledChannels
 from keras_ltp.registry import prunable_count, prunable_weights
 from keras_ltp.walk import iter_layers
@@ -240,9 +240,10 @@ class PrunableWrapper(keras.layers.Wrapper):
         super().__init__(layer, autocast=False, **kwargs)
         self._adopt_call_signature(layer)
         # The shapes and arguments of the first call: a saved wrapper rebuilds
-        # its layer by calling it so, where a layer's own build config leaves
+        # its layer by calling it so where the layer's own build config leaves
         # part of it unbuilt (layers built from several inputs).
         self._call_spec = None
+        self._replays = None  # whether the file replays the call: decided at the first save
         self.initial_threshold = float(initial_threshold)
         self.initial_temperature = float(temperature)
         self.initial_l0_strength = float(l0_strength)
@@ -265,8 +266,7 @@ class PrunableWrapper(keras.layers.Wrapper):
     # -- building -----------------------------------------------------------
 
     def __call__(self, *args, **kwargs):
-        if self._call_spec is None:
-            self._call_spec = _encode_call(args, {k: v for k, v in kwargs.items() if k != "training"})
+        spec = None if self._call_spec is not None else _encode_call(args, _without_training(kwargs))
         if not self.layer.built:
             # Let the inner layer build itself from its real call signature
             # (several inputs, keyword inputs), on symbolic copies of the inputs.
@@ -274,7 +274,10 @@ class PrunableWrapper(keras.layers.Wrapper):
                 *keras.tree.map_structure(_as_symbolic, args),
                 **keras.tree.map_structure(_as_symbolic, kwargs),
             )
-        return super().__call__(*args, **kwargs)
+        outputs = super().__call__(*args, **kwargs)
+        if spec is not None:  # recorded once the call has worked
+            self._call_spec = spec
+        return outputs
 
     def _adopt_call_signature(self, layer):
         """Makes Keras bind this wrapper's call arguments as it binds the
@@ -285,7 +288,13 @@ class PrunableWrapper(keras.layers.Wrapper):
         that the graph records no `mask` argument for the wrapper that the
         layers replacing it in `strip()` may not take."""
         signature = inspect.signature(layer.call)
-        params = [p for p in signature.parameters.values() if p.name != "mask"]
+        # A `training=True` default (some preprocessing layers have one) would
+        # make the wrapper apply soft masks in inference: the wrapper's is None.
+        params = [
+            p.replace(default=None) if p.name == "training" and p.default not in (None, p.empty) else p
+            for p in signature.parameters.values()
+            if p.name != "mask"
+        ]
         kinds = [p.kind for p in params]
         if "training" not in signature.parameters:
             at = kinds.index(inspect.Parameter.VAR_KEYWORD) if inspect.Parameter.VAR_KEYWORD in kinds else len(params)
@@ -338,13 +347,20 @@ class PrunableWrapper(keras.layers.Wrapper):
         # is known, else from its own build config; ours only says "built".
         if not self.built:
             return None
-        return {"input_shape": None, "call_spec": self._call_spec} if self._call_spec else {"input_shape": None}
+        return {"input_shape": None, "call_spec": self._call_spec} if self._replays_call() else {"input_shape": None}
+
+    def _replays_call(self):
+        """Whether a saved file rebuilds the inner layer by replaying its first
+        call: only where its own build config does not rebuild its weights."""
+        if self._replays is None and self._call_spec:
+            self._replays = not build_config_rebuilds(self.layer)
+        return bool(self._replays)
 
     def build_from_config(self, config):
         if not config:
             return
         if config.get("call_spec") and not self.layer.built:
-            self._call_spec = config["call_spec"]
+            self._call_spec, self._replays = config["call_spec"], True
             args, kwargs = _decode_call(self._call_spec)
             self.layer(*args, **kwargs)
         self.build(config.get("input_shape"))
@@ -588,8 +604,8 @@ class PrunableWrapper(keras.layers.Wrapper):
         # An inner config that the layer's own from_config rejects would make
         # the saved file unloadable (see keras_ltp.copying.repaired_config).
         config["layer"]["config"] = loadable_config(self.layer, config["layer"]["config"])
-        if self._call_spec:
-            config["layer"].pop("build_config", None)  # built_from_config() replays the call instead
+        if self._replays_call():
+            config["layer"].pop("build_config", None)  # build_from_config() replays the call instead
         config.update(
             {
                 "initial_threshold": self.initial_threshold,
@@ -642,6 +658,10 @@ def iter_wrappers(model_or_layer):
 
 class _NotEncodable(Exception):
     pass
+
+
+def _without_training(kwargs):
+    return {k: v for k, v in kwargs.items() if k != "training"}
 
 
 def _encode_call(args, kwargs):

@@ -150,6 +150,77 @@ def test_a_layer_built_from_two_inputs_is_rebuilt_by_replaying_its_call():
     np.testing.assert_allclose(ops.convert_to_numpy(pruned(inputs)), ops.convert_to_numpy(model(inputs)), atol=1e-6)
 
 
+@keras.saving.register_keras_serializable(package="test_copying")
+class LazyBlock(keras.layers.Layer):
+    """No build(): its Dense layers are built by its first call, from two inputs, so
+    its build config (which Keras replays through the default build) builds nothing."""
+
+    def __init__(self, units, **kwargs):
+        super().__init__(**kwargs)
+        self.units = units
+        self.left = keras.layers.Dense(units)
+        self.right = keras.layers.Dense(units)
+
+    def call(self, x, context):
+        return self.left(x) * self.right(context)
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units}
+
+
+def test_a_layer_its_build_config_cannot_rebuild_saves_and_reloads_by_replaying_its_first_call(tmp_path):
+    x, context = keras.Input((4,)), keras.Input((6,))
+    model = keras.Model([x, context], LazyBlock(3, name="lazy")(x, context=context))
+    pruned = keras_ltp.prune(model)
+    wrapper = pruned.get_layer("ltp_lazy")
+    wrapper.thresholds[0].assign(0.02)
+    assert "call_spec" in wrapper.get_build_config()
+    assert "build_config" not in wrapper.get_config()["layer"]
+    pruned.save(tmp_path / "lazy.keras")
+    reloaded = keras.saving.load_model(tmp_path / "lazy.keras", safe_mode=True)
+    inputs = [_x(2, 4), _x(2, 6)]
+    np.testing.assert_allclose(ops.convert_to_numpy(reloaded(inputs)), ops.convert_to_numpy(pruned(inputs)), atol=1e-6)
+    # A layer whose build config rebuilds it (TwoInputs records both input shapes) keeps it.
+    two = keras_ltp.prune(keras.Model([x, context], TwoInputs(3, name="two")(x, context=context)))
+    assert "call_spec" not in two.get_layer("ltp_two").get_build_config()
+
+
+def test_a_stateful_rnn_keeps_its_fixed_batch_through_save_and_load(tmp_path):
+    inputs = keras.Input((5, 3), batch_size=4)
+    model = keras.Model(inputs, keras.layers.LSTM(6, stateful=True, name="lstm")(inputs))
+    pruned = keras_ltp.prune(model)
+    # An LSTM's build config rebuilds it: the file does not replay its call.
+    assert "call_spec" not in pruned.get_layer("ltp_lstm").get_build_config()
+    pruned.save(tmp_path / "lstm.keras")
+    reloaded = keras.saving.load_model(tmp_path / "lstm.keras", safe_mode=True)
+    x = _x(4, 5, 3)
+    np.testing.assert_allclose(ops.convert_to_numpy(reloaded(x)), ops.convert_to_numpy(pruned(x)), atol=1e-6)
+
+
+@keras.saving.register_keras_serializable(package="test_copying")
+class HoldsALayer(keras.layers.Layer):
+    """Takes a layer, keeps it as an attribute, and leaves it out of its config."""
+
+    def __init__(self, inner, **kwargs):
+        super().__init__(**kwargs)
+        self.inner = inner
+
+    def call(self, x):
+        return self.inner(x)
+
+    def get_config(self):
+        return super().get_config()  # without `inner`
+
+
+def test_a_missing_argument_that_is_not_a_plain_value_is_not_filled_in():
+    layer = HoldsALayer(keras.layers.Dense(2), name="holds")
+    layer.build((None, 4))
+    layer.inner.build((None, 4))
+    assert "inner" not in repaired_config(layer)  # filling it in would share the Dense with the copy
+    with pytest.raises(LayerCopyError, match="'holds'"):
+        copy_layer(layer)
+
+
 def test_a_repaired_config_that_builds_another_layer_is_refused():
     layer = DerivedKey(3, name="lies")
     layer.fan_out = 7  # set after construction: a copy from the constructor has 6

@@ -323,3 +323,19 @@ def test_num_prunable_counts_elements():
     wrapper = PrunableWrapper(L.SeparableConv2D(4, 3))
     wrapper.build((None, 8, 8, 3))
     assert wrapper.num_prunable() == 3 * 3 * 3 + 3 * 4 == sum(math.prod(w.shape) for w in wrapper.pruned_weights)
+
+
+def test_an_inner_training_true_default_does_not_make_inference_use_soft_masks():
+    class TrainingByDefault(keras.layers.Dense):
+        def call(self, inputs, training=True):
+            return super().call(inputs)
+
+    layer = TrainingByDefault(3)
+    wrapper = PrunableWrapper(layer, initial_threshold=0.5)
+    x = np.random.default_rng(0).normal(size=(4, 5)).astype("float32")
+    outputs = keras.ops.convert_to_numpy(wrapper(x))  # no training argument: inference
+    kernel = keras.ops.convert_to_numpy(layer.kernel)
+    tau = 0.5 * np.mean(kernel**2)
+    expected = x @ (kernel * (kernel**2 > tau)) + keras.ops.convert_to_numpy(layer.bias)
+    np.testing.assert_allclose(outputs, expected, atol=1e-5)
+    assert not wrapper.losses  # no soft-L0 term: not a training call
