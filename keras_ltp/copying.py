@@ -1,6 +1,7 @@
 """Copying layers and rebuilding graph models around replaced layers."""
 
 import inspect
+import json
 
 import keras
 
@@ -235,7 +236,8 @@ def build_config_rebuilds(layer):
     """
     try:
         copy = layer.__class__.from_config(loadable_config(layer, layer.get_config()))
-        build_config = layer.get_build_config()
+        # As a file gives it back: JSON, tuples turned into lists.
+        build_config = json.loads(json.dumps(layer.get_build_config()))
         if build_config and not copy.built:
             copy.build_from_config(build_config)
         match_lora(copy, layer)
@@ -289,7 +291,13 @@ def _is_plain(value):
 
 
 def _plain(value):
-    """`value` with tuples as lists, for comparing configs."""
+    """`value` with tuples as lists and objects (initializers, ...) as their
+    class and config, for comparing configs."""
+    if hasattr(value, "get_config") and callable(value.get_config) and not isinstance(value, type):
+        try:
+            return {"class": type(value).__name__, "config": _plain(value.get_config())}
+        except Exception:  # noqa: BLE001 - compared by identity then
+            return value
     if isinstance(value, dict):
         return {k: _plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):

@@ -10,7 +10,7 @@ from keras import ops
 
 import keras_ltp
 
-STAGES = ("prune", "fit", "strip", "save_pruned", "save_stripped", "saved_model")
+STAGES = ("prune", "fit", "strip", "save_pruned", "save_stripped", "saved_model", "tflite")
 
 
 def float_outputs(outputs):
@@ -35,9 +35,10 @@ def _scalar_model(model):
     return keras.Model(model.inputs, sum(terms[1:], terms[0]))
 
 
-def run_stages(model, inputs, tmp_path, train=True):
+def run_stages(model, inputs, tmp_path, train=True, tflite=True):
     """Takes `model` through every stage in `STAGES`; with `train=False` the
-    "fit" stage sets every threshold to prune instead of training.
+    "fit" stage sets every threshold to prune instead of training; with
+    `tflite=False` the `.tflite` stage is left out (recorded as skipped).
 
     Returns:
         `(results, pruned, stripped)`: `results` maps each stage reached to
@@ -52,7 +53,7 @@ def run_stages(model, inputs, tmp_path, train=True):
         except Exception as error:  # noqa: BLE001 - recorded, compared with the known failures
             results[name] = f"{type(error).__name__}: {error}"
             return None
-        results[name] = "ok"
+        results[name] = value if isinstance(value, str) and value.startswith("skipped") else "ok"
         return value
 
     def prune():
@@ -102,10 +103,34 @@ def run_stages(model, inputs, tmp_path, train=True):
 
         stage(name, save)
     if keras.backend.backend() != "tensorflow":
-        results["saved_model"] = "skipped: a SavedModel needs the TensorFlow backend"
+        results["saved_model"] = results["tflite"] = "skipped: exports need the TensorFlow backend"
     elif stripped is not None:
         stage("saved_model", lambda: keras_ltp.export.saved_model(stripped, os.path.join(tmp_path, "saved_model")))
+        if tflite:
+            stage("tflite", lambda: _tflite_agrees(model, stripped, inputs))
+        else:
+            results["tflite"] = "skipped: not asked for"
+    else:
+        results["tflite"] = "not reached"
     return results, pruned, stripped
+
+
+def _tflite_agrees(model, stripped, inputs):
+    """The stripped model's float `.tflite`, run in LiteRT with its default
+    options, agrees with it; "skipped: ..." where the converter rejects the
+    unpruned model too (the converter's limit, not ours)."""
+    try:
+        content = keras_ltp.export.tflite_bytes(stripped)
+    except Exception as error:  # noqa: BLE001 - compared with the unpruned model's conversion
+        try:
+            keras_ltp.export.tflite_bytes(model)
+        except Exception:  # noqa: BLE001
+            return f"skipped: the converter rejects the unpruned model too ({type(error).__name__})"
+        raise
+    got = keras_ltp.export.run_tflite(content, inputs)
+    candidates = [e for e in float_outputs(stripped(inputs)) if e.shape == got.shape]
+    assert any(np.allclose(got, e, atol=1e-3, rtol=1e-3) for e in candidates), "the .tflite output differs"
+    return "ok"
 
 
 def check_against_known(family, results, known):
