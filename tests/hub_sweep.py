@@ -129,7 +129,12 @@ def _tflite_agrees(model, stripped, inputs):
         raise
     got = keras_ltp.export.run_tflite(content, inputs)
     candidates = [e for e in float_outputs(stripped(inputs)) if e.shape == got.shape]
-    assert any(np.allclose(got, e, atol=1e-3, rtol=1e-3) for e in candidates), "the .tflite output differs"
+    if candidates and all(not np.all(np.isfinite(e)) or np.max(np.abs(e)) > 1e30 for e in candidates):
+        return "skipped: the trained model's outputs overflow float32 (nothing to compare)"
+    # Float32 kernels sum in another order: within 1e-4 of the output's own scale.
+    assert any(np.max(np.abs(got - e)) <= 1e-4 * max(1.0, float(np.max(np.abs(e)))) for e in candidates), (
+        "the .tflite output differs"
+    )
     return "ok"
 
 

@@ -58,7 +58,7 @@ KNOWN = {
     "SegFormer": {"prune": "pruned copy before training"},
     # Not diagnosed (a plain Functional of its layers does not reload).
     "Gemma3n": {"save_pruned": _NOT_DESERIALIZED, "tflite": "the .tflite output differs"},
-    # Not diagnosed: its float .tflite's first output differs from the Keras model's.
+    # Its logits compare every image with every text of the batch; run_tflite runs one example at a time.
     "SigLIP": {"tflite": "the .tflite output differs"},
     # The sweep's own training head: an output's symbolic rank (3) is not its rank when run (2).
     "SAM3PromptableConcept": {"fit": "Invalid reduction dimension"},
