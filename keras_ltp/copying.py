@@ -22,6 +22,7 @@ __all__ = [
     "overrides_get_config",
     "repaired_config",
     "same_config",
+    "same_layer",
 ]
 
 # Keyword arguments `keras.layers.Layer.__init__` takes through **kwargs.
@@ -260,6 +261,13 @@ def match_lora(copy, original):
             mine.enable_lora(theirs.lora_rank, lora_alpha=theirs.lora_alpha)
 
 
+def same_layer(a, b):
+    """Whether layers `a` and `b` have the same class, weight shapes and
+    config (`same_config`): one rebuilt from the other's model config stands
+    in for it."""
+    return type(a) is type(b) and _shapes(a) == _shapes(b) and same_config(a, b)
+
+
 def same_config(a, b):
     """Whether layers `a` and `b` have equal configs, names and `trainable`
     (state, not architecture) aside; True where either config cannot be
@@ -380,14 +388,13 @@ def model_twin(model):
     originals, copies = list(leaf_layers(model)), list(leaf_layers(twin))
     for original, copy in zip(originals, copies):
         match_lora(copy, original)
-    if [type(x) for x in originals] != [type(x) for x in copies] or [_shapes(x) for x in originals] != [
-        _shapes(x) for x in copies
-    ]:
-        raise TypeError(f"model {model.name!r} rebuilds from its serialization with other layers or weight shapes.")
+    if len(originals) != len(copies):
+        raise TypeError(f"model {model.name!r} rebuilds from its serialization with other layers.")
     for original, copy in zip(originals, copies):
-        if not same_config(original, copy):
+        if not same_layer(original, copy):
             raise TypeError(
-                f"model {model.name!r} rebuilds layer {original.name!r} from its serialization with another config."
+                f"model {model.name!r} rebuilds layer {original.name!r} from its serialization with another "
+                "class, weight shapes or config."
             )
     for original, copy in zip(originals, copies):
         copy.set_weights(original.get_weights())

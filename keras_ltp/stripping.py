@@ -11,7 +11,7 @@ from keras_ltp.copying import (
     copy_layer,
     leaf_layers,
     match_lora,
-    same_config,
+    same_layer,
 )
 from keras_ltp.coupled import CoupledChannels
 from keras_ltp.walk import is_graph_model
@@ -95,12 +95,7 @@ def _rebuilt(model, source):
     pairs = [(layer, copy) for layer, copy in zip(layers, source["layers"]) if copy is not None]
     for layer, copy in pairs:
         match_lora(layer, copy)
-    if len(layers) != len(source["layers"]) or any(
-        type(layer) is not type(copy)
-        or [w.shape for w in layer.weights] != [w.shape for w in copy.weights]
-        or not same_config(layer, copy)
-        for layer, copy in pairs
-    ):
+    if len(layers) != len(source["layers"]) or not all(same_layer(layer, copy) for layer, copy in pairs):
         return None
     masked = {}
     for wrapper in iter_wrappers(model):
