@@ -23,6 +23,7 @@ __all__ = [
     "repaired_config",
     "same_config",
     "same_layer",
+    "sharing_layers",
 ]
 
 # Keyword arguments `keras.layers.Layer.__init__` takes through **kwargs.
@@ -321,12 +322,32 @@ def _cannot_copy(layer, why):
     )
 
 
+def sharing_layers(layers):
+    """`{id(layer): [the other layers it shares a variable with]}` for those
+    of `layers` that share a variable (a composite layer that holds a layer
+    used elsewhere in the model); layers that share none are left out."""
+    holders = {}
+    for layer in layers:
+        for variable in layer.weights:
+            entry = holders.setdefault(id(variable), [])
+            if layer not in entry:
+                entry.append(layer)
+    sharing = {}
+    for entry in holders.values():
+        for layer in entry:
+            others = sharing.setdefault(id(layer), []) if len(entry) > 1 else []
+            others.extend(other for other in entry if other is not layer and other not in others)
+    return {key: others for key, others in sharing.items() if others}
+
+
 class LayerCopier:
     """Copies the leaf layers of `model`, each by its own config
-    (`copy_layer`); a layer that cannot be copied so is taken from one copy
-    of the whole model made through the model's own serialization
-    (`model_twin`: a KerasHub backbone rebuilds its layers from its own
-    config), or with `in_place` every layer is used as it is.
+    (`copy_layer`); a layer that cannot be copied so, or that shares a
+    variable with another layer (copies made one by one would not share
+    it), is taken from one copy of the whole model made through the model's
+    own serialization (`model_twin`: a KerasHub backbone rebuilds its layers
+    from its own config, shared variables included), or with `in_place`
+    every layer is used as it is.
 
     Args:
         model: the model whose layers are copied.
@@ -341,10 +362,23 @@ class LayerCopier:
         self.in_place = in_place
         self.copies = {}
         self._twins = None
+        leaves = list(leaf_layers(model)) if isinstance(model, keras.Model) else []
+        self._sharing = {} if in_place else sharing_layers(leaves)
 
     def __call__(self, layer):
         if self.in_place or not isinstance(layer, keras.layers.Layer):
             copy = layer if self.in_place else copy_layer(layer)
+        elif id(layer) in self._sharing:
+            names = ", ".join(repr(other.name) for other in self._sharing[id(layer)])
+            copy = self._twin_of(
+                layer,
+                LayerCopyError(
+                    f"Cannot copy layer {layer.name!r} ({type(layer).__name__}) on its own: it shares variables "
+                    f"with {names}, and copies made one by one would not share them. Prune the model's own layers "
+                    "with keras_ltp.prune(model, in_place=True) (the pruned model then shares its weights with the "
+                    "given one), or give the model a class whose config rebuilds the sharing (as KerasHub's do)."
+                ),
+            )
         else:
             try:
                 copy = copy_layer(layer)
@@ -396,10 +430,21 @@ def model_twin(model):
                 f"model {model.name!r} rebuilds layer {original.name!r} from its serialization with another "
                 "class, weight shapes or config."
             )
+    if _sharing_pattern(originals) != _sharing_pattern(copies):
+        raise TypeError(f"model {model.name!r} rebuilds from its serialization without the variables its layers share.")
     for original, copy in zip(originals, copies):
         copy.set_weights(original.get_weights())
         copy.trainable = original.trainable
     return twin
+
+
+def _sharing_pattern(layers):
+    """Which (layer index, weight index) pairs hold one variable, where more than one does."""
+    holders = {}
+    for i, layer in enumerate(layers):
+        for j, variable in enumerate(layer.weights):
+            holders.setdefault(id(variable), []).append((i, j))
+    return sorted(entry for entry in holders.values() if len(entry) > 1)
 
 
 def overrides_get_config(model):

@@ -16,7 +16,7 @@ from keras_ltp.copying import Chain, LayerCopier, clone_graph, leaf_layers, over
 from keras_ltp.coupled import CoupledChannels
 from keras_ltp.registry import prunable_count, prunable_weights
 from keras_ltp.selection import Selection, SparsityBounds
-from keras_ltp.walk import is_graph_model
+from keras_ltp.walk import is_graph_model, iter_layers
 from keras_ltp.wrapper import GRANULARITIES, PrunableWrapper, iter_wrappers
 
 __all__ = ["prune"]
@@ -160,12 +160,12 @@ def prune(
         return _prune_layer(
             model_or_layer, layer_options, dict(options, granularity=granularity), selection, bounds, copy_layer
         )
-    plans, groups, reasons, coupled, skipped = _plan(
+    plans, groups, reasons, coupled, skipped, follows = _plan(
         model_or_layer, layer_options, cost, options, granularity, fallback, selection, couple, bounds
     )
     absorbed = {id(f) for followers in groups.values() for f in followers}
     member_of = {id(m): (leader, i) for leader, members in coupled.items() for i, m in enumerate(members)}
-    shared = {}
+    shared, wrappers = {}, {}
 
     def group(layer):
         followers = groups.get(id(layer))
@@ -188,7 +188,11 @@ def prune(
             return copy_layer(layer)
         if groups.get(id(layer)):
             return PrunableWrapper(group(layer), name=f"ltp_{layer.name}", **chosen)
-        return PrunableWrapper(copy_layer(layer), **chosen)
+        if id(layer) not in wrappers:  # an owner is made early, for the first layer that follows it
+            wrappers[id(layer)] = wrapper = PrunableWrapper(copy_layer(layer), **chosen)
+            for owner in follows.get(id(layer), ()):
+                wrapper.follow(replace(owner))
+        return wrappers[id(layer)]
 
     pruned = clone_graph(model_or_layer, replace)
     pruned.ltp_skipped = skipped
@@ -387,6 +391,7 @@ def _plan(
             else:
                 plans[layer_id]["granularity"] = "weight"
     by_id = {id(layer): layer for layer in leaf_layers(model)}
+    follows, followed = _shared_weight_owners(model, plans)
     for layer_id, chosen in plans.items():
         chosen.setdefault("l0_weight", _layer_cost(by_id[layer_id], cost))
 
@@ -422,7 +427,7 @@ def _plan(
             total += chosen["own_channel_cost"] * width
         else:
             chosen.pop("channel_cost", None)  # a layer that fell back to weight granularity
-            total += chosen["l0_weight"] * prunable_count(layer)
+            total += chosen["l0_weight"] * (prunable_count(layer) - followed.get(layer_id, 0))
     _add_channel_inputs(plans, groups, readers, coupled, by_id, slice_cost)
     if not plans:
         if reasons:
@@ -437,7 +442,50 @@ def _plan(
         )
     for chosen in plans.values():
         chosen.setdefault("l0_normalizer", total)
-    return plans, groups, reasons, coupled, skipped
+    return plans, groups, reasons, coupled, skipped, follows
+
+
+def _shared_weight_owners(model, plans):
+    """`(follows, followed)` for the prunable variables that several leaf
+    layers of `model` hold (a composite layer that holds a layer used
+    elsewhere): each is pruned by one of them, its owner, and the others
+    mask it with the owner's threshold (`PrunableWrapper.follow`). The owner
+    is the holder with the fewest prunable weights; on a tie, one that
+    another holds (the shared layer itself), then the first. `follows` is
+    `{id(layer): [owners]}`, `followed` `{id(layer): weights it follows}`.
+    Raises where a layer that holds such a variable is left dense while
+    another prunes it, or prunes channels."""
+    leaves = list({id(layer): layer for layer in leaf_layers(model) if layer.built}.values())  # a layer once
+    holders = {}
+    for layer in leaves:
+        for variable in prunable_weights(layer):
+            holders.setdefault(id(variable), (variable, []))[1].append(layer)
+    follows, followed = {}, {}
+    for variable, holding in holders.values():
+        if len(holding) < 2 or not any(id(layer) in plans for layer in holding):
+            continue
+        held = {id(sub) for layer in holding for sub in iter_layers(layer) if sub is not layer}
+        holding.sort(key=lambda layer: (prunable_count(layer), id(layer) not in held, leaves.index(layer)))
+        names = ", ".join(repr(layer.name) for layer in holding)
+        dense = [layer.name for layer in holding if id(layer) not in plans]
+        if dense:
+            raise ValueError(
+                f"Layers {names} share the weight {variable.path!r}, and {', '.join(map(repr, dense))} would leave "
+                "it dense while the others prune it. Prune all of them or none (include, exclude, layer_options)."
+            )
+        if any(plans[id(layer)].get("granularity") == "channel" for layer in holding):
+            raise ValueError(
+                f"Layers {names} share the weight {variable.path!r}; its channels cannot be removed from one "
+                "layer's view only. Prune them per weight (granularity='weight' for them, through layer_options) "
+                "or exclude them."
+            )
+        owner = holding[0]
+        for layer in holding[1:]:
+            owners = follows.setdefault(id(layer), [])
+            if owner not in owners:
+                owners.append(owner)
+            followed[id(layer)] = followed.get(id(layer), 0) + math.prod(variable.shape)
+    return follows, followed
 
 
 def _add_channel_inputs(plans, groups, readers, coupled, by_id, slice_cost):

@@ -2,6 +2,7 @@
 
 import inspect
 import math
+import weakref
 
 import keras
 from keras import ops
@@ -9,7 +10,7 @@ from keras import ops
 from keras_ltp import channels, masks
 from keras_ltp.copying import build_config_rebuilds, loadable_config
 from keras_ltp.coupled import CoupledChannels
-from keras_ltp.registry import prunable_count, prunable_weights
+from keras_ltp.registry import prunable_weights
 from keras_ltp.walk import iter_layers
 
 __all__ = ["PrunableWrapper", "iter_wrappers"]
@@ -74,6 +75,23 @@ def _as_symbolic(x):
         shape = (None,) + tuple(x.shape[1:])
         return keras.KerasTensor(shape, dtype=keras.backend.standardize_dtype(x.dtype))
     return x
+
+
+class _Ties:
+    """A wrapper's links to the wrappers whose layers share weights with its
+    layer (`PrunableWrapper.follow`), kept out of Keras' layer tracking: a
+    wrapper held in a list or dict attribute would become a sublayer."""
+
+    def __init__(self, pending):
+        self.owners = {}  # id(variable) -> the wrapper whose threshold masks it
+        # To follow: wrappers (once built), or from a file `{"owner": name,
+        # "weights": [indices in prunable_weights(layer)]}` (found by name at
+        # the first call, once the model that holds both exists).
+        self.pending = list(pending)
+        self.followers = []  # the wrappers that follow this one
+
+    def pending_indices(self):
+        return {i for entry in self.pending if isinstance(entry, dict) for i in entry["weights"]}
 
 
 @keras.saving.register_keras_serializable(package="keras_ltp")
@@ -169,7 +187,16 @@ class PrunableWrapper(keras.layers.Wrapper):
             `SparsityTarget` steers with them. A bounded layer finds its
             bounds with a few passes over its scores each step (a radix
             selection). Default: no bounds.
+        follows: wrappers whose thresholds mask the variables this layer
+            shares with theirs, as `follow()` sets (how a saved model
+            records it). Default: none.
         **kwargs: base `keras.layers.Layer` arguments (`name`, ...).
+
+    A variable that the wrapped layer shares with another wrapper's layer
+    (a composite layer that holds a layer used elsewhere in the model) is
+    pruned by one of them only: `follow(owner)` makes this wrapper mask it
+    with the owner's threshold, so both uses see one mask and the L0 term
+    and `sparsity()` count it once (`keras_ltp.prune` sets this up).
 
     Example:
     >>> import keras, numpy as np, keras_ltp
@@ -194,6 +221,7 @@ class PrunableWrapper(keras.layers.Wrapper):
         channel_inputs=None,
         min_sparsity=0.0,
         max_sparsity=1.0,
+        follows=None,
         **kwargs,
     ):
         if isinstance(layer, PrunableWrapper):
@@ -262,6 +290,16 @@ class PrunableWrapper(keras.layers.Wrapper):
         self.min_sparsity = float(min_sparsity)
         self.max_sparsity = float(max_sparsity)
         self.supports_masking = layer.supports_masking
+        for owner in follows or []:
+            if not isinstance(owner, PrunableWrapper) and not (
+                isinstance(owner, dict) and set(owner) == {"owner", "weights"}
+            ):
+                raise TypeError(
+                    f"PrunableWrapper({name!r}): follows takes PrunableWrappers (or, from a saved config, "
+                    f"{{'owner': name, 'weights': [indices]}}), got {owner!r}."
+                )
+        self._ties = _Ties(follows or [])
+        _LIVE_WRAPPERS.add(self)
 
     # -- building -----------------------------------------------------------
 
@@ -315,8 +353,9 @@ class PrunableWrapper(keras.layers.Wrapper):
                     "layer without an input shape; call the wrapper on inputs."
                 )
             self.layer.build(input_shape)
-        weights = prunable_weights(self.layer)
-        if not weights:
+        self._follow_pending(by_name=False)
+        weights = self.pruned_weights
+        if not weights and not (self._ties.owners or self._ties.pending):
             raise ValueError(_nothing_to_prune_message(self.layer))
         self._layout = None
         if self.granularity == "channel":
@@ -369,12 +408,125 @@ class PrunableWrapper(keras.layers.Wrapper):
 
     @property
     def pruned_weights(self):
-        """The wrapped layer's variables this wrapper prunes, in threshold order."""
-        return prunable_weights(self.layer)
+        """The wrapped layer's variables this wrapper prunes, in threshold
+        order (not those it masks with another wrapper's threshold, see
+        `follow`)."""
+        pending = self._ties.pending_indices()
+        return [
+            v for i, v in enumerate(prunable_weights(self.layer)) if id(v) not in self._ties.owners and i not in pending
+        ]
 
     def num_prunable(self):
-        """Total number of prunable weights (elements) in the wrapped layer."""
-        return prunable_count(self.layer)
+        """Total number of weights (elements) this wrapper prunes."""
+        return int(sum(math.prod(w.shape) for w in self.pruned_weights))
+
+    def follow(self, owner):
+        """Masks the variables this wrapper's layer shares with `owner`'s
+        pruned weights with `owner`'s thresholds instead of its own: one
+        threshold and one mask for both uses, counted once (by the owner).
+
+        Call it before this wrapper is built (before its first call).
+
+        Args:
+            owner: a `PrunableWrapper` (per-weight granularity) whose layer
+                holds some of this wrapper's prunable variables.
+
+        Example:
+        >>> import keras, keras_ltp
+        >>> class Head(keras.layers.Layer):  # reuses another layer's kernel
+        ...     def __init__(self, dense, **kwargs):
+        ...         super().__init__(**kwargs)
+        ...         self.dense = dense
+        ...     def call(self, x):
+        ...         return keras.ops.matmul(x, keras.ops.transpose(self.dense.kernel))
+        >>> dense = keras.layers.Dense(2, use_bias=False)
+        >>> dense.build((None, 3))
+        >>> owner = keras_ltp.PrunableWrapper(dense)
+        >>> follower = keras_ltp.PrunableWrapper(Head(dense))
+        >>> follower.follow(owner)
+        >>> follower.pruned_weights, len(owner.pruned_weights)
+        ([], 1)
+        """
+        if not isinstance(owner, PrunableWrapper):
+            raise TypeError(f"{self.name!r}.follow() expects a PrunableWrapper, got {type(owner).__name__}.")
+        if self.built:
+            raise ValueError(f"{self.name!r}.follow({owner.name!r}): call follow() before the wrapper is built.")
+        if "channel" in (self.granularity, owner.granularity):
+            raise ValueError(
+                f"{self.name!r} and {owner.name!r} share weights; channels of a shared weight are not pruned "
+                "(a channel is removed from one layer's view only). Use granularity='weight' for both."
+            )
+        self._tie(owner, None)
+
+    def _tie(self, owner, indices):
+        """Masks the prunable variables of this layer that `owner` prunes
+        (those at `indices` in `prunable_weights(self.layer)`, if given)
+        with `owner`'s thresholds."""
+        owner._follow_pending()
+        owned = {id(v) for v in owner.pruned_weights}
+        weights = prunable_weights(self.layer)
+        shared = [v for v in weights if id(v) in owned]
+        if indices is not None and [id(v) for v in shared] != [id(weights[i]) for i in indices]:
+            raise ValueError(
+                f"{self.name!r} follows {owner.name!r} for its prunable weights {indices}, but they share "
+                f"{[v.path for v in shared]}: the file did not restore the layers they share as one."
+            )
+        if not shared:
+            raise ValueError(f"{self.name!r} shares no prunable weight with {owner.name!r}; nothing to follow.")
+        for variable in shared:
+            self._ties.owners[id(variable)] = owner
+        if self not in owner._ties.followers:
+            owner._ties.followers.append(self)
+
+    def _follow_pending(self, by_name=True):
+        """Follows the owners given to the constructor now: the wrappers,
+        and with `by_name` those a file names (at the first call, when the
+        model that holds both exists)."""
+        for entry in list(self._ties.pending):
+            if isinstance(entry, PrunableWrapper):
+                self._ties.pending.remove(entry)
+                self.follow(entry)
+            elif by_name:
+                owner = self._wrapper_named(entry["owner"])
+                self._ties.pending.remove(entry)
+                self._tie(owner, entry["weights"])
+
+    def _wrapper_named(self, name):
+        """The wrapper named `name` whose layer shares a layer with this one's."""
+        for wrapper in list(_LIVE_WRAPPERS):
+            if wrapper is not self and wrapper.name == name and _common_layers(self.layer, wrapper.layer):
+                return wrapper
+        raise ValueError(
+            f"{self.name!r} follows {name!r}, but no wrapper of that name shares a layer with its layer "
+            f"{self.layer.name!r}: the file did not restore the layer they share. Load the model with "
+            "keras.saving.load_model, which restores shared layers."
+        )
+
+    def _follows_config(self):
+        """What this wrapper follows, for its config: `[{"owner": name,
+        "weights": [indices in prunable_weights(layer)]}]`."""
+        entries = {}
+        for i, v in enumerate(prunable_weights(self.layer)):
+            owner = self._ties.owners.get(id(v))
+            if owner is not None:
+                entries.setdefault(owner.name, []).append(i)
+        for entry in self._ties.pending:
+            if isinstance(entry, dict):
+                entries.setdefault(entry["owner"], []).extend(entry["weights"])
+        return [{"owner": name, "weights": sorted(indices)} for name, indices in entries.items()]
+
+    def _threshold_of(self, w):
+        """The threshold variable of the pruned weight `w`."""
+        return next(theta for v, theta in zip(self.pruned_weights, self.thresholds) if v is w)
+
+    def _masked_weight(self, w, theta, training):
+        """`(w masked by the threshold theta, its soft-L0 count or None)`:
+        the training (soft) or inference (hard) masked value."""
+        value = w.value
+        relative = self._relative_threshold(theta, self._square(value))
+        if training:
+            return masks.relative_soft_prune(value, relative, self.temperature, self.hard_forward)
+        return masks.masked_weight(value, masks.threshold(value, relative), None, False), None
 
     @property
     def bounded(self):
@@ -529,16 +681,17 @@ class PrunableWrapper(keras.layers.Wrapper):
             if training:
                 l0_terms.append(ops.sum(count) * self._cost_per_channel())
             return mapping, l0_terms
-        for w, theta in zip(self.pruned_weights, self.thresholds):
-            value = w.value
-            relative = self._relative_threshold(theta, self._square(value))
-            if training:
-                pruned, count = masks.relative_soft_prune(value, relative, self.temperature, self.hard_forward)
-                mapping.append((w, pruned))
-                l0_terms.append(count * self.l0_weight)
-            else:
-                tau = masks.threshold(value, relative)
-                mapping.append((w, masks.masked_weight(value, tau, None, False)))
+        self._follow_pending()
+        own = {id(w): theta for w, theta in zip(self.pruned_weights, self.thresholds)}
+        for w in prunable_weights(self.layer):
+            if id(w) in own:
+                pruned, count = self._masked_weight(w, own[id(w)], training)
+                if training:
+                    l0_terms.append(count * self.l0_weight)
+            else:  # masked with its owner's threshold, and counted by it
+                owner = self._ties.owners[id(w)]
+                pruned, _ = owner._masked_weight(w, owner._threshold_of(w), training)
+            mapping.append((w, pruned))
         return mapping, l0_terms
 
     def cost_per_weight(self):
@@ -573,7 +726,7 @@ class PrunableWrapper(keras.layers.Wrapper):
     def call(self, *args, training=None, **kwargs):
         training = bool(training)
         mapping, l0_terms = self._masked_mapping(training)
-        if training:
+        if training and l0_terms:
             # Coupled channel groups call this wrapper once per member and
             # step, with one mask: each call adds its share of the one term.
             calls = len(self.layer.members) if isinstance(self.layer, CoupledChannels) else 1
@@ -606,6 +759,29 @@ class PrunableWrapper(keras.layers.Wrapper):
         config["layer"]["config"] = loadable_config(self.layer, config["layer"]["config"])
         if self._replays_call():
             config["layer"].pop("build_config", None)  # build_from_config() replays the call instead
+        # Layers that this wrapper's layer and another's both hold (the other
+        # follows this one, or this one the other) are one object in the file:
+        # Keras restores objects that carry the same `shared_object_id` as one
+        # (it marks them itself only where no copy of a config is made in
+        # between, and a Wrapper's config is copied).
+        others = self._ties.followers + list({id(o): o for o in self._ties.owners.values()}.values())
+        for other in others:
+            for shared in _common_layers(self.layer, other.layer):
+                if shared is self.layer:
+                    config["layer"]["shared_object_id"] = id(shared)
+                elif not _mark_shared(config["layer"], shared):
+                    raise ValueError(
+                        f"Cannot save {self.name!r}: its layer {self.layer.name!r} shares the layer "
+                        f"{shared.name!r} with {other.name!r}, but does not write that layer into its config "
+                        "(it builds it from its own arguments), so a file would restore two layers that do not "
+                        "share their weights. Save the stripped model (keras_ltp.strip: a model whose class has "
+                        "its own config, as KerasHub's do, comes back as that class, which rebuilds the sharing), "
+                        "or save the weights (model.save_weights) and load them into keras_ltp.prune() of the "
+                        "original model."
+                    )
+        follows = self._follows_config()
+        if follows:
+            config["follows"] = follows
         config.update(
             {
                 "initial_threshold": self.initial_threshold,
@@ -629,6 +805,61 @@ class PrunableWrapper(keras.layers.Wrapper):
     def from_config(cls, config, custom_objects=None):
         # keras.layers.Wrapper.from_config pops "layer" from the caller's dict.
         return super().from_config(dict(config), custom_objects=custom_objects)
+
+
+# Every wrapper alive, for a loaded follower to find its owner.
+_LIVE_WRAPPERS = weakref.WeakSet()
+
+
+def _common_layers(a, b):
+    """The outermost layers that `a` and `b` (or what they hold) both are."""
+    in_b = {id(layer) for layer in iter_layers(b)}
+    common = []
+    for layer in iter_layers(a, descend=lambda layer: id(layer) not in in_b):
+        if id(layer) in in_b:
+            common.append(layer)
+    return common
+
+
+def _without_ids(value):
+    """A serialized config without Keras' `shared_object_id` marks."""
+    if isinstance(value, dict):
+        return {k: _without_ids(v) for k, v in value.items() if k != "shared_object_id"}
+    if isinstance(value, (list, tuple)):
+        return [_without_ids(v) for v in value]
+    return value
+
+
+def _mark_shared(config, layer):
+    """Marks each serialized `layer` inside `config` (a serialized layer that
+    holds it) with its `shared_object_id`, so that a file restores it as the
+    one object the other holder's config (marked alike) restores.
+
+    Returns:
+        How many were found (0: `config` does not write `layer` out).
+    """
+    expected = _without_ids(keras.saving.serialize_keras_object(layer))
+    expected.pop("build_config", None)
+    found = []
+
+    def visit(value):
+        if isinstance(value, dict):
+            if value.get("class_name") == expected["class_name"] and value.get("config", {}).get("name") == layer.name:
+                candidate = _without_ids(value)
+                candidate.pop("build_config", None)
+                if candidate == expected:
+                    found.append(value)
+                    return
+            for v in value.values():
+                visit(v)
+        elif isinstance(value, (list, tuple)):
+            for v in value:
+                visit(v)
+
+    visit(config)
+    for value in found:
+        value["shared_object_id"] = id(layer)
+    return len(found)
 
 
 def iter_wrappers(model_or_layer):
