@@ -25,7 +25,7 @@ channels: they are pruned per weight, and the reason is kept.
 import keras
 
 from keras_ltp import channels
-from keras_ltp.graph import Graph
+from keras_ltp.graph import Graph, GraphReadError
 
 __all__ = ["is_channel_concat", "plan_channel_groups", "MERGES", "PASS_THROUGH", "REACHES_OUTPUT"]
 
@@ -101,7 +101,10 @@ def plan_channel_groups(model, candidates, couple=False):
         ...) to all of them, in graph order: they share one mask, and
         `readers` lists the readers of the whole stream under that id.
     """
-    graph = Graph(model)
+    try:
+        graph = Graph(model)
+    except GraphReadError as error:  # no graph, no channel groups: every candidate is pruned per weight
+        return {}, dict.fromkeys(candidates, str(error)), {}, {}
     groups, reasons, readers, coupled, ends = {}, {}, {}, {}, {}
     for node in graph.nodes:
         layer = node.layer

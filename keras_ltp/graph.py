@@ -10,7 +10,12 @@ import keras
 
 from keras_ltp.walk import is_graph_model
 
-__all__ = ["Graph", "Node"]
+__all__ = ["Graph", "GraphReadError", "Node"]
+
+
+class GraphReadError(TypeError):
+    """A graph model's config (where the graph is read from) cannot be made:
+    one of its layers' `get_config()` raises."""
 
 
 class Node:
@@ -79,7 +84,19 @@ class Graph:
         self.outputs.append(previous)
 
     def _read_functional(self, model):
-        config = model.get_config()
+        name = model.name
+        try:
+            config = model.get_config()
+            if "layers" not in config:
+                # A class with a config of its own (a KerasHub backbone): its
+                # graph, as a plain Functional model over the same calls has it.
+                model = keras.Model(model.inputs, model.outputs, name=model.name)
+                config = model.get_config()
+        except Exception as error:  # noqa: BLE001 - any layer's get_config() may raise
+            raise GraphReadError(
+                f"The graph of model {name!r} cannot be read from its config: {type(error).__name__}: "
+                f"{str(error).strip()[:300]}"
+            ) from error
         # `operations`, not `layers`: a `keras.ops` call (`x + y`) is a node too.
         by_name = {op.name: op for op in model.operations}
         for entry in config["layers"]:

@@ -35,7 +35,7 @@ import numpy as np
 from keras_ltp import channels
 from keras_ltp.channel_groups import MERGES, can_drop_inputs, channels_last, is_channel_concat, is_pass_through
 from keras_ltp.copying import clone_graph, copy_layer
-from keras_ltp.graph import Graph
+from keras_ltp.graph import Graph, GraphReadError
 from keras_ltp.stripping import strip
 from keras_ltp.walk import is_graph_model
 from keras_ltp.wrapper import iter_wrappers
@@ -84,7 +84,9 @@ def shrink(model, return_report=False):
         return_report: also return a `ShrinkReport`.
 
     Returns:
-        The new model, or `(model, report)`.
+        The new model, or `(model, report)`. Where no channel can be
+        removed from a pruned model, `strip(model)` (a KerasHub backbone
+        pruned in this process comes back as its own class).
 
     Example:
     >>> import keras, numpy as np, keras_ltp
@@ -101,10 +103,21 @@ def shrink(model, return_report=False):
     wrappers = list(iter_wrappers(model))
     plain = strip(model) if wrappers else model
     spaces = []
-    shrunk = _shrink_graph(plain, spaces)
+    # The layers of a model stripped here belong to no one else: the ones
+    # that keep their width are used as they are, not copied again.
+    try:
+        shrunk = _shrink_graph(plain, spaces, reuse=bool(wrappers))
+    except GraphReadError as error:
+        if not wrappers or any(w.granularity == "channel" for w in wrappers):
+            raise
+        # Pruned per weight only: no layer prunes a channel, so there is nothing to remove.
+        warnings.warn(f"{_nothing_removed_message(model, wrappers)} ({error})", UserWarning, stacklevel=2)
+        return (plain, ShrinkReport([])) if return_report else plain
     report = ShrinkReport(spaces)
     if report.removed == 0:
         warnings.warn(_nothing_removed_message(model, wrappers), UserWarning, stacklevel=2)
+        if wrappers:
+            shrunk = plain  # strip()'s model: of the original class where strip() gives that back
     return (shrunk, report) if return_report else shrunk
 
 
@@ -166,6 +179,12 @@ def _is_member(layer, graph, node):
     return is_pass_through(layer) and len(node.inputs) == 1
 
 
+def _width(graph, key):
+    """The last axis of tensor `key`, or None where Keras does not know it."""
+    shape = graph.shape(key)
+    return shape[-1] if shape else None
+
+
 class _Spaces:
     """Union-find over tensor keys."""
 
@@ -183,7 +202,7 @@ class _Spaces:
         self.parent[self.find(a)] = self.find(b)
 
 
-def _shrink_graph(model, report):
+def _shrink_graph(model, report, reuse=False):
     graph = Graph(model)
     zero, spaces, blocked, concats = {}, _Spaces(), {}, []
 
@@ -197,6 +216,11 @@ def _shrink_graph(model, report):
         layer, out = node.layer, node.output
         spaces.find(out)
         zin = [zero.get(k) for k in node.inputs]
+        if _width(graph, out) is None or any(_width(graph, k) is None for k in node.inputs):
+            block(out, f"the channel count of {layer.name!r}'s input or output is not known")
+            for k in node.inputs:
+                block(k, f"the channel count of {layer.name!r}'s input or output is not known")
+            continue
         if graph.calls[id(layer)] > 1:
             block(out, f"{layer.name!r} is called more than once")
             for k in node.inputs:
@@ -252,8 +276,11 @@ def _shrink_graph(model, report):
     for key in list(spaces.parent):
         members.setdefault(spaces.find(key), []).append(key)
     removable, reasons = {}, {}
-    for root, keys in members.items():
-        width = graph.shape(keys[0])[-1]
+    for root, keys in list(members.items()):
+        width = next((w for w in map(lambda k: _width(graph, k), keys) if w is not None), None)
+        if width is None:  # not a channel axis Keras knows (token ids of free length, ...)
+            del members[root]
+            continue
         reason = blocked.get(root)
         if reason is None and any(zero.get(k) is None for k in keys):
             reason = "a layer in it does not show which channels are zero"
@@ -298,9 +325,9 @@ def _shrink_graph(model, report):
                 rebuilt[id(layer)] = sliced
             continue
         in_keep = keep.get(node.inputs[0]) if node.inputs else None
-        in_width = graph.shape(node.inputs[0])[-1] if node.inputs else None
+        in_width = _width(graph, node.inputs[0]) if node.inputs else None
         out_keep = keep.get(node.output)
-        out_width = graph.shape(node.output)[-1]
+        out_width = _width(graph, node.output)
         if isinstance(layer, keras.layers.Dense) and node.inputs and node.inputs[0] in graph.producer:
             before = graph.producer[node.inputs[0]]
             if isinstance(before.layer, keras.layers.Flatten):
@@ -313,13 +340,13 @@ def _shrink_graph(model, report):
 
     def replace(layer):
         if id(layer) not in rebuilt:
-            return copy_layer(layer)
+            return layer if reuse else copy_layer(layer)
         config, values = rebuilt[id(layer)]
         new = layer.__class__.from_config(config)
         pending.append((new, values))
         return new
 
-    shrunk = clone_graph(model, replace, nested=lambda inner: _shrink_graph(inner, report))
+    shrunk = clone_graph(model, replace, nested=lambda inner: _shrink_graph(inner, report, reuse))
     for new, values in pending:
         new.set_weights(values)
     return shrunk

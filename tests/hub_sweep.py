@@ -1,8 +1,10 @@
 """The prune -> fit -> strip -> save -> SavedModel route that the KerasHub and
 keras.applications sweeps take each model through (tests/test_keras_hub.py,
-tests/test_applications.py), one stage at a time, recording each failure."""
+tests/test_applications.py), one stage at a time, recording each failure;
+and the channel route, prune(granularity="channel") -> shrink -> save."""
 
 import os
+import warnings
 
 import keras
 import numpy as np
@@ -10,7 +12,7 @@ from keras import ops
 
 import keras_ltp
 
-STAGES = ("prune", "fit", "strip", "save_pruned", "save_stripped", "saved_model", "tflite")
+STAGES = ("prune", "fit", "strip", "save_pruned", "save_stripped", "saved_model", "tflite", "shrink")
 
 
 def float_outputs(outputs):
@@ -112,7 +114,36 @@ def run_stages(model, inputs, tmp_path, train=True, tflite=True):
             results["tflite"] = "skipped: not asked for"
     else:
         results["tflite"] = "not reached"
+    stage("shrink", lambda: _shrinks(model, inputs, expected, tmp_path))
     return results, pruned, stripped
+
+
+def _shrinks(model, inputs, expected, tmp_path):
+    """prune(granularity="channel"), with each channel wrapper's threshold
+    set to prune about 40% of its channels (the lowest saliencies), then
+    shrink(): the same outputs as the pruned model's inference, fewer
+    parameters where a layer prunes channels, and a `.keras` round trip in
+    safe mode. The per-weight fallbacks (blocks whose channels cannot be
+    removed from outside, such as a transformer block) stay dense here."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the fallback report; checked in tests/test_channels.py
+        pruned = keras_ltp.prune(model, granularity="channel")
+    assert_same_outputs(pruned(inputs), expected, "channel-pruned copy before pruning")
+    channel = [w for w in keras_ltp.iter_wrappers(pruned) if w.granularity == "channel"]
+    for wrapper in channel:
+        saliency = np.sort(ops.convert_to_numpy(wrapper.channel_saliency()))
+        wrapper.thresholds[0].assign(float(saliency[int(0.4 * len(saliency))]) / wrapper.threshold_gain)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "removed nothing" where no layer prunes channels
+        shrunk, report = keras_ltp.shrink(pruned, return_report=True)
+    assert not list(keras_ltp.iter_wrappers(shrunk))
+    assert_same_outputs(shrunk(inputs), pruned(inputs), "shrunk vs channel-pruned inference")
+    if channel:
+        assert report.removed > 0 and shrunk.count_params() < model.count_params(), "shrink() removed nothing"
+    path = os.path.join(tmp_path, "shrunk.keras")
+    shrunk.save(path)
+    assert_same_outputs(keras.saving.load_model(path, safe_mode=True)(inputs), shrunk(inputs), "shrunk reloaded")
+    return "ok"
 
 
 def _tflite_agrees(model, stripped, inputs):

@@ -50,7 +50,11 @@ KNOWN = {
     "Qwen3_5": {"saved_model": "Could not export"},
     "Qwen3_5Moe": {"saved_model": "Could not export"},
     # FeaturePyramidBackbone is a base class; a bare one does not rebuild from its config.
-    "FeaturePyramid": {"save_pruned": _NOT_DESERIALIZED, "save_stripped": _NOT_DESERIALIZED},
+    "FeaturePyramid": {
+        "save_pruned": _NOT_DESERIALIZED,
+        "save_stripped": _NOT_DESERIALIZED,
+        "shrink": _NOT_DESERIALIZED,  # nothing to remove: the stripped backbone, which does not reload
+    },
     # keras.layers.Resizing (call default training=True) leaks training=True to the
     # layers after it in inference (keras-team/keras#23166, fixed after keras 3.15):
     # the wrappers then apply soft masks in inference.

@@ -146,6 +146,84 @@ def test_nested_models_are_shrunk_inside_and_keep_their_boundaries():
     assert nested.get_layer("h1").units == 3 and nested.get_layer("h2").units == 4
 
 
+@keras.saving.register_keras_serializable(package="test_shrink")
+class OwnConfigNet(keras.Model):
+    """A Functional model class with a config of its own (no "layers" in
+    it), as a KerasHub backbone is."""
+
+    def __init__(self, filters=6, **kwargs):
+        x = keras.Input((6, 6, 2))
+        h = layers.Conv2D(filters, 3, padding="same", activation="relu", name="c")(x)
+        y = layers.Dense(3, name="y")(layers.GlobalAveragePooling2D()(h))
+        super().__init__(x, y, **kwargs)
+        self.filters = filters
+
+    def get_config(self):
+        return {"filters": self.filters, "name": self.name}
+
+
+def test_a_model_class_with_its_own_config_is_channel_pruned_and_shrunk():
+    model = OwnConfigNet()
+    zero_channels(model.get_layer("c"), [1, 4])
+    data = np.random.default_rng(3).normal(size=(2, 6, 6, 2)).astype("float32")
+    pruned = keras_ltp.prune(model, granularity="channel")
+    assert pruned.ltp_channel_report["channel"] == ["ltp_c"]
+    shrunk = keras_ltp.shrink(pruned)
+    np.testing.assert_allclose(numpy(shrunk(data)), numpy(model(data)), rtol=1e-5, atol=1e-6)
+    assert widths(shrunk)["c"] == 4
+
+
+class Opaque(keras.layers.Layer):
+    """Applies a function given to it: its get_config() raises (Keras'
+    default, for a non-serializable argument)."""
+
+    def __init__(self, fn, **kwargs):
+        super().__init__(**kwargs)
+        self.fn = fn
+
+    def call(self, x):
+        return self.fn(x)
+
+
+@keras.saving.register_keras_serializable(package="test_shrink")
+class OpaqueNet(keras.Model):
+    """Rebuilds itself from its own config, though a layer in it cannot
+    write a config (as some KerasHub backbones)."""
+
+    def __init__(self, **kwargs):
+        x = keras.Input((5,))
+        h = Opaque(keras.ops.relu, name="opaque")(layers.Dense(4, name="d")(x))
+        super().__init__(x, layers.Dense(2, name="y")(h), **kwargs)
+
+    def get_config(self):
+        return {"name": self.name}
+
+
+def test_a_graph_that_cannot_be_read_is_pruned_per_weight_and_shrink_gives_the_stripped_model():
+    model = OpaqueNet(name="opaque_net")
+    with pytest.warns(UserWarning, match="pruned per weight"):
+        pruned = keras_ltp.prune(model, granularity="channel", initial_threshold=0.5)
+    assert all(w.granularity == "weight" for w in keras_ltp.iter_wrappers(pruned))
+    assert "cannot be read from its config" in pruned.ltp_channel_report["weight"]["ltp_d"]
+    data = np.random.default_rng(5).normal(size=(3, 5)).astype("float32")
+    with pytest.warns(UserWarning, match="removed nothing.*cannot be read"):
+        shrunk = keras_ltp.shrink(pruned)
+    assert isinstance(shrunk, OpaqueNet)  # strip()'s model: nothing to remove
+    np.testing.assert_allclose(numpy(shrunk(data)), numpy(pruned(data)), rtol=1e-5, atol=1e-6)
+
+
+def test_tensors_of_unknown_width_are_left_alone_and_the_rest_shrinks():
+    ids = keras.Input((None,), dtype="int32")  # token ids: the last axis is a free length, not channels
+    h = layers.Embedding(20, 4, name="embed")(ids)
+    h = layers.Conv1D(6, 3, padding="same", activation="relu", name="c")(h)
+    model = keras.Model(ids, layers.Dense(2, name="y")(layers.GlobalAveragePooling1D()(h)))
+    zero_channels(model.get_layer("c"), [0, 5])
+    data = np.random.default_rng(4).integers(0, 20, size=(3, 7)).astype("int32")
+    shrunk = keras_ltp.shrink(model)
+    np.testing.assert_allclose(numpy(shrunk(data)), numpy(model(data)), rtol=1e-5, atol=1e-6)
+    assert widths(shrunk)["c"] == 4
+
+
 @pytest.mark.parametrize("kind", ["conv1d", "conv2d_transpose", "separable", "conv3d"])
 def test_each_producer_type_shrinks_exactly(kind):
     make = {
