@@ -267,6 +267,18 @@ def tflite_bytes(model, *, quantize=None, representative_data=None, sparse=None)
     plain = deployable(model)
     model = unrolled(plain)
     content = _convert(model, quantize, representative_data, sparse)
+    misread = _misread_sparse_weights(content) if sparse else []
+    if misread:
+        why = (
+            f"LiteRT's FULLY_CONNECTED kernel computes wrong outputs from a sparse-encoded weight with fewer "
+            f"than 4 inputs, and {model.name!r} has such weights ({', '.join(_weights_shaped(model, misread)[:5])})"
+        )
+        if explicit:
+            raise ValueError(f"{why}. Convert with sparse=False (or sparse=None, which then stores it dense).")
+        warnings.warn(
+            f"{why}: the file stores its weights dense, so it is larger but right.", UserWarning, stacklevel=2
+        )
+        sparse, content = False, _convert(model, quantize, representative_data, False)
     if sparse and not explicit and model is not plain:
         # Unrolled steps: the sparse encoding can take more bytes than the
         # dense one (benchmarks/results/recurrent_export.json); keep the smaller.
@@ -470,6 +482,31 @@ def _weight_rows(plain):
                 }
             )
     return rows
+
+
+def _misread_sparse_weights(content):
+    """The `(out, in)` shapes of the sparse-encoded weights that a
+    FULLY_CONNECTED op reads directly (LiteRT's sparse kernel, no Densify)
+    with fewer than 4 inputs: that
+    kernel gets them wrong (a Dense layer with 1-3 inputs, ai-edge-litert
+    2.3; from 4 inputs on it is right: tests/test_export.py)."""
+    found_interpreter = interpreter(model_content=content, builtin_kernels=True)
+    details = {d["index"]: d for d in found_interpreter.get_tensor_details()}
+    names = []
+    for op in found_interpreter._get_ops_details():  # noqa: SLF001 - LiteRT's only listing of the ops
+        if op["op_name"] != "FULLY_CONNECTED" or len(op["inputs"]) < 2:
+            continue
+        weight = details.get(int(op["inputs"][1]))
+        if weight is not None and weight.get("sparsity_parameters") and 0 < int(weight["shape"][-1]) < 4:
+            names.append(tuple(int(d) for d in weight["shape"]))
+    return names
+
+
+def _weights_shaped(model, fc_shapes):
+    """The paths of `model`'s 2-D weights that the `(out, in)` FULLY_CONNECTED weight shapes transpose."""
+    transposed = {(shape[1], shape[0]) for shape in fc_shapes}
+    paths = [w.path for w in model.weights if tuple(w.shape) in transposed]
+    return paths or [f"a {shape[1]}x{shape[0]} kernel" for shape in fc_shapes]
 
 
 def _sparse_tensors(content):

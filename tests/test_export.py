@@ -368,3 +368,39 @@ def test_run_tflite_feeds_named_inputs_by_name():
     np.testing.assert_allclose(keras_ltp.export.run_tflite(content, inputs), expected, atol=1e-5)
     with pytest.raises(ValueError, match="token_ids.*matches none"):
         keras_ltp.export.run_tflite(content, {"ids": inputs["token_ids"], "token_weights": inputs["token_weights"]})
+
+
+def _narrow_dense(inputs, seed=0):
+    """Dense(8) on `inputs` features, 60% of its kernel zero."""
+    rng = np.random.default_rng(seed)
+    x = keras.Input((inputs,))
+    dense = keras.layers.Dense(8, name=f"dense_{inputs}")
+    model = keras.Model(x, dense(x))
+    kernel = rng.normal(size=(inputs, 8)).astype("float32")
+    kernel[rng.random(kernel.shape) < 0.6] = 0.0
+    dense.set_weights([kernel, rng.normal(size=8).astype("float32")])
+    return model, rng.normal(size=(5, inputs)).astype("float32")
+
+
+def test_weights_the_sparse_kernel_gets_wrong_are_stored_dense_and_sparse_true_is_refused():
+    # LiteRT's FULLY_CONNECTED kernel reads a sparse-encoded weight directly,
+    # and gets it wrong with fewer than 4 inputs (KerasHub's Gemma3n has two).
+    model, data = _narrow_dense(2)
+    expected = keras.ops.convert_to_numpy(model(data))
+    with pytest.warns(UserWarning, match="fewer than 4 inputs.*dense_2.*stores its weights dense"):
+        content = export.tflite_bytes(model)
+    assert export._sparse_tensors(content) == []
+    np.testing.assert_allclose(export.run_tflite(content, data), expected, atol=1e-5)
+    with pytest.raises(ValueError, match="fewer than 4 inputs.*sparse=False"):
+        export.tflite_bytes(model, sparse=True)
+    # What the check guards against: the sparse file, as the converter writes it, is wrong.
+    wrong = export._convert(model, None, None, True)
+    assert export._sparse_tensors(wrong)
+    assert np.max(np.abs(export.run_tflite(wrong, data) - expected)) > 0.1
+    # From 4 inputs on the kernel is right, and the file stays sparse.
+    model, data = _narrow_dense(4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        content = export.tflite_bytes(model)
+    assert export._sparse_tensors(content)
+    np.testing.assert_allclose(export.run_tflite(content, data), keras.ops.convert_to_numpy(model(data)), atol=1e-5)
