@@ -324,20 +324,24 @@ def _cannot_copy(layer, why):
 
 def sharing_layers(layers):
     """`{id(layer): [the other layers it shares a variable with]}` for those
-    of `layers` that share a variable (a composite layer that holds a layer
-    used elsewhere in the model); layers that share none are left out."""
-    holders = {}
-    for layer in layers:
-        for variable in layer.weights:
-            entry = holders.setdefault(id(variable), [])
-            if layer not in entry:
-                entry.append(layer)
+    of `layers` (a list) that share a variable (a composite layer that holds
+    a layer used elsewhere in the model); layers that share none are left out."""
     sharing = {}
-    for entry in holders.values():
-        for layer in entry:
-            others = sharing.setdefault(id(layer), []) if len(entry) > 1 else []
-            others.extend(other for other in entry if other is not layer and other not in others)
-    return {key: others for key, others in sharing.items() if others}
+    for entry in _holders(layers):
+        indices = list(dict.fromkeys(i for i, _ in entry))
+        for i in indices if len(indices) > 1 else []:
+            others = sharing.setdefault(id(layers[i]), [])
+            others.extend(layers[k] for k in indices if k != i and layers[k] not in others)
+    return sharing
+
+
+def _holders(layers):
+    """For each variable of `layers`, the `(layer index, weight index)` pairs that hold it."""
+    holders = {}
+    for i, layer in enumerate(layers):
+        for j, variable in enumerate(layer.weights):
+            holders.setdefault(id(variable), []).append((i, j))
+    return list(holders.values())
 
 
 class LayerCopier:
@@ -440,11 +444,7 @@ def model_twin(model):
 
 def _sharing_pattern(layers):
     """Which (layer index, weight index) pairs hold one variable, where more than one does."""
-    holders = {}
-    for i, layer in enumerate(layers):
-        for j, variable in enumerate(layer.weights):
-            holders.setdefault(id(variable), []).append((i, j))
-    return sorted(entry for entry in holders.values() if len(entry) > 1)
+    return sorted(entry for entry in _holders(layers) if len(entry) > 1)
 
 
 def overrides_get_config(model):
