@@ -328,10 +328,11 @@ def sharing_layers(layers):
     a layer used elsewhere in the model); layers that share none are left out."""
     sharing = {}
     for entry in _holders(layers):
-        indices = list(dict.fromkeys(i for i, _ in entry))
-        for i in indices if len(indices) > 1 else []:
-            others = sharing.setdefault(id(layers[i]), [])
-            others.extend(layers[k] for k in indices if k != i and layers[k] not in others)
+        # A layer listed twice (called inside and outside a nested model) shares nothing with itself.
+        holders = list({id(layers[i]): layers[i] for i, _ in entry}.values())
+        for layer in holders if len(holders) > 1 else []:
+            others = sharing.setdefault(id(layer), [])
+            others.extend(other for other in holders if other is not layer and other not in others)
     return sharing
 
 
