@@ -63,5 +63,12 @@ EOF
 cat "$repo/tools/mutmut_conftest_shim.py" >> tests/conftest.py
 export TF_CPP_MIN_LOG_LEVEL=3
 "$mutmut" run --max-children "${MAX_CHILDREN:-2}" | tr '\r' '\n' | tail -n 1
+# Second pass: each survivor against every test of the files that call its
+# function (tools/mutmut_widen.py says why).
+mapfile -t survivors < <("$python" "$repo/tools/mutmut_widen.py" mutants/mutmut-stats.json)
+if [ "${#survivors[@]}" -gt 0 ]; then
+  echo "re-running ${#survivors[@]} survivors against whole test files"
+  "$mutmut" run --max-children "${MAX_CHILDREN:-2}" "${survivors[@]}" | tr '\r' '\n' | tail -n 1
+fi
 "$mutmut" results
 echo "results in $work (mutmut results / mutmut show NAME there)"
