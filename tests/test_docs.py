@@ -99,6 +99,19 @@ TABLES = {
         ["compare.json", "compare.md"],
         {c: PERCENT for c in ("90%", "95%", "98%", "99%")},
     ),
+    (
+        "network",
+        "target",
+        "recipe",
+        "epochs",
+        "test accuracy",
+        "tune accuracy",
+        "sparsity",
+        "test - dense",
+    ): (
+        ["recipes_*.json"],
+        {c: PERCENT for c in ("test accuracy", "tune accuracy", "sparsity", "test - dense")},
+    ),
     ("model", "target", "LTP, max_strength=30 (default)", "LTP, max_strength=1e4"): (
         ["compare.json", "compare_ltp_max_strength_1e4.json"],
         {c: PLAIN for c in ("target", "LTP, max_strength=30 (default)", "LTP, max_strength=1e4")},
