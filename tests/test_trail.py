@@ -338,3 +338,19 @@ def test_trail_bad_input(tmp_path):
     (tmp_path / "index.json").write_text("{not json")
     with pytest.raises(ValueError, match="not a readable trail index"):
         trail.read_index(tmp_path)
+
+
+def test_a_sparsity_exactly_on_a_step_has_reached_it(tmp_path):
+    # Two of four weights pruned: the sparsity is exactly 0.5, the step.
+    layer = keras_ltp.PrunableWrapper(keras.layers.Dense(1, use_bias=False), initial_threshold=0.0)
+    model = keras.Sequential([keras.Input((4,)), layer])
+    layer.layer.kernel.assign(np.array([[0.1], [0.2], [1.0], [2.0]], "float32"))
+    mean_square = float(np.mean(np.array([0.1, 0.2, 1.0, 2.0]) ** 2))
+    layer.thresholds[0].assign(0.5 / mean_square / layer.threshold_gain)  # tau = 0.5: 0.1^2, 0.2^2 < tau < 1
+    assert keras_ltp.sparsity(model)["sparsity"] == 0.5
+    checkpoint = TrailCheckpoint(tmp_path, sparsity_steps=(0.5, 0.7))
+    checkpoint.set_model(model)
+    checkpoint.on_train_begin()
+    checkpoint.on_epoch_end(0, {"val_accuracy": 0.9})
+    [entry] = trail.read_index(tmp_path)
+    assert (entry["step"], entry["sparsity"], entry["final"]) == (0.5, 0.5, False)
