@@ -331,8 +331,11 @@ def test_an_index_without_step_and_final_still_reads(tmp_path):
 
 
 def test_trail_bad_input(tmp_path):
-    with pytest.raises(ValueError, match="increasing fractions in \\(0, 1\\)"):
-        TrailCheckpoint(tmp_path, sparsity_steps=(0.9, 0.5))
+    for steps in ((0.9, 0.5), (0.5, 0.5), (0.0, 0.5), (0.5, 1.0), (0.5, 1.5), ()):
+        with pytest.raises(ValueError, match="increasing fractions in \\(0, 1\\)"):
+            TrailCheckpoint(tmp_path, sparsity_steps=steps)
+    with pytest.raises(ValueError, match="mode must be 'auto', 'max' or 'min'"):
+        TrailCheckpoint(tmp_path, mode="best")
     with pytest.raises(ValueError, match="holds no trail checkpoint"):
         trail.select(tmp_path)
     (tmp_path / "index.json").write_text("{not json")
