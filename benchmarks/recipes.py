@@ -274,15 +274,11 @@ def main(argv=None):
         name = f"recipes_{model_name}" + (f"_{args.tag}" if args.tag else "")
         result = _common.record("recipes", argv, name=name)
         dense_epochs, epochs = compare.FULL[model_name]
-        keras.utils.set_random_seed(0)
-        dense = compare.BUILDERS[model_name](train[0].shape[1:], 10)
-        ltp_example.compile_model(dense, 1e-3)
-        dense.fit(*train, batch_size=args.batch_size, epochs=dense_epochs, verbose=0)
-        ltp_example.recalibrate_if_batch_norm(dense, train[0], args.batch_size, verbose=False)
-        dense_accuracy = {
-            "tune_accuracy": float(dense.evaluate(*tune, verbose=0)[1]),
-            "test_accuracy": float(dense.evaluate(*test, verbose=0)[1]),
-        }
+        with tempfile.TemporaryDirectory() as scratch:  # compare.py's dense checkpoint, seed 0
+            dense, test_accuracy, _ = compare.train_dense(
+                model_name, (train, test), dense_epochs, args.batch_size, scratch
+            )
+        dense_accuracy = {"tune_accuracy": float(dense.evaluate(*tune, verbose=0)[1]), "test_accuracy": test_accuracy}
         tune_acc, test_acc = dense_accuracy["tune_accuracy"], dense_accuracy["test_accuracy"]
         print(f"{model_name}: dense tune {tune_acc:.2%}, test {test_acc:.2%}", flush=True)
         rows = []
