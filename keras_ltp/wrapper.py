@@ -671,7 +671,7 @@ class PrunableWrapper(keras.layers.Wrapper):
         granularity the channel mask's (`keras_ltp.masks.channel_temperature`)
         for every tensor."""
         if self.granularity == "channel":
-            temp = masks.channel_temperature([v.value for v, _ in self._layout.scores], self.temperature)
+            temp = self._channel_temperature()
             return [temp for _ in self.pruned_weights]
         return [masks.temperature(w.value, self.temperature) for w in self.pruned_weights]
 
@@ -715,6 +715,9 @@ class PrunableWrapper(keras.layers.Wrapper):
             for w in self.pruned_weights
         ]
 
+    def _channel_temperature(self):
+        return masks.channel_temperature([v.value for v, _ in self._layout.scores], self.temperature)
+
     def _saliency(self):
         return masks.channel_saliency([(v.value, axis) for v, axis in self._layout.scores])
 
@@ -722,11 +725,7 @@ class PrunableWrapper(keras.layers.Wrapper):
         """`([(variable, masked value)], [soft-L0 term])` for one call."""
         mapping, l0_terms = [], []
         if self.granularity == "channel":
-            temp = (
-                masks.channel_temperature([v.value for v, _ in self._layout.scores], self.temperature)
-                if training
-                else None
-            )
+            temp = self._channel_temperature() if training else None
             saliency = self._saliency()
             mask, count = masks.relative_channel_prune(
                 saliency, self._relative_threshold(self.thresholds[0], saliency), temp, training, self.hard_forward
