@@ -9,7 +9,8 @@ every distributed run happens here, in a fresh interpreter:
         MirroredStrategy over both devices and (b) on one device without a
         strategy, and also (c, d) on one device with lambda doubled and
         halved: what a soft-L0 term counted once per replica, or divided by
-        the replica count once too often, would give. Writes
+        the replica count once too often, would give; then (a, b) with
+        SparsityTarget, and (a, b) with granularity="channel". Writes
         OUT_DIR/mirrored.npz.
 
     python tests/_distribute_worker.py multiworker OUT_DIR INDEX PORT0,PORT1
@@ -44,6 +45,9 @@ EPOCHS = 3
 OPTIONS = dict(l0_strength=2.0, temperature=0.5, threshold_gain=10.0)
 LEARNING_RATE = 1e-2
 TARGET = 0.555  # SparsityTarget; 0.555 * PRUNABLE is not a whole count
+# Channel granularity: the hidden layer's 32 units are the channels (the head
+# is a model output and keeps its width).
+CHANNEL_OPTIONS = dict(granularity="channel", fallback="dense")
 
 
 def data():
@@ -142,11 +146,16 @@ def mirrored(out_dir):
         }
 
     results = {}
-    for with_target in (False, True):
-        suffix = "_target" if with_target else ""
-        strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    # (suffix, SparsityTarget on, prune() options)
+    variants = [("", False, {}), ("_target", True, {}), ("_channel", False, CHANNEL_OPTIONS)]
+    # One strategy for all variants: each new MirroredStrategy starts its
+    # collective instance keys over, and TensorFlow's collective runtime
+    # still holds the shapes of the previous one's ("Shape mismatch in the
+    # collective instance 100" once two models differ in size).
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    for suffix, with_target, options in variants:
         with strategy.scope():
-            model = compiled_pruned(dense)
+            model = compiled_pruned(dense, **options)
         history = model.fit(x, y, callbacks=callbacks(with_target), **fit)
         entry = summary(model, history)
         entry["replicas"] = np.array(strategy.num_replicas_in_sync)
@@ -164,10 +173,10 @@ def mirrored(out_dir):
         )
         results["mirrored" + suffix] = entry
 
-        runs = [("single", 1.0)] if with_target else [("single", 1.0), ("double_lambda", 2.0), ("half_lambda", 0.5)]
+        runs = [("single", 1.0)] if suffix else [("single", 1.0), ("double_lambda", 2.0), ("half_lambda", 0.5)]
         for name, factor in runs:  # prune() copies `dense`, which stays as it is
             with tf.device("/cpu:0"):
-                model = compiled_pruned(dense, l0_strength=OPTIONS["l0_strength"] * factor)
+                model = compiled_pruned(dense, **options, l0_strength=OPTIONS["l0_strength"] * factor)
                 history = model.fit(x, y, callbacks=callbacks(with_target), **fit)
             results[name + suffix] = summary(model, history)
 

@@ -79,6 +79,9 @@ def test_mirrored_strategy_matches_one_device(tmp_path):
     or halved) differ from the one-device run by 0.034 and 0.12 in a
     threshold, which the test checks too.
 
+    The same holds with `prune(granularity="channel")`, which prunes the
+    hidden layer's units whole.
+
     Hard sparsity must match exactly, with SparsityTarget too: it puts the
     thresholds halfway between the last weight pruned and the first kept
     (when it put one weight exactly on its threshold, the last float32 bit
@@ -97,7 +100,7 @@ def test_mirrored_strategy_matches_one_device(tmp_path):
     def get(run, key):
         return runs[f"{run}/{key}"]
 
-    for suffix in ("", "_target"):
+    for suffix in ("", "_target", "_channel"):
         mirrored, single = "mirrored" + suffix, "single" + suffix
         assert int(get(mirrored, "replicas")) == 2
         # Every variable (weights, thresholds, T0, lambda, optimizer state) is
@@ -118,6 +121,15 @@ def test_mirrored_strategy_matches_one_device(tmp_path):
     np.testing.assert_allclose(
         get("mirrored_target", "predictions"), get("single_target", "predictions"), rtol=0, atol=PREDICTION_ATOL
     )
+    # Channel granularity (prune(granularity="channel")): the same whole
+    # hidden units pruned on both; the head is a model output and stays dense.
+    assert float(get("mirrored_channel", "sparsity")) == float(get("single_channel", "sparsity"))
+    np.testing.assert_allclose(
+        get("mirrored_channel", "predictions"), get("single_channel", "predictions"), rtol=0, atol=PREDICTION_ATOL
+    )
+    # Only the hidden kernel is pruned, by whole units: a whole number of its 32.
+    units_pruned = float(get("single_channel", "sparsity")) * worker.HIDDEN
+    assert units_pruned == round(units_pruned) and 0 < units_pruned < worker.HIDDEN
     # SparsityTarget really steered: it lowered lambda from its start value.
     assert np.all(get("single_target", "l0_strength") < worker.OPTIONS["l0_strength"])
 
