@@ -307,3 +307,60 @@ def test_a_schedule_receives_the_current_temperature_and_verbose_prints_changes(
         "Epoch 3: TemperatureScheduler set T0 to 0.075.",
     ]
     assert TemperatureScheduler.exponential(start=0.4, end=0.1, epochs=3, verbose=1).verbose == 1
+
+
+def _steering_steps(monkeypatch, model, x, y, callback, **fit):
+    """The optimizer step at which `callback` steered, and whether it was the
+    end-of-fit call, in order."""
+    from keras_ltp import steering
+
+    calls, decide = [], steering.decide
+
+    def recording(*args, **kwargs):
+        calls.append((int(keras.ops.convert_to_numpy(model.optimizer.iterations)), kwargs.get("final", False)))
+        return decide(*args, **kwargs)
+
+    monkeypatch.setattr(steering, "decide", recording)
+    model.fit(x, y, batch_size=1, shuffle=False, verbose=0, callbacks=[callback], **fit)
+    return calls
+
+
+def _expected_checks(begins, check_every):
+    """Each multiple m * check_every (m >= 1) is checked once, before the first
+    batch that begins at or after it; `begins` are the steps at which Keras
+    calls on_train_batch_begin."""
+    multiples = range(check_every, begins[-1] + 1, check_every)
+    return sorted({min(b for b in begins if b >= m) for m in multiples})
+
+
+@pytest.mark.parametrize(
+    "steps_per_execution, check_every, epochs",
+    [(1, 1, 1), (1, 3, 1), (1, 3, 2), (4, 7, 2), (4, 4, 2), (4, 6, 2)],
+)
+def test_sparsity_target_checks_on_its_schedule_of_optimizer_steps(
+    monkeypatch, steps_per_execution, check_every, epochs
+):
+    # 10 samples, batch 1: 10 steps per epoch; with 4 steps per execution Keras
+    # calls on_train_batch_begin at steps 0, 4, 8 (a 2-step execution ends the
+    # epoch), 10, 14, 18.
+    x, y = xy(10)
+    model = pruned_mlp()
+    model.compile(
+        keras.optimizers.Adam(1e-2),
+        keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        steps_per_execution=steps_per_execution,
+    )
+    calls = _steering_steps(monkeypatch, model, x, y, SparsityTarget(0.5, check_every=check_every), epochs=epochs)
+    begins = [e * 10 + b for e in range(epochs) for b in range(0, 10, steps_per_execution)]
+    assert calls[:-1] == [(step, False) for step in _expected_checks(begins, check_every)]
+    assert calls[-1] == (epochs * 10, True)  # and once at the end of fit
+
+    # A new callback on a model trained on (a resumed run): its first batch
+    # checks a multiple it passed within the execution that led there.
+    calls = _steering_steps(monkeypatch, model, x, y, SparsityTarget(0.5, check_every=check_every), epochs=1)
+    start = epochs * 10
+    begins = [start + b for b in range(0, 10, steps_per_execution)]
+    first = [begins[0]] if (start - steps_per_execution) // check_every < start // check_every else []
+    later = [b for b in _expected_checks(begins, check_every) if b > begins[0]]
+    assert calls[:-1] == [(step, False) for step in first + later]
+    assert calls[-1] == (start + 10, True)

@@ -173,7 +173,7 @@ class SparsityTarget(keras.callbacks.Callback):
         step = self._step()
         previous = self._seen_step
         if previous is None or previous > step:
-            previous = step - max(int(getattr(self.model, "steps_per_execution", 1) or 1), 1)
+            previous = step - self.model.steps_per_execution  # the steps run since the last call
         self._seen_step = step
         if step // self.check_every > max(previous, 0) // self.check_every:
             self._steer(step)
