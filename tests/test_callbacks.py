@@ -35,6 +35,13 @@ def test_sparsity_monitor_logs_reach_history_and_csv(tmp_path):
     logs = history.history
     assert {"sparsity", "sparsity/ltp_h", "sparsity/ltp_out", "threshold/h/kernel", "threshold/out/kernel"} <= set(logs)
     assert logs["sparsity"][-1] == pytest.approx(_numpy_sparsity(model))  # independent count
+    # Per layer: each layer's fraction of pruned weights and its tau = gain * theta * mean(w^2), in numpy.
+    for wrapper in iter_wrappers(model):
+        (keep,) = helpers.numpy_keep_masks(wrapper)
+        assert logs[f"sparsity/{wrapper.name}"][-1] == pytest.approx(1 - keep.mean())
+        kernel = keras.ops.convert_to_numpy(wrapper.pruned_weights[0].value).astype("float64")
+        tau = wrapper.threshold_gain * helpers.scalar(wrapper.thresholds[0]) * np.mean(kernel**2)
+        assert logs[f"threshold/{wrapper.layer.name}/kernel"][-1] == pytest.approx(tau, rel=1e-5)
     assert logs["sparsity"][-1] > logs["sparsity"][0]  # pruning progresses
     rows = list(csv.DictReader(path.open()))
     assert len(rows) == 3 and float(rows[-1]["sparsity"]) == pytest.approx(logs["sparsity"][-1])

@@ -176,12 +176,21 @@ def test_bad_input_is_refused_with_the_fix():
         diagnostics.mask_loss_gap(model, (x, y), batch_size=0)
     with pytest.raises(TypeError, match="an iterable of \\(x, y\\) batches"):
         diagnostics.mask_loss_gap(model, {"x": x, "y": y})
-    with pytest.raises(ValueError, match="transition_band must be in \\(0, 0.5\\) or None"):
-        SparsityMonitor(transition_band=0.5)
+    for band in (0.0, 0.5):
+        with pytest.raises(ValueError, match="transition_band must be in \\(0, 0.5\\) or None"):
+            SparsityMonitor(transition_band=band)
     monitor = SparsityMonitor(gap_data=(x, y))
     monitor.set_model(_mlp())
     with pytest.raises(ValueError, match="needs a compiled loss"):
         monitor.on_train_begin()
+    without_loss = _mlp()
+    without_loss.compile(optimizer="adam")  # compiled, but with no loss to measure the gap with
+    monitor.set_model(without_loss)
+    with pytest.raises(ValueError, match="needs a compiled loss"):
+        monitor.on_train_begin()
+
+
+BAND = 0.1
 
 
 @pytest.fixture(scope="module")
@@ -195,7 +204,8 @@ def monitored_run():
         epochs=3,
         batch_size=40,
         verbose=0,
-        callbacks=[SparsityMonitor(gap_data=(x[200:], y[200:]))],
+        # A band and a gap batch size of their own (not the defaults).
+        callbacks=[SparsityMonitor(transition_band=BAND, gap_data=(x[200:], y[200:]), gap_batch_size=7)],
     )
     return model, history.history, (x[200:], y[200:])
 
@@ -204,10 +214,15 @@ def test_monitor_logs_the_diagnostics_of_the_trained_model(monitored_run):
     model, logs, (x, y) = monitored_run
     for key in ("transition", "soft_mask_loss", "hard_mask_loss", "mask_loss_gap"):
         assert len(logs[key]) == 3, key
-    soft_masks = [m for w in keras_ltp.iter_wrappers(model) for m in _numpy_soft_masks(w)]
-    in_band = sum(int(((m > 0.05) & (m < 0.95)).sum()) for m in soft_masks)
-    assert logs["transition"][-1] == pytest.approx(in_band / sum(m.size for m in soft_masks))
+    soft_masks = {w.name: _numpy_soft_masks(w) for w in keras_ltp.iter_wrappers(model)}
+
+    def in_band(soft):
+        return sum(int(((m > BAND) & (m < 1 - BAND)).sum()) for m in soft) / sum(m.size for m in soft)
+
+    assert logs["transition"][-1] == pytest.approx(in_band([m for ms in soft_masks.values() for m in ms]))
     assert {k for k in logs if k.startswith("transition/")} == {"transition/ltp_hidden", "transition/ltp_out"}
+    for name, layer_masks in soft_masks.items():
+        assert logs[f"transition/{name}"][-1] == pytest.approx(in_band(layer_masks))
     hard = model.evaluate(x, y, batch_size=len(x), verbose=0)
     assert logs["hard_mask_loss"][-1] == pytest.approx(hard, rel=1e-4)
     np.testing.assert_allclose(
