@@ -371,3 +371,56 @@ def test_sparsity_target_checks_on_its_schedule_of_optimizer_steps(
     later = [b for b in _expected_checks(begins, check_every) if b > begins[0]]
     assert calls[:-1] == [(step, False) for step in first + later]
     assert calls[-1] == (start + 10, True)
+
+
+@pytest.mark.parametrize("below", [True, False])
+def test_sparsity_target_moves_lambda_and_thresholds_by_the_control_law(below):
+    # With a learning rate of 0 nothing trains, so every change is the
+    # callback's. Below the target each check multiplies lambda by 1 + rate;
+    # above it the first check halves lambda and scales the thresholds so
+    # that exactly the target is pruned (36 of the 144 weights at 0.25), after
+    # which nothing moves.
+    x, y = xy(10)
+    model = keras.Sequential([keras.Input((6,)), L.Dense(16, activation="relu", name="h"), L.Dense(3, name="out")])
+    pruned = keras_ltp.prune(model, l0_strength=2.0, threshold_gain=10.0, initial_threshold=0.0 if below else 1.5)
+    pruned.compile(keras.optimizers.SGD(0.0), keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    target = 0.9 if below else 0.25
+    start = _numpy_sparsity(pruned)
+    assert (start < target) if below else (start > 0.5)
+    callback = SparsityTarget(target, check_every=2, rate=0.1, max_strength=100.0)
+    history = pruned.fit(x, y, batch_size=1, epochs=1, verbose=0, callbacks=[callback])  # checks at steps 2, 4, 6, 8
+    strengths = [helpers.scalar(w.l0_strength) for w in iter_wrappers(pruned)]
+    expected = 2.0 * 1.1**4 if below else 1.0
+    assert strengths == [pytest.approx(expected)] * 2
+    assert history.history["l0_strength"] == [pytest.approx(expected)]
+    assert _numpy_sparsity(pruned) == (start if below else 36 / 144)
+
+
+def test_sparsity_target_steers_once_per_optimizer_step_across_fits():
+    x, y = xy(10)
+    model = keras.Sequential([keras.Input((6,)), L.Dense(16, activation="relu", name="h"), L.Dense(3, name="out")])
+    pruned = keras_ltp.prune(model, l0_strength=2.0, threshold_gain=10.0)
+
+    pruned.compile(keras.optimizers.SGD(0.0), keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+
+    def fit(callback):
+        pruned.fit(x, y, batch_size=1, epochs=1, verbose=0, callbacks=[callback])
+
+    def strengths():
+        return [helpers.scalar(w.l0_strength) for w in iter_wrappers(pruned)]
+
+    # Checks at steps 2, 4, 6, 8, then the end of fit at step 10, where the
+    # next fit's first check falls: it is not made twice.
+    steer = SparsityTarget(0.9, check_every=2, rate=0.1, max_strength=100.0)
+    with pytest.warns(UserWarning, match="short of the 90.00% target"):
+        fit(steer)
+        fit(steer)
+    assert strengths() == [pytest.approx(2.0 * 1.1**8)] * 2  # checks at 12, 14, 16, 18
+
+    # A new optimizer restarts the steps: its step 10 is another step, and
+    # the end of that fit warns again.
+    late = SparsityTarget(0.9, check_every=100)
+    for _ in range(2):
+        pruned.compile(keras.optimizers.SGD(0.0), keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+        with pytest.warns(UserWarning, match="short of the 90.00% target"):
+            fit(late)
