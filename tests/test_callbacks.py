@@ -284,11 +284,23 @@ def test_sparsity_target_reaches_target_with_lambda_clamped():
         ({"target": 0.9, "min_strength": 5.0, "max_strength": 1.0}, "min_strength < max_strength"),
         ({"target": 0.9, "catch_up": 0.0}, "catch_up must be a fraction in \\(0, 1\\]"),
         ({"target": 0.9, "catch_up": 1.5}, "catch_up must be a fraction"),
+        # the edges of each range
+        ({"target": 1.0}, "target must be a fraction"),
+        ({"target": 1.5}, "target must be a fraction"),
+        ({"target": 0.9, "rate": 0}, "rate must be a finite number > 0"),
+        ({"target": 0.9, "min_strength": 0}, "0 < min_strength < max_strength"),
+        ({"target": 0.9, "min_strength": 2.0, "max_strength": 2.0}, "min_strength < max_strength"),
+        ({"target": 0.9, "measure": "flops"}, "measure must be one of"),
     ],
 )
 def test_sparsity_target_bad_arguments(kwargs, message):
     with pytest.raises(ValueError, match=message):
         SparsityTarget(**kwargs)
+
+
+def test_sparsity_target_accepts_the_edges_of_its_ranges():
+    edges = SparsityTarget(0.999, check_every=1, catch_up=1.0, measure="cost")
+    assert (edges.target, edges.check_every, edges.catch_up, edges.measure) == (0.999, 1, 1.0, "cost")
 
 
 def test_temperature_schedules_at_their_edges():
@@ -387,7 +399,7 @@ def test_sparsity_target_moves_lambda_and_thresholds_by_the_control_law(below):
     target = 0.9 if below else 0.25
     start = _numpy_sparsity(pruned)
     assert (start < target) if below else (start > 0.5)
-    callback = SparsityTarget(target, check_every=2, rate=0.1, max_strength=100.0)
+    callback = SparsityTarget(target, check_every=2)  # rate 0.1 and min_strength 1e-3 by default
     history = pruned.fit(x, y, batch_size=1, epochs=1, verbose=0, callbacks=[callback])  # checks at steps 2, 4, 6, 8
     strengths = [helpers.scalar(w.l0_strength) for w in iter_wrappers(pruned)]
     expected = 2.0 * 1.1**4 if below else 1.0
