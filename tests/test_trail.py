@@ -129,6 +129,7 @@ def test_each_step_keeps_its_best_epoch_and_the_final_model(run):
     assert not [f for f in os.listdir(directory) if ".tmp" in f]
     for entry in entries:
         assert "val_accuracy" in entry["metrics"] and "sparsity" in entry["metrics"]
+        assert entry["compression"] == pytest.approx(1 / (1 - entry["sparsity"]))  # total / kept
         epoch_index = entry["epoch"] - 1
         assert entry["metrics"]["val_accuracy"] == pytest.approx(history["val_accuracy"][epoch_index])
     # The steps SparsityMonitor's record puts each epoch in, independently.
