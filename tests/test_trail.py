@@ -123,6 +123,8 @@ def test_each_step_keeps_its_best_epoch_and_the_final_model(run):
     model, directory, history, _ = run
     entries = trail.read_index(directory)
     assert len(entries) >= 3
+    epochs = [e["epoch"] for e in entries]
+    assert len(epochs) == len(set(epochs))  # no epoch saved twice (the final model is not copied)
     sparsities = [e["sparsity"] for e in entries]
     assert sparsities == sorted(sparsities)  # this run only grows sparser
     assert sorted(f for f in os.listdir(directory) if f.endswith(".keras")) == sorted(e["file"] for e in entries)
@@ -358,3 +360,58 @@ def test_a_sparsity_exactly_on_a_step_has_reached_it(tmp_path):
     checkpoint.on_epoch_end(0, {"val_accuracy": 0.9})
     [entry] = trail.read_index(tmp_path)
     assert (entry["step"], entry["sparsity"], entry["final"]) == (0.5, 0.5, False)
+
+
+def test_a_second_fit_keeps_every_epoch_once_and_one_final_model(data, tmp_path):
+    # The same callbacks watch two fit() calls (epochs 1-2, then 3-4).
+    x, y = data
+    model = _pruned(x, y)
+    every = TrailCheckpoint(tmp_path / "every", every_epoch=True)
+    # A step no epoch reaches: the trail holds only each fit's final model,
+    # alone at step None, which the next fit's final model replaces.
+    unreached = TrailCheckpoint(tmp_path / "unreached", sparsity_steps=(0.9999,))
+    for start in (0, 2):
+        _fit(model, x, y, epochs=start + 2, initial_epoch=start, callbacks=[every, unreached])
+    entries = trail.read_index(tmp_path / "every")
+    assert [e["epoch"] for e in entries] == [1, 2, 3, 4]  # each epoch once, none dropped
+    assert [e["final"] for e in entries] == [False, False, False, True]
+    assert sorted(os.listdir(tmp_path / "every")) == sorted([e["file"] for e in entries] + [trail.INDEX_NAME])
+    [only] = trail.read_index(tmp_path / "unreached")
+    assert (only["epoch"], only["final"], only["step"]) == (4, True, None)
+    assert sorted(os.listdir(tmp_path / "unreached")) == sorted([only["file"], trail.INDEX_NAME])
+
+
+class _SetSparsity(keras.callbacks.Callback):
+    """Before each epoch, sets every layer's threshold so that exactly
+    `levels[epoch]` of its weights are pruned (weights do not train here)."""
+
+    def __init__(self, levels):
+        super().__init__()
+        self.levels = levels
+
+    def on_epoch_begin(self, epoch, logs=None):
+        for wrapper in keras_ltp.iter_wrappers(self.model):
+            for weight, theta in zip(wrapper.pruned_weights, wrapper.thresholds, strict=True):
+                squares = np.sort(keras.ops.convert_to_numpy(weight.value).astype("float64").ravel() ** 2)
+                k = round(self.levels[epoch] * squares.size)
+                theta.assign((squares[k - 1] + squares[k]) / 2 / (wrapper.threshold_gain * squares.mean()))
+
+
+def test_a_final_model_alone_at_its_step_stays_as_that_steps_checkpoint(data, tmp_path):
+    # Epoch 2, the first at step 0.5, is both that step's checkpoint and fit
+    # 1's final model; fit 2 moves on to step 0.7 and must keep it.
+    x, y = data
+    model = _pruned(x, y)
+    model.compile(keras.optimizers.SGD(0.0), model.loss, metrics=["accuracy"])
+    levels = _SetSparsity([0.35, 0.55, 0.75, 0.76])
+    trail_of = TrailCheckpoint(tmp_path, sparsity_steps=(0.3, 0.5, 0.7))
+    for start in (0, 2):
+        _fit(model, x, y, epochs=start + 2, initial_epoch=start, callbacks=[levels, trail_of])
+    entries = trail.read_index(tmp_path)
+    assert {e["step"] for e in entries} == {0.3, 0.5, 0.7}
+    assert (_kept(entries, 0.3)["epoch"], _kept(entries, 0.5)["epoch"]) == (1, 2)
+    assert _kept(entries, 0.7)["epoch"] in (3, 4)  # the better of the two on val_accuracy
+    assert all(type(e["final"]) is bool for e in json.loads((tmp_path / trail.INDEX_NAME).read_text()))
+    [final] = [e for e in entries if e["final"]]
+    assert final["epoch"] == 4
+    assert sorted(os.listdir(tmp_path)) == sorted([e["file"] for e in entries] + [trail.INDEX_NAME])
