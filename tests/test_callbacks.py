@@ -438,3 +438,35 @@ def test_sparsity_target_steers_once_per_optimizer_step_across_fits():
         pruned.compile(keras.optimizers.SGD(0.0), keras.losses.SparseCategoricalCrossentropy(from_logits=True))
         with pytest.warns(UserWarning, match="short of the 90.00% target"):
             fit(late)
+
+
+@pytest.mark.parametrize("measure", ["weights", "cost"])
+def test_sparsity_target_measure_cost_counts_multiply_adds_of_per_weight_pruning(measure):
+    # Per-weight pruning with cost="flops": a weight of the first conv does 64
+    # multiply-adds (8x8 outputs), one of the second 4 (2x2), one of the head 1.
+    # With a learning rate of 0 the first check, above the target, scales the
+    # thresholds to it: the fraction of weights, or of multiply-adds, removed.
+    inputs = keras.Input((8, 8, 2))
+    x = L.Conv2D(3, 3, padding="same", name="big")(inputs)
+    x = L.Conv2D(4, 3, strides=4, name="small")(x)
+    model = keras.Model(inputs, L.Dense(3, name="head")(L.Flatten()(x)))
+    pruned = keras_ltp.prune(model, cost="flops", threshold_gain=10.0, initial_threshold=1.5)
+    for wrapper in iter_wrappers(pruned):  # the big conv pruned more than the rest, so the measures differ
+        theta = wrapper.thresholds[0]
+        theta.assign(helpers.scalar(theta) * (2.0 if wrapper.name == "ltp_big" else 0.3))
+    pruned.compile(keras.optimizers.SGD(0.0), keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(10, 8, 8, 2)).astype("float32"), rng.integers(0, 3, 10)
+    pruned.fit(x, y, batch_size=1, verbose=0, callbacks=[SparsityTarget(0.3, check_every=2, measure=measure)])
+    multiply_adds = {"ltp_big": 64.0, "ltp_small": 4.0, "ltp_head": 1.0}
+    pruned_count, cost_removed, total_cost = 0, 0.0, 0.0
+    for wrapper in iter_wrappers(pruned):
+        (keep,) = helpers.numpy_keep_masks(wrapper)
+        pruned_count += int(np.sum(~keep))
+        cost_removed += multiply_adds[wrapper.name] * np.sum(~keep)
+        total_cost += multiply_adds[wrapper.name] * keep.size
+    weights = sum(int(np.prod(w.pruned_weights[0].shape)) for w in iter_wrappers(pruned))
+    fractions = {"weights": pruned_count / weights, "cost": cost_removed / total_cost}
+    assert fractions[measure] == pytest.approx(0.3, abs=64.0 / total_cost if measure == "cost" else 1.0 / weights)
+    other = "cost" if measure == "weights" else "weights"
+    assert abs(fractions[other] - 0.3) > 0.02  # the two measures differ on this model
