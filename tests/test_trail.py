@@ -415,3 +415,25 @@ def test_a_final_model_alone_at_its_step_stays_as_that_steps_checkpoint(data, tm
     [final] = [e for e in entries if e["final"]]
     assert final["epoch"] == 4
     assert sorted(os.listdir(tmp_path)) == sorted([e["file"] for e in entries] + [trail.INDEX_NAME])
+
+
+class _LossIsNan(keras.callbacks.Callback):
+    """Logs `key` as NaN at each epoch's end (before the trail reads it)."""
+
+    def __init__(self, key):
+        super().__init__()
+        self.key = key
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs[self.key] = float("nan")
+
+
+@pytest.mark.parametrize("key", ["loss", "val_loss"])
+def test_an_epoch_whose_logged_loss_is_not_finite_is_not_saved(data, tmp_path, key):
+    # The weights stay finite: only the loss the trail reads is NaN (as when
+    # a float16 loss overflows).
+    x, y = data
+    model = _pruned(x, y)
+    with pytest.warns(RuntimeWarning, match=f"not saving epoch 1 .*: {key} is nan; training has diverged"):
+        _fit(model, x, y, epochs=1, callbacks=[_LossIsNan(key), TrailCheckpoint(tmp_path, every_epoch=True)])
+    assert [f for f in os.listdir(tmp_path) if f.endswith(".keras")] == []
