@@ -274,3 +274,14 @@ def test_bounds_survive_a_keras_file_in_safe_mode_and_show_in_the_report(tmp_pat
     assert report["skipped"] == {"head": "excluded by 'head'"}
     text = str(report)
     assert "0%-25%" in text.splitlines()[2] and "left dense: head (excluded by 'head')" in text
+
+
+@pytest.mark.filterwarnings("ignore:SparsityTarget. fit\\(\\) ended")
+def test_a_target_within_the_tolerance_of_what_the_bounds_allow_is_accepted():
+    # steering.FINAL_GAP = 0.5%: a shortfall that small is not reported, so a
+    # target that close to what the bounds allow is not refused either.
+    x, y = _data(64)
+    for options, target in (({"max_sparsity": 0.5}, 0.503), ({"min_sparsity": 0.9}, 0.899)):
+        pruned = keras_ltp.prune(_model(), **options)
+        pruned.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+        pruned.fit(x, y, epochs=1, verbose=0, callbacks=[SparsityTarget(target)])
