@@ -470,3 +470,17 @@ def test_sparsity_target_measure_cost_counts_multiply_adds_of_per_weight_pruning
     assert fractions[measure] == pytest.approx(0.3, abs=64.0 / total_cost if measure == "cost" else 1.0 / weights)
     other = "cost" if measure == "weights" else "weights"
     assert abs(fractions[other] - 0.3) > 0.02  # the two measures differ on this model
+
+
+def test_sparsity_target_by_default_stops_raising_lambda_at_30_and_prints_nothing(capsys):
+    # Below the target, with nothing training (learning rate 0): 39 checks
+    # (steps 1-39) would take lambda from 2 to 2 * 1.1**39 = 82; the default cap is 30.
+    x, y = xy(40)
+    model = keras.Sequential([keras.Input((6,)), L.Dense(16, activation="relu", name="h"), L.Dense(3, name="out")])
+    pruned = keras_ltp.prune(model, l0_strength=2.0)
+    pruned.compile(keras.optimizers.SGD(0.0), keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    capsys.readouterr()
+    with pytest.warns(UserWarning, match="short of the 90.00% target"):
+        pruned.fit(x, y, batch_size=1, verbose=0, callbacks=[SparsityTarget(0.9, check_every=1)])
+    assert [helpers.scalar(w.l0_strength) for w in iter_wrappers(pruned)] == [30.0, 30.0]
+    assert capsys.readouterr().out == ""
