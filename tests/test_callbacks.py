@@ -22,6 +22,15 @@ def pruned_mlp():
     return pruned
 
 
+def frozen_mlp(**options):
+    """`pruned_mlp`'s network pruned with `options`, compiled with a learning
+    rate of 0: nothing trains, so every change in a fit is a callback's."""
+    model = keras.Sequential([keras.Input((6,)), L.Dense(16, activation="relu", name="h"), L.Dense(3, name="out")])
+    pruned = keras_ltp.prune(model, **options)
+    pruned.compile(keras.optimizers.SGD(0.0), keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    return pruned
+
+
 def xy(n=128):
     rng = np.random.default_rng(0)
     return rng.normal(size=(n, 6)).astype("float32"), rng.integers(0, 3, n)
@@ -395,9 +404,7 @@ def test_sparsity_target_moves_lambda_and_thresholds_by_the_control_law(below):
     # that exactly the target is pruned (36 of the 144 weights at 0.25), after
     # which nothing moves.
     x, y = xy(10)
-    model = keras.Sequential([keras.Input((6,)), L.Dense(16, activation="relu", name="h"), L.Dense(3, name="out")])
-    pruned = keras_ltp.prune(model, l0_strength=2.0, threshold_gain=10.0, initial_threshold=0.0 if below else 1.5)
-    pruned.compile(keras.optimizers.SGD(0.0), keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    pruned = frozen_mlp(l0_strength=2.0, threshold_gain=10.0, initial_threshold=0.0 if below else 1.5)
     target = 0.9 if below else 0.25
     start = _numpy_sparsity(pruned)
     assert (start < target) if below else (start > 0.5)
@@ -412,10 +419,7 @@ def test_sparsity_target_moves_lambda_and_thresholds_by_the_control_law(below):
 
 def test_sparsity_target_steers_once_per_optimizer_step_across_fits():
     x, y = xy(10)
-    model = keras.Sequential([keras.Input((6,)), L.Dense(16, activation="relu", name="h"), L.Dense(3, name="out")])
-    pruned = keras_ltp.prune(model, l0_strength=2.0, threshold_gain=10.0)
-
-    pruned.compile(keras.optimizers.SGD(0.0), keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    pruned = frozen_mlp(l0_strength=2.0, threshold_gain=10.0)
 
     def fit(callback):
         pruned.fit(x, y, batch_size=1, epochs=1, verbose=0, callbacks=[callback])
@@ -459,13 +463,13 @@ def test_sparsity_target_measure_cost_counts_multiply_adds_of_per_weight_pruning
     x, y = rng.normal(size=(10, 8, 8, 2)).astype("float32"), rng.integers(0, 3, 10)
     pruned.fit(x, y, batch_size=1, verbose=0, callbacks=[SparsityTarget(0.3, check_every=2, measure=measure)])
     multiply_adds = {"ltp_big": 64.0, "ltp_small": 4.0, "ltp_head": 1.0}
-    pruned_count, cost_removed, total_cost = 0, 0.0, 0.0
+    pruned_count, weights, cost_removed, total_cost = 0, 0, 0.0, 0.0
     for wrapper in iter_wrappers(pruned):
         (keep,) = helpers.numpy_keep_masks(wrapper)
         pruned_count += int(np.sum(~keep))
+        weights += keep.size
         cost_removed += multiply_adds[wrapper.name] * np.sum(~keep)
         total_cost += multiply_adds[wrapper.name] * keep.size
-    weights = sum(int(np.prod(w.pruned_weights[0].shape)) for w in iter_wrappers(pruned))
     fractions = {"weights": pruned_count / weights, "cost": cost_removed / total_cost}
     assert fractions[measure] == pytest.approx(0.3, abs=64.0 / total_cost if measure == "cost" else 1.0 / weights)
     other = "cost" if measure == "weights" else "weights"
@@ -476,9 +480,7 @@ def test_sparsity_target_by_default_stops_raising_lambda_at_30_and_prints_nothin
     # Below the target, with nothing training (learning rate 0): 39 checks
     # (steps 1-39) would take lambda from 2 to 2 * 1.1**39 = 82; the default cap is 30.
     x, y = xy(40)
-    model = keras.Sequential([keras.Input((6,)), L.Dense(16, activation="relu", name="h"), L.Dense(3, name="out")])
-    pruned = keras_ltp.prune(model, l0_strength=2.0)
-    pruned.compile(keras.optimizers.SGD(0.0), keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    pruned = frozen_mlp(l0_strength=2.0)
     capsys.readouterr()
     with pytest.warns(UserWarning, match="short of the 90.00% target"):
         pruned.fit(x, y, batch_size=1, verbose=0, callbacks=[SparsityTarget(0.9, check_every=1)])
