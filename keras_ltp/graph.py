@@ -25,10 +25,14 @@ class Node:
         layer: the layer called.
         inputs: the tensor keys it reads, in order.
         output: the key of its (first) output tensor.
+        masks: the keys of the Keras masks passed to it (`mask=`: the
+            boolean time-step masks of `Embedding(mask_zero=True)`). They
+            are not in `inputs`, nor read as channels: a mask is boolean,
+            never a producer's output.
     """
 
-    def __init__(self, layer, inputs, output):
-        self.layer, self.inputs, self.output = layer, list(inputs), output
+    def __init__(self, layer, inputs, output, masks=()):
+        self.layer, self.inputs, self.output, self.masks = layer, list(inputs), output, list(masks)
 
     def __repr__(self):
         return f"Node({self.layer.name!r}, {self.inputs} -> {self.output})"
@@ -104,8 +108,10 @@ class Graph:
             if isinstance(layer, keras.layers.InputLayer):
                 continue
             for index, inbound in enumerate(entry.get("inbound_nodes", [])):
-                inputs = _tensor_keys([inbound.get("args", []), inbound.get("kwargs", {})])
-                self.nodes.append(Node(layer, inputs, (layer.name, index, 0)))
+                kwargs = dict(inbound.get("kwargs", {}))
+                masks = _tensor_keys(kwargs.pop("mask", None) or [])
+                inputs = _tensor_keys([inbound.get("args", []), kwargs])
+                self.nodes.append(Node(layer, inputs, (layer.name, index, 0), masks))
         self.inputs = [tuple(k) for k in _history_list(config["input_layers"])]
         self.outputs = [tuple(k) for k in _history_list(config["output_layers"])]
 

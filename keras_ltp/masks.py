@@ -382,13 +382,15 @@ def relative_soft_prune(w, theta, t0, hard_forward=False):
 def channel_saliency(weights_and_axes):
     """One saliency per output channel: `s_c = mean_v q_vc / mean(w_v^2)`,
     with `q_vc` the mean of `w_v^2` over the weights of channel `c` in tensor
-    `w_v` (all axes but `axis_v`). The normalisation (without gradient) makes
-    `mean_c s_c = 1`: `s` is scale-free like the relative threshold.
+    `w_v` (all axes but `axis_v`, and every block of a tiled axis). The
+    normalisation (without gradient) makes `mean_c s_c = 1`: `s` is
+    scale-free like the relative threshold.
 
     Args:
-        weights_and_axes: list of `(w, axis)`, the tensors that score the
-            channels and the axis of each that indexes the channels (all the
-            same length `C`).
+        weights_and_axes: list of `(w, axis)` or `(w, axis, tiles)`, the
+            tensors that score the channels and the axis of each that indexes
+            them: `tiles` blocks of the `C` channels one after the other
+            (the gates of a recurrent kernel: index `g * C + c`), 1 if omitted.
 
     Returns:
         float32 tensor of shape `(C,)`, with gradient to every `w`.
@@ -398,25 +400,34 @@ def channel_saliency(weights_and_axes):
     >>> kernel = np.array([[1.0, 0.0], [1.0, 2.0]])  # channels in columns
     >>> [round(float(s), 3) for s in channel_saliency([(kernel, 1)])]
     [0.667, 1.333]
+    >>> gates = np.array([[1.0, 0.0, 3.0, 0.0]])  # two blocks of the same 2 channels
+    >>> [round(float(s), 3) for s in channel_saliency([(gates, 1, 2)])]
+    [2.0, 0.0]
     """
     total = None
-    for w, axis in weights_and_axes:
+    for entry in weights_and_axes:
+        w, axis = entry[0], entry[1]
+        tiles = entry[2] if len(entry) > 2 else 1
         square = ops.moveaxis(ops.square(_f32(w)), axis, -1)
-        per_channel = ops.mean(ops.reshape(square, (-1, square.shape[-1])), axis=0)
+        per_channel = ops.mean(ops.reshape(square, (-1, square.shape[-1] // tiles)), axis=0)
         scaled = per_channel / ops.maximum(ops.stop_gradient(ops.mean(per_channel)), 1e-30)
         total = scaled if total is None else total + scaled
     return total / len(weights_and_axes)
 
 
-def broadcast_channels(mask, ndim, axis):
+def broadcast_channels(mask, ndim, axis, tiles=1):
     """Reshapes a `(C,)` channel mask to multiply a rank-`ndim` tensor whose
-    channels lie on `axis`.
+    channels lie on `axis`, repeated `tiles` times one block after the other.
 
     Example:
     >>> import numpy as np
     >>> tuple(broadcast_channels(np.ones(3), 4, -2).shape)
     (1, 1, 3, 1)
+    >>> [float(v) for v in broadcast_channels(np.array([1.0, 0.0]), 1, 0, tiles=2)]
+    [1.0, 0.0, 1.0, 0.0]
     """
+    if tiles != 1:
+        mask = ops.tile(mask, [tiles])
     shape = [1] * ndim
     shape[axis] = -1
     return ops.reshape(mask, shape)

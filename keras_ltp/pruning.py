@@ -11,7 +11,7 @@ import warnings
 import keras
 
 from keras_ltp.channel_groups import REACHES_OUTPUT, plan_channel_groups
-from keras_ltp.channels import channel_width, is_attention, output_kernel
+from keras_ltp.channels import channel_width, is_attention, is_recurrent, output_kernel, weights_per_channel
 from keras_ltp.copying import Chain, LayerCopier, clone_graph, leaf_layers, overrides_get_config
 from keras_ltp.coupled import CoupledChannels
 from keras_ltp.registry import prunable_count, prunable_weights
@@ -417,10 +417,9 @@ def _plan(
                 if is_attention(producer):
                     own += slice_cost(producer, prunable_count(producer) / width)
                     continue
-                kernel, _ = output_kernel(producer)
-                own += slice_cost(producer, math.prod(kernel.shape) / width)
+                own += slice_cost(producer, weights_per_channel(producer))
                 own += sum(slice_cost(f, prunable_count(f) / width) for f in groups[id(producer)])
-            read = [(r, slice_cost(r, prunable_count(r) / channels_in)) for r, channels_in in readers[layer_id]]
+            read = [(r, slice_cost(r, _input_slice(r, channels_in))) for r, channels_in in readers[layer_id]]
             chosen.setdefault("channel_cost", own + sum(c for _, c in read))
             # What no other wrapper counts: the readers that are not pruned.
             chosen.setdefault("own_channel_cost", own + sum(c for r, c in read if id(r) not in wrapped))
@@ -518,6 +517,16 @@ def _add_channel_inputs(plans, groups, readers, coupled, by_id, slice_cost):
             )
 
 
+def _input_slice(reader, width):
+    """How many prunable weights of `reader` one of its `width` input
+    channels holds (a recurrent layer's recurrent kernel reads its own
+    units, not its inputs)."""
+    count = prunable_count(reader)
+    if is_recurrent(reader):
+        count -= math.prod(reader.cell.recurrent_kernel.shape)
+    return count / width
+
+
 def _reason_list(reasons, by_id):
     return "; ".join(f"{by_id[i].name!r}: {why}" for i, why in reasons.items())
 
@@ -549,9 +558,10 @@ def _layer_cost(layer, cost):
 
 
 def _flops_per_weight(layer):
-    """Multiply-adds one weight costs per example: the output's spatial size."""
+    """Multiply-adds one weight costs per example: the output's spatial size
+    (a recurrent layer: its input's time steps, one use per step)."""
     try:
-        shape = layer.output.shape
+        shape = layer.input.shape[:2] + (None,) if is_recurrent(layer) else layer.output.shape
     except (AttributeError, ValueError):
         return 1.0
     shape = tuple(d for d in shape[1:-1] if d is not None)

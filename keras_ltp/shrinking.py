@@ -139,14 +139,24 @@ def _weights(layer):
     return {v.name.split("/")[-1]: np.asarray(keras.ops.convert_to_numpy(v.value)) for v in layer.weights}
 
 
-def _zero_slices(kernel, axis):
-    """Channels (along `axis`) whose every weight is zero."""
-    return np.all(np.moveaxis(kernel, axis, -1).reshape(-1, kernel.shape[axis]) == 0, axis=0)
+def _zero_slices(kernel, axis, tiles=1):
+    """Channels (along `axis`, which holds `tiles` blocks of them one after
+    the other) whose every weight is zero."""
+    return np.all(np.moveaxis(kernel, axis, -1).reshape(-1, kernel.shape[axis] // tiles) == 0, axis=0)
 
 
 def _producer_zero(layer):
     """Output channels of a producer that are zero for every input."""
     w = _weights(layer)
+    if channels.is_recurrent(layer):
+        # A unit with no input, recurrent or bias column in any gate stays at
+        # the zero state it starts from (the layer has no initial_state input).
+        gates = w["kernel"].shape[-1] // layer.units
+        zero = _zero_slices(w["kernel"], -1, gates) & _zero_slices(w["recurrent_kernel"], -1, gates)
+        if "bias" in w:
+            zero &= _zero_slices(w["bias"], -1, gates)
+        supported = channels.unsupported_reason(layer) is None
+        return zero if supported else np.zeros_like(zero)
     variable, axis = channels.output_kernel(layer)
     zero = _zero_slices(w[variable.name.split("/")[-1]], axis)
     if "bias" in w:
@@ -359,7 +369,7 @@ def _sliced_heads(layer, report):
     layout = channels.channel_layout(layer)
     if layout is None:
         return None
-    axes = {id(v): axis for v, axis in layout.masked}
+    axes = {id(v): axis for v, axis, _ in layout.masked}
     value_parts = [layer.value_dense.kernel] + [b for b in [getattr(layer.value_dense, "bias", None)] if b is not None]
 
     def zero(variable):
@@ -454,6 +464,14 @@ def _sliced(layer, in_keep, in_width, out_keep, out_width):
         if "bias" in w:
             new["bias"] = w["bias"][o]
         config["filters"] = int(new["pointwise_kernel"].shape[-1])
+    elif channels.is_recurrent(layer):
+        gates = w["kernel"].shape[-1] // layer.units
+        units = np.arange(layer.units)[o]
+        columns = (np.arange(gates)[:, None] * layer.units + units[None, :]).ravel()
+        new = {"kernel": w["kernel"][i][:, columns], "recurrent_kernel": w["recurrent_kernel"][units][:, columns]}
+        if "bias" in w:
+            new["bias"] = w["bias"][..., columns]
+        config["units"] = int(units.size)
     elif isinstance(layer, channels.TRANSPOSED):
         new = {"kernel": w["kernel"][..., o, :][..., i]}
         if "bias" in w:

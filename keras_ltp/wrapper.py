@@ -1,6 +1,7 @@
 """`PrunableWrapper`: learned-threshold pruning around any Keras layer."""
 
 import contextlib
+import functools
 import inspect
 import math
 import weakref
@@ -708,18 +709,25 @@ class PrunableWrapper(keras.layers.Wrapper):
         return {id(v): value for v, value in self._masked_mapping(training=False)[0]}
 
     def _over_pruned_weights(self, per_channel):
-        """A `(C,)` vector broadcast to the shape of each pruned weight, along its channel axis."""
-        axes = {id(v): axis for v, axis in self._layout.masked}
-        return [
-            ops.broadcast_to(masks.broadcast_channels(per_channel, len(w.shape), axes[id(w)]), w.shape)
-            for w in self.pruned_weights
-        ]
+        """A `(C,)` vector broadcast to the shape of each pruned weight along
+        its channel axis; where a weight holds channels on several axes (a
+        recurrent kernel's columns and rows), the smallest of them (a weight
+        stays only while every channel it belongs to stays)."""
+        result = []
+        for w in self.pruned_weights:
+            spread = [
+                ops.broadcast_to(masks.broadcast_channels(per_channel, len(w.shape), axis, tiles), w.shape)
+                for v, axis, tiles in self._layout.masked
+                if v is w
+            ]
+            result.append(functools.reduce(ops.minimum, spread))
+        return result
 
     def _channel_temperature(self):
-        return masks.channel_temperature([v.value for v, _ in self._layout.scores], self.temperature)
+        return masks.channel_temperature([v.value for v, _, _ in self._layout.scores], self.temperature)
 
     def _saliency(self):
-        return masks.channel_saliency([(v.value, axis) for v, axis in self._layout.scores])
+        return masks.channel_saliency([(v.value, axis, tiles) for v, axis, tiles in self._layout.scores])
 
     def _masked_mapping(self, training):
         """`([(variable, masked value)], [soft-L0 term])` for one call."""
@@ -730,9 +738,11 @@ class PrunableWrapper(keras.layers.Wrapper):
             mask, count = masks.relative_channel_prune(
                 saliency, self._relative_threshold(self.thresholds[0], saliency), temp, training, self.hard_forward
             )
-            for v, axis in self._layout.masked:
-                value = ops.cast(v.value, "float32")
-                mapping.append((v, value * masks.broadcast_channels(mask, len(v.shape), axis)))
+            values = {}
+            for v, axis, tiles in self._layout.masked:  # a variable may hold channels on several axes
+                value = values[id(v)][1] if id(v) in values else ops.cast(v.value, "float32")
+                values[id(v)] = (v, value * masks.broadcast_channels(mask, len(v.shape), axis, tiles))
+            mapping.extend(values.values())
             if training:
                 l0_terms.append(ops.sum(count) * self._cost_per_channel())
             return mapping, l0_terms
@@ -779,6 +789,13 @@ class PrunableWrapper(keras.layers.Wrapper):
         return self.l0_weight * self.num_prunable()
 
     def call(self, *args, training=None, **kwargs):
+        if self.granularity == "channel" and channels.is_recurrent(self.layer):
+            if len(args) > 1 or kwargs.get("initial_state") is not None:
+                raise ValueError(
+                    f"{self.name!r} prunes the units of {self.layer.name!r}, which is only sound from the zero "
+                    "state: a pruned unit given an initial state would not stay zero. Call it without "
+                    "initial_state, or prune it with granularity='weight'."
+                )
         training = bool(training)
         mapping, l0_terms = self._masked_mapping(training or bool(_TRAINING_MASKS))
         if training and l0_terms:

@@ -141,6 +141,23 @@ def text_transformer(input_shape, classes, vocab=2000, dim=32, heads=2, keras=No
     return keras.Model(tokens, L.Dense(classes)(x), name="text_transformer")
 
 
+def image_transformer(input_shape, classes, dim=64, heads=4, hidden=256, keras=None):
+    """One Transformer block on an image's rows as tokens: a Conv1D embedding
+    (3 rows, so the tokens know their neighbours), MultiHeadAttention and a
+    feed-forward block, each with a residual `Add` and LayerNormalization."""
+    keras = _keras(keras)
+    L = keras.layers
+    inputs = keras.Input(input_shape)
+    x = L.Reshape((input_shape[0], -1), name="rows")(inputs)
+    x = L.Conv1D(dim, 3, padding="same", name="embed")(x)
+    attention = L.MultiHeadAttention(heads, dim // heads, name="attention")(x, x)
+    x = L.LayerNormalization(name="norm1")(L.Add()([x, attention]))
+    feed_forward = L.Dense(dim, name="ffn_out")(L.Dense(hidden, activation="relu", name="ffn_in")(x))
+    x = L.LayerNormalization(name="norm2")(L.Add()([x, feed_forward]))
+    x = L.GlobalAveragePooling1D()(x)
+    return keras.Model(inputs, L.Dense(classes, name="head")(x), name="image_transformer")
+
+
 BUILDERS = {
     "lenet_300_100": lenet_300_100,
     "lenet5": lenet5,

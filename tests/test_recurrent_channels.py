@@ -1,0 +1,199 @@
+"""Channel LTP on recurrent layers: the units of LSTM, GRU and SimpleRNN.
+
+A unit's columns sit once in each gate block of the kernels and the bias;
+checked against numpy slicing of those blocks, against a plain Keras layer
+built with the kept units' weights, and through `shrink()` and export."""
+
+import os
+
+import keras
+import numpy as np
+import pytest
+
+import keras_ltp
+
+layers = keras.layers
+STEPS, FEATURES, UNITS = 7, 5, 6
+
+
+def numpy(x):
+    return np.asarray(keras.ops.convert_to_numpy(x))
+
+
+RECURRENT = {
+    "lstm": lambda **kw: layers.LSTM(UNITS, **kw),
+    "gru": lambda **kw: layers.GRU(UNITS, **kw),
+    "gru_reset_before": lambda **kw: layers.GRU(UNITS, reset_after=False, **kw),
+    "simple_rnn": lambda **kw: layers.SimpleRNN(UNITS, **kw),
+}
+
+
+def _sequences(n=4, seed=0):
+    return np.random.default_rng(seed).normal(size=(n, STEPS, FEATURES)).astype("float32")
+
+
+def _unit_columns(kept, gates):
+    """Column indices of the kept units in every gate block."""
+    units = np.flatnonzero(kept)
+    return (np.arange(gates)[:, None] * kept.size + units[None, :]).ravel()
+
+
+@pytest.mark.parametrize("kind", sorted(RECURRENT))
+@pytest.mark.parametrize("training", [False, True])
+def test_pruned_units_are_zero_and_kept_units_compute_what_a_smaller_layer_computes(kind, training):
+    keras.utils.set_random_seed(3)
+    wrapper = keras_ltp.PrunableWrapper(
+        RECURRENT[kind](return_sequences=True),
+        granularity="channel",
+        initial_threshold=1.0,
+        hard_forward=True,  # training masks are the hard ones in the forward pass
+    )
+    x = _sequences()
+    out = numpy(wrapper(x, training=training))
+    cell = wrapper.layer.cell
+    kernel, recurrent, bias = (numpy(v.value) for v in (cell.kernel, cell.recurrent_kernel, cell.bias))
+    gates = kernel.shape[-1] // UNITS
+
+    def per_unit(w):  # mean square of each unit over its rows and gate blocks
+        return np.mean(w.reshape(w.shape[0], gates, UNITS) ** 2, axis=(0, 1))
+
+    saliency = 0.5 * (per_unit(kernel) / per_unit(kernel).mean() + per_unit(recurrent) / per_unit(recurrent).mean())
+    kept = saliency > 1.0
+    np.testing.assert_allclose(numpy(wrapper.channel_saliency()), saliency, rtol=1e-5)
+    np.testing.assert_array_equal(numpy(wrapper.channel_mask()).astype(bool), kept)
+    assert 0 < kept.sum() < UNITS
+
+    columns = np.tile(kept, gates)
+    kernel_mask, recurrent_mask = wrapper.hard_masks()
+    np.testing.assert_array_equal(numpy(kernel_mask), np.broadcast_to(columns, kernel.shape))
+    np.testing.assert_array_equal(numpy(recurrent_mask), kept[:, None] & columns[None, :])
+    assert keras_ltp.sparsity(wrapper)["kept"] == kept.sum() * gates * (FEATURES + kept.sum())
+
+    assert np.all(out[..., ~kept] == 0)
+    # A plain layer with only the kept units, its weights cut from the
+    # wrapped layer's by numpy, computes the kept outputs.
+    reference = RECURRENT[kind](return_sequences=True)
+    reference = type(reference).from_config({**reference.get_config(), "units": int(kept.sum())})
+    reference.build(x.shape)
+    kept_columns = _unit_columns(kept, gates)
+    reference.set_weights(
+        [kernel[:, kept_columns], recurrent[np.flatnonzero(kept)][:, kept_columns], bias[..., kept_columns]]
+    )
+    np.testing.assert_allclose(out[..., kept], numpy(reference(x)), atol=1e-5)
+
+
+def _stacked(first=layers.LSTM, second=layers.GRU, **options):
+    x = keras.Input((STEPS, FEATURES))
+    h = first(UNITS, return_sequences=True, name="r1", **options)(x)
+    h = second(8, name="r2")(h)
+    h = layers.Dense(4, activation="relu", name="fc")(h)
+    return keras.Model(x, layers.Dense(3, name="head")(h))
+
+
+@pytest.mark.parametrize(
+    "cost, own, channel",
+    [
+        # r1 (LSTM 5 -> 6): a unit's kernel and recurrent columns, 4 * (5 + 6);
+        # r2 (GRU 6 -> 8) reads it through its 3 * 8 kernel row (its recurrent
+        # kernel reads its own units); r2's unit: 3 * (6 + 8), read by fc's 4.
+        ("params", {"r1": 44, "r2": 42, "fc": 8}, {"r1": 44 + 24, "r2": 42 + 4, "fc": 8 + 3}),
+        # Multiply-adds: each recurrent weight is used once per step (7).
+        ("flops", {"r1": 44 * 7, "r2": 42 * 7, "fc": 8}, {"r1": (44 + 24) * 7, "r2": 42 * 7 + 4, "fc": 8 + 3}),
+    ],
+)
+def test_prune_groups_units_and_counts_what_removing_one_saves(cost, own, channel):
+    pruned = keras_ltp.prune(_stacked(), granularity="channel", cost=cost)
+    assert pruned.ltp_channel_report["channel"] == ["ltp_fc", "ltp_r1", "ltp_r2"]
+    got = {w.layer.name: (w.own_channel_cost, w.channel_cost) for w in keras_ltp.iter_wrappers(pruned)}
+    assert got.pop("head")[1] is None
+    assert got == {name: (pytest.approx(own[name]), pytest.approx(channel[name])) for name in own}
+
+
+def _masked_text_model():
+    x = keras.Input((STEPS,), dtype="int32")
+    h = layers.Embedding(20, FEATURES, mask_zero=True, name="embed")(x)
+    h = layers.LSTM(UNITS, return_sequences=True, name="r1")(h)
+    h = layers.SimpleRNN(8, go_backwards=True, name="r2")(h)
+    return keras.Model(x, layers.Dense(3, name="head")(h))
+
+
+@pytest.mark.parametrize("build", [_stacked, _masked_text_model])
+def test_shrink_removes_units_and_computes_what_the_pruned_model_computes(build):
+    keras.utils.set_random_seed(1)
+    exclude = ["embed"] if build is _masked_text_model else None  # an Embedding has no output channels
+    pruned = keras_ltp.prune(build(), granularity="channel", initial_threshold=1.0, exclude=exclude)
+    if build is _masked_text_model:
+        x = np.random.default_rng(0).integers(1, 20, size=(6, STEPS)).astype("int32")
+        x[:, 4:] = 0  # padding: masked steps keep the state
+    else:
+        x = _sequences(6)
+    kept = {
+        w.layer.name: int(numpy(w.channel_mask()).sum()) for w in keras_ltp.iter_wrappers(pruned) if w.name[4] == "r"
+    }
+    assert all(n < width for n, width in zip(kept.values(), [UNITS, 8]))
+    shrunk = keras_ltp.shrink(pruned)
+    assert {name: shrunk.get_layer(name).units for name in kept} == kept
+    np.testing.assert_allclose(numpy(shrunk(x)), numpy(pruned(x, training=False)), atol=1e-5)
+    # The shrunk layers are plain Keras layers: a fresh copy from their config loads the weights.
+    again = keras.Model.from_config(shrunk.get_config())
+    again.set_weights(shrunk.get_weights())
+    np.testing.assert_allclose(numpy(again(x)), numpy(shrunk(x)), atol=1e-6)
+
+
+def test_units_are_pruned_only_where_their_state_starts_at_zero_and_stays_zero():
+    x = keras.Input((STEPS, FEATURES))
+    state = layers.Dense(UNITS, name="state")(layers.GlobalAveragePooling1D()(x))
+    given = layers.GRU(UNITS, return_sequences=True, name="given")(x, initial_state=state)
+    sigmoid = layers.SimpleRNN(UNITS, activation="sigmoid", return_sequences=True, name="sigmoid")(given)
+    both = layers.Bidirectional(layers.LSTM(3, return_sequences=True), name="both")(sigmoid)
+    returned, _, _ = layers.LSTM(UNITS, return_state=True, name="returned")(both)
+    model = keras.Model(x, layers.Dense(2, name="head")(layers.Dense(4, name="fc")(returned)))
+    with pytest.warns(UserWarning, match="cannot lose whole channels"):
+        pruned = keras_ltp.prune(model, granularity="channel")
+    reasons = pruned.ltp_channel_report["weight"]
+    assert "initial state" in reasons["ltp_given"]
+    assert "does not map 0 to 0" in reasons["ltp_sigmoid"]
+    assert "Bidirectional is not a layer with output channels" in reasons["ltp_both"]
+    assert "return_state=True" in reasons["ltp_returned"]
+    # The state Dense is read by the GRU's initial state, so it keeps its width too.
+    assert "ltp_state" in reasons and pruned.ltp_channel_report["channel"] == ["ltp_fc"]
+
+    wrapper = keras_ltp.PrunableWrapper(layers.LSTM(UNITS), granularity="channel")
+    sequences = _sequences()
+    wrapper(sequences)
+    zeros = [np.zeros((4, UNITS), "float32")] * 2
+    with pytest.raises(ValueError, match="only sound from the zero state.*granularity='weight'"):
+        wrapper(sequences, initial_state=zeros)
+
+
+def test_a_unit_pruned_model_trains_to_a_target_saves_and_loads_in_safe_mode(tmp_path):
+    keras.utils.set_random_seed(2)
+    pruned = keras_ltp.prune(_stacked(), granularity="channel", fallback="dense")
+    pruned.compile(keras.optimizers.Adam(0.01), "mse")
+    x, y = _sequences(64), np.random.default_rng(1).normal(size=(64, 3)).astype("float32")
+    target = keras_ltp.callbacks.SparsityTarget(0.5, check_every=2)
+    pruned.fit(x, y, batch_size=16, epochs=3, verbose=0, callbacks=[target])
+    masks = {w.name: numpy(w.channel_mask()) for w in keras_ltp.iter_wrappers(pruned)}
+    assert 0 < sum(m.size - m.sum() for m in masks.values()) < sum(m.size for m in masks.values())
+    path = tmp_path / "units.keras"
+    pruned.save(path)
+    loaded = keras.saving.load_model(path, safe_mode=True)
+    assert {w.name: numpy(w.channel_mask()).tolist() for w in keras_ltp.iter_wrappers(loaded)} == {
+        name: m.tolist() for name, m in masks.items()
+    }
+    np.testing.assert_allclose(numpy(loaded(x)), numpy(pruned(x, training=False)), atol=1e-6)
+
+
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="export needs the TensorFlow backend")
+def test_export_of_a_unit_pruned_model_is_shrunk_and_runs_with_default_options(tmp_path):
+    export = pytest.importorskip("keras_ltp.export")
+    keras.utils.set_random_seed(1)
+    model = _stacked(second=layers.LSTM)
+    pruned = keras_ltp.prune(model, granularity="channel", initial_threshold=1.0)
+    x = _sequences(8)
+    path = export.tflite(pruned, tmp_path / "pruned.tflite")
+    dense = export.tflite(
+        keras_ltp.prune(model, granularity="channel", initial_threshold=0.0), tmp_path / "dense.tflite"
+    )
+    np.testing.assert_allclose(export.run_tflite(path, x), numpy(pruned(x, training=False)), atol=1e-5)
+    assert os.path.getsize(path) < os.path.getsize(dense)
