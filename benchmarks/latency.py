@@ -32,6 +32,8 @@ under `tf.function` on the TensorFlow CPU runtime (batch 1 and 64).
     python -m benchmarks.latency            # all networks, target 0.75
     python -m benchmarks.latency --couple   # residual streams pruned too (prune(..., couple=True))
     python -m benchmarks.latency --quick    # 1+1 epochs, a smoke run
+    python -m benchmarks.latency --networks small_resnet,mobilenet_v2 --seeds 0,1,2 --name latency_seeds
+                                            # each model trained with 3 seeds: mean and spread
 
 Writes benchmarks/results/latency.json and, with matplotlib, latency.png
 (accuracy against LiteRT latency).
@@ -191,15 +193,15 @@ def timings(models, rounds, per_round):
     return {key: float(np.median(times) * 1e3) for key, times in samples.items()}
 
 
-def run_network(network, args, train, test, epochs):
-    keras.utils.set_random_seed(0)
+def run_network(network, args, train, test, epochs, seed=0):
+    keras.utils.set_random_seed(100 * seed)
     dense = compiled(NETWORKS[network]())
     dense.fit(*train, epochs=epochs, batch_size=64, verbose=0)
     settled(dense, train[0])
     models, notes = {"dense": dense}, {}
 
     def ltp(granularity, measure="weights", **options):
-        keras.utils.set_random_seed(1)
+        keras.utils.set_random_seed(100 * seed + 1)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             pruned = compiled(keras_ltp.prune(dense, granularity=granularity, **options))
@@ -219,7 +221,7 @@ def run_network(network, args, train, test, epochs):
         (abs(multiply_adds(l1_filters(dense, f, args.couple)) - goal), f)
         for f in np.round(np.arange(0.0, 0.96, 0.05), 2)
     )[1]
-    keras.utils.set_random_seed(2)
+    keras.utils.set_random_seed(100 * seed + 2)
     baseline = compiled(l1_filters(dense, fraction, args.couple))
     baseline.fit(*train, epochs=epochs, batch_size=64, verbose=0)
     models["l1_filters"] = settled(baseline, train[0])
@@ -231,6 +233,7 @@ def run_network(network, args, train, test, epochs):
         row = {
             "network": network,
             "model": name,
+            "seed": seed,
             "test_accuracy": accuracy(model, test),
             "params": int(model.count_params()),
             "nonzero_prunable": int(keras_ltp.weight_sparsity(model)["kept"]),
@@ -243,6 +246,53 @@ def run_network(network, args, train, test, epochs):
             row[f"{kind}_speedup"] = ms[("dense", kind)] / ms[(name, kind)]
         rows.append(row)
     return rows, notes
+
+
+def summary(rows):
+    """Mean and sample standard deviation over seeds of each (network,
+    model)'s held-out accuracy and speed-ups, and the accuracy gap of channel
+    LTP over the L1 baseline per seed (the two are matched on multiply-adds
+    within each seed)."""
+    keys = ["test_accuracy", "multiply_adds"] + [f"{k}_speedup" for k in LATENCIES]
+    found = {}
+    for row in rows:
+        found.setdefault((row["network"], row["model"]), []).append(row)
+    out = []
+    for (network, model), group in found.items():
+        entry = {"network": network, "model": model, "seeds": len(group)}
+        for key in keys:
+            values = np.array([r[key] for r in group], dtype="float64")
+            entry[key] = {"mean": float(values.mean()), "std": float(values.std(ddof=1)) if len(values) > 1 else 0.0}
+        if model == "ltp_channel":
+            l1 = {r["seed"]: r["test_accuracy"] for r in rows if r["network"] == network and r["model"] == "l1_filters"}
+            gaps = np.array([r["test_accuracy"] - l1[r["seed"]] for r in group if r["seed"] in l1])
+            entry["accuracy_minus_l1"] = {
+                "mean": float(gaps.mean()),
+                "std": float(gaps.std(ddof=1)),
+                "per_seed": gaps.tolist(),
+            }
+        out.append(entry)
+    return out
+
+
+def summary_table(entries):
+    def cell(value, digits=3, suffix=""):
+        return f"{value['mean']:.{digits}f} ± {value['std']:.{digits}f}{suffix}"
+
+    return _common.table(
+        ["network/model", "seeds", "test acc", "MACs"] + [f"{k} speed-up" for k in LATENCIES] + ["acc - L1"],
+        [
+            [
+                f"{e['network']}/{e['model']}",
+                str(e["seeds"]),
+                cell(e["test_accuracy"]),
+                f"{e['multiply_adds']['mean']:,.0f}",
+            ]
+            + [cell(e[f"{k}_speedup"], 2, "x") for k in LATENCIES]
+            + [cell(e["accuracy_minus_l1"]) if "accuracy_minus_l1" in e else ""]
+            for e in entries
+        ],
+    )
 
 
 def plot(rows, path):
@@ -283,6 +333,12 @@ def main(argv=None):
         help="prune(..., couple=True): residual streams lose channels too (ltp_channel and l1_filters)",
     )
     parser.add_argument("--epochs", type=int, help="epochs per phase (default: per network, %s)" % EPOCHS)
+    parser.add_argument(
+        "--seeds",
+        default="0",
+        help="comma-separated seeds; each trains every model anew (seed s uses 100*s, 100*s+1, 100*s+2), "
+        "and with several the summary gives the mean and spread (default: %(default)s)",
+    )
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--per-round", type=int, default=20)
     parser.add_argument("--name", default="latency", help="the result's name: results/NAME.json and NAME.png")
@@ -293,8 +349,17 @@ def main(argv=None):
     if unknown:
         parser.error(f"unknown network(s) {unknown}; choose from {list(NETWORKS)}")
     epochs = {n: 1 if args.quick else (args.epochs or EPOCHS[n]) for n in networks}
+    seeds = [int(seed) for seed in args.seeds.split(",")]
     result = _common.record(
-        "latency", argv, name=args.name, target=args.target, couple=args.couple, epochs=epochs, rows=[], notes={}
+        "latency",
+        argv,
+        name=args.name,
+        target=args.target,
+        couple=args.couple,
+        epochs=epochs,
+        seeds=seeds,
+        rows=[],
+        notes={},
     )
     warnings.filterwarnings("ignore", message=".*nothing was pruned")
     import tensorflow as tf
@@ -302,25 +367,30 @@ def main(argv=None):
     tf.get_logger().setLevel("ERROR")  # tf.function retracing notes of the timing loop
     train, test = ltp_data.mnist_offline(test_fraction=0.2)
     for network in networks:
-        rows, notes = run_network(network, args, train, test, epochs[network])
-        result["rows"] += rows
-        result["notes"][network] = notes
-        print(
-            _common.table(
-                ["model", "test acc", "MACs", ".tflite bytes"] + ["LiteRT 1t", "LiteRT 2t", "TF CPU b1", "TF CPU b64"],
-                [
+        for seed in seeds:
+            rows, notes = run_network(network, args, train, test, epochs[network], seed)
+            result["rows"] += rows
+            result["notes"][network if len(seeds) == 1 else f"{network}/seed{seed}"] = notes
+            print(
+                _common.table(
+                    ["model", "test acc", "MACs", ".tflite bytes"]
+                    + ["LiteRT 1t", "LiteRT 2t", "TF CPU b1", "TF CPU b64"],
                     [
-                        f"{network}/{r['model']}",
-                        f"{r['test_accuracy']:.3f}",
-                        f"{r['multiply_adds']:,}",
-                        f"{r['tflite_bytes']:,}",
-                    ]
-                    + [f"{r[f'{k}_ms']:.3f} ms ({r[f'{k}_speedup']:.2f}x)" for k in LATENCIES]
-                    for r in rows
-                ],
-            ),
-            flush=True,
-        )
+                        [
+                            f"{network}/{r['model']}" + (f" (seed {seed})" if len(seeds) > 1 else ""),
+                            f"{r['test_accuracy']:.3f}",
+                            f"{r['multiply_adds']:,}",
+                            f"{r['tflite_bytes']:,}",
+                        ]
+                        + [f"{r[f'{k}_ms']:.3f} ms ({r[f'{k}_speedup']:.2f}x)" for k in LATENCIES]
+                        for r in rows
+                    ],
+                ),
+                flush=True,
+            )
+    if len(seeds) > 1:
+        result["summary"] = summary(result["rows"])
+        print(summary_table(result["summary"]), flush=True)
     suffix = "_quick" if args.quick else ""
     _common.write(result, args.results_dir, suffix=f"{suffix}.json")
     plot(result["rows"], os.path.join(args.results_dir, f"{args.name}{suffix}.png"))

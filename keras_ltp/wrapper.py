@@ -571,6 +571,11 @@ class PrunableWrapper(keras.layers.Wrapper):
         """`gain * theta`, clamped into the sparsity bounds of `score`
         (`w^2`, or the channel saliencies), in units of its mean."""
         relative = ops.cast(theta, "float32") * self.threshold_gain
+        if self.granularity == "channel":
+            # A layer keeps its most salient channel: shrink() keeps a width
+            # of one anyway, so that channel should compute something (an
+            # attention layer with every head pruned kept a dead head).
+            relative = ops.minimum(relative, masks.sparsity_bounds(score, 0.0, 1.0 - 1.0 / score.shape[0])[1])
         if not self.bounded:
             return relative
         lo, hi = self._relative_bounds(score)
@@ -593,7 +598,7 @@ class PrunableWrapper(keras.layers.Wrapper):
         the group's `tau = gain * theta` (in units of the mean saliency) for
         every tensor; clamped into the sparsity bounds, if any."""
         if self.granularity == "channel":
-            tau = self._relative_threshold(self.thresholds[0].value, self._saliency() if self.bounded else None)
+            tau = self._relative_threshold(self.thresholds[0].value, self._saliency())
             return [tau for _ in self.pruned_weights]
         return [
             masks.threshold(w.value, self._relative_threshold(theta.value, self._square(w.value)))

@@ -134,3 +134,15 @@ def test_shrink_reads_a_graph_that_uses_the_attention_scores():
     with pytest.warns(UserWarning, match="removed nothing"):
         shrunk = keras_ltp.shrink(model)
     np.testing.assert_allclose(numpy(shrunk(data)), numpy(model(data)), rtol=1e-5, atol=1e-6)
+
+
+def test_an_attention_layer_keeps_its_most_salient_head_which_shrink_keeps_alive():
+    pruned = keras_ltp.prune(_encoder(), granularity="channel", initial_threshold=50.0)
+    mha = pruned.get_layer("ltp_mha")
+    saliency = numpy(mha.channel_saliency())
+    assert numpy(mha.channel_mask()).tolist() == [float(h == np.argmax(saliency)) for h in range(4)]
+    shrunk = keras_ltp.shrink(pruned)
+    kept = shrunk.get_layer("mha")
+    assert kept.num_heads == 1 and np.abs(numpy(kept.output_dense.kernel.value)).min() > 0
+    x = np.random.default_rng(2).normal(size=(3, 5, 6)).astype("float32")
+    np.testing.assert_allclose(numpy(shrunk(x)), numpy(pruned(x)), rtol=1e-4, atol=1e-5)

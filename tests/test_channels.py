@@ -335,3 +335,20 @@ def test_sparsity_target_in_cost_reaches_the_fraction_of_multiply_adds():
     assert abs(_multiply_adds(keras_ltp.shrink(pruned)) - kept) <= 48
     with pytest.raises(ValueError, match="measure must be one of"):
         keras_ltp.callbacks.SparsityTarget(0.5, measure="flops")
+
+
+@pytest.mark.parametrize("training", [False, True])
+def test_a_layer_keeps_its_most_salient_channel_whatever_the_threshold(training):
+    """shrink() keeps a width of one anyway: that channel computes something."""
+    keras.utils.set_random_seed(0)
+    wrapper = keras_ltp.PrunableWrapper(
+        layers.Dense(5), granularity="channel", initial_threshold=50.0, hard_forward=True
+    )
+    x = np.random.default_rng(0).normal(size=(3, 4)).astype("float32")
+    out = numpy(wrapper(x, training=training))
+    kernel, bias = numpy(wrapper.layer.kernel.value), numpy(wrapper.layer.bias.value)
+    top = int(np.argmax(np.mean(kernel**2, axis=0)))
+    assert numpy(wrapper.channel_mask()).tolist() == [float(c == top) for c in range(5)]
+    np.testing.assert_allclose(out[:, top], x @ kernel[:, top] + bias[top], rtol=1e-5)
+    assert np.all(np.delete(out, top, axis=1) == 0)
+    assert keras_ltp.sparsity(wrapper)["kept"] == 4
