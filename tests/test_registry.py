@@ -10,6 +10,9 @@ import numpy as np
 import pytest
 
 import keras_ltp
+from keras_ltp.registry import prunable_weights
+
+L = keras.layers
 
 
 class Scale(keras.layers.Layer):
@@ -105,3 +108,94 @@ def test_register_prunable_returns_the_class():
         pass
 
     assert keras_ltp.register_prunable(Fresh, ("w",)) is Fresh
+
+
+class _Scaled(keras.layers.Layer):
+    """Two weights with names that are not defaults; `scale` is the one to prune."""
+
+    def build(self, shape):
+        self.scale = self.add_weight(shape=shape[-1:], name="scale")
+        self.offset = self.add_weight(shape=shape[-1:], name="offset")
+
+    def call(self, x):
+        return x * self.scale + self.offset
+
+
+def test_a_weight_name_given_as_one_string_is_one_name():
+    # Registered inside the test (mutation testing runs module-level code
+    # before choosing the mutant): "scale" must not be read as s, c, a, l, e.
+    class Registered(_Scaled):
+        pass
+
+    class Declared(_Scaled):
+        prunable_weight_names = "scale"
+
+    keras_ltp.register_prunable(Registered, "scale")
+    for cls in (Registered, Declared):
+        layer = cls()
+        layer.build((None, 3))
+        assert [w.name for w in prunable_weights(layer)] == ["scale"]
+
+
+class _Custom(keras.layers.Layer):
+    """Declares its own prunable weights, listing one twice."""
+
+    def build(self, shape):
+        self.w = self.add_weight(shape=(shape[-1], 2), name="w")
+        self.kernel = self.add_weight(shape=(shape[-1], 2), name="kernel")  # a default name, not declared
+
+    def get_prunable_weights(self):
+        return [self.w, self.w]
+
+    def call(self, x):
+        return x @ self.w + x @ self.kernel
+
+
+class _Holder(keras.layers.Layer):
+    """A nested composite: (custom, inner Dense), then an outer Dense."""
+
+    def __init__(self):
+        super().__init__()
+        self.inner = keras.Sequential([_Custom(), L.Dense(2, name="deep")])
+        self.outer = L.Dense(2, name="shallow")
+
+    def build(self, shape):
+        self.inner.build(shape)
+        self.outer.build((None, 2))
+
+    def call(self, x):
+        return self.outer(self.inner(x))
+
+
+def test_nested_custom_declarations_once_each_in_the_order_of_the_layers_weights():
+    holder = _Holder()
+    holder.build((None, 3))
+    custom = holder.inner.layers[0]
+    found = prunable_weights(holder)
+    assert [w.path for w in found] == [custom.w.path, holder.inner.layers[1].kernel.path, holder.outer.kernel.path]
+    assert custom.kernel.path not in [w.path for w in found]  # the custom layer's own list decides for it
+    assert [w.path for w in prunable_weights(custom)] == [custom.w.path]  # listed twice, counted once
+    order = [w.path for w in holder.weights]
+    assert [order.index(w.path) for w in found] == sorted(order.index(w.path) for w in found)
+
+
+def test_frozen_weights_are_not_pruned_except_the_base_kernel_under_lora():
+    frozen = L.Dense(3)
+    frozen.build((None, 4))
+    frozen.kernel.trainable = False
+    assert prunable_weights(frozen) == []
+
+    class Plain(keras.layers.Layer):  # no lora_enabled attribute at all
+        def build(self, shape):
+            self.kernel = self.add_weight(shape=(shape[-1], 2), name="kernel", trainable=False)
+
+        def call(self, x):
+            return x @ self.kernel
+
+    plain = Plain()
+    plain.build((None, 4))
+    assert prunable_weights(plain) == []
+    lora = L.Dense(3)
+    lora.build((None, 4))
+    lora.enable_lora(2)
+    assert [w.name for w in prunable_weights(lora)] == ["kernel"]

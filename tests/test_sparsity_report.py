@@ -67,3 +67,47 @@ def test_bad_input_names_the_fix():
         keras_ltp.weight_sparsity(np.zeros(3))
     with pytest.raises(ValueError, match="no built layer with prunable weights"):
         keras_ltp.weight_sparsity(L.Dense(2))
+
+
+def test_sparsity_adds_up_each_layers_weights_and_shows_bounds_and_left_dense_layers():
+    """A layer with two pruned tensors (an LSTM's kernel and recurrent
+    kernel): its per-layer entry adds both up, checked against numpy."""
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((4, 3))
+    hidden = L.LSTM(5, name="lstm")(inputs)
+    hidden = L.Dense(4, name="bounded")(hidden)
+    model = keras.Model(inputs, L.Dense(2, name="out")(hidden))
+    pruned = keras_ltp.prune(
+        model,
+        lambda layer: {"min_sparsity": 0.25, "max_sparsity": 0.75} if layer.name == "bounded" else {},
+        exclude=["out"],
+        initial_threshold=1.0,
+    )
+    report = keras_ltp.sparsity(pruned)
+    lstm = pruned.get_layer("ltp_lstm")
+    masks = [keras.ops.convert_to_numpy(m) for m in lstm.hard_masks()]
+    kept, total = sum(int(m.sum()) for m in masks), sum(m.size for m in masks)
+    assert total == 3 * 20 + 5 * 20
+    layer = report["layers"]["ltp_lstm"]
+    assert (layer["kept"], layer["total"]) == (kept, total)
+    assert layer["sparsity"] == pytest.approx(1 - kept / total)
+    assert "bounds" not in layer and report["layers"]["ltp_bounded"]["bounds"] == (0.25, 0.75)
+    assert report["skipped"] == pruned.ltp_skipped and "out" in report["skipped"]
+    table = str(report).splitlines()
+    assert table[0].split()[-1] == "bounds"
+    rows = {line.split()[0]: line.split() for line in table if line.startswith(("ltp_", "lstm", "bounded"))}
+    assert rows["bounded/kernel"][-1] == "25%-75%" and rows["lstm/lstm_cell/kernel"][-1] == "-"
+    assert table[-1] == f"left dense: out ({report['skipped']['out']})"
+    # Cells: the weight's name left-aligned, the numbers right-aligned.
+    header, first = table[0], table[2]
+    assert first.startswith("lstm/lstm_cell/kernel ") and header.index("total") + len("total") == first.index(
+        str(report["weights"][0]["total"])
+    ) + len(str(report["weights"][0]["total"]))
+
+
+def test_a_fully_pruned_model_reports_its_whole_size_as_the_compression():
+    dense = keras_ltp.PrunableWrapper(L.Dense(3, use_bias=False), initial_threshold=1e9)
+    dense(np.ones((1, 4), "float32"))
+    report = keras_ltp.sparsity(dense)
+    assert (report["kept"], report["total"], report["compression"]) == (0, 12, 12.0)
+    assert keras_ltp.weight_sparsity(dense)["weights"][0]["layer"] == dense.name
