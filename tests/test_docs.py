@@ -64,6 +64,31 @@ TABLES = {
             )
         },
     ),
+    (
+        "network",
+        "model",
+        "seeds",
+        "held-out accuracy",
+        "multiply-adds",
+        "LiteRT 1 thread speed-up",
+        "LiteRT 2 threads speed-up",
+        "TF CPU batch 1 speed-up",
+        "TF CPU batch 64 speed-up",
+    ): (
+        ["latency_transformer.json"],
+        {
+            c: PLAIN
+            for c in (
+                "seeds",
+                "held-out accuracy",
+                "multiply-adds",
+                "LiteRT 1 thread speed-up",
+                "LiteRT 2 threads speed-up",
+                "TF CPU batch 1 speed-up",
+                "TF CPU batch 64 speed-up",
+            )
+        },
+    ),
     ("example", "dense accuracy", "pruned accuracy", "sparsity", "command"): (
         ["example_*.json"],
         {"dense accuracy": PLAIN, "pruned accuracy": PLAIN, "sparsity": PLAIN},
