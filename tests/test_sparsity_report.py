@@ -98,6 +98,8 @@ def test_sparsity_adds_up_each_layers_weights_and_shows_bounds_and_left_dense_la
     rows = {line.split()[0]: line.split() for line in table if line.startswith(("ltp_", "lstm", "bounded"))}
     assert rows["bounded/kernel"][-1] == "25%-75%" and rows["lstm/lstm_cell/kernel"][-1] == "-"
     assert table[-1] == f"left dense: out ({report['skipped']['out']})"
+    overall = next(line for line in table if line.startswith("overall"))
+    assert overall.rstrip().endswith(f"{report['compression']:.1f}x")  # its bounds cell is blank
     # Cells: the weight's name left-aligned, the numbers right-aligned.
     header, first = table[0], table[2]
     assert first.startswith("lstm/lstm_cell/kernel ") and header.index("total") + len("total") == first.index(
