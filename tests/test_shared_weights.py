@@ -258,3 +258,13 @@ def test_a_file_that_could_not_restore_the_sharing_is_refused_and_the_weights_ro
     kernel = ops.convert_to_numpy(owner.layer.kernel.value)
     masked = _numpy_masked(kernel, 0.03, owner.threshold_gain)
     np.testing.assert_allclose(ops.convert_to_numpy(pruned(x)), 3.0 * x @ masked, rtol=1e-5, atol=1e-5)
+
+
+def test_follow_refuses_a_channel_pruned_wrapper_on_either_side():
+    dense = keras.layers.Dense(2, use_bias=False)
+    dense.build((None, 3))
+    for own, other in (("channel", "weight"), ("weight", "channel")):
+        owner = keras_ltp.PrunableWrapper(dense, granularity=other)
+        follower = keras_ltp.PrunableWrapper(keras.layers.Dense(2), granularity=own)
+        with pytest.raises(ValueError, match="channels of a shared weight are not pruned.*granularity='weight'"):
+            follower.follow(owner)

@@ -32,7 +32,7 @@ case $group in
     tests='"tests/test_callbacks.py", "tests/test_trail.py", "tests/test_steering.py", "tests/test_steering_edges.py", "tests/test_sparsity_bounds.py", "tests/test_coupled.py", "tests/test_diagnostics.py", "tests/test_cost_measure.py", "tests/test_channels.py", "tests/test_plot.py"' ;;
   wrapper)  # the wrapper alone, against the files that test it (quicker than core)
     modules='"keras_ltp/wrapper.py"'
-    tests='"tests/test_wrapper.py", "tests/test_pruned_weight_guard.py", "tests/test_saving.py", "tests/test_mixed_precision.py", "tests/test_diagnostics.py", "tests/test_sparsity_bounds.py", "tests/test_shared_weights.py", "tests/test_channels.py", "tests/test_coupled.py"' ;;
+    tests='"tests/test_wrapper.py", "tests/test_pruned_weight_guard.py", "tests/test_saving.py", "tests/test_mixed_precision.py", "tests/test_diagnostics.py", "tests/test_sparsity_bounds.py", "tests/test_shared_weights.py", "tests/test_channels.py", "tests/test_coupled.py", "tests/test_copying.py", "tests/test_recurrent_channels.py", "tests/test_attention_heads.py"' ;;
   report)  # counting: what is prunable and how much is pruned
     modules='"keras_ltp/registry.py", "keras_ltp/sparsity_report.py"'
     tests='"tests/test_registry.py", "tests/test_sparsity_report.py", "tests/test_sparsity_table.py", "tests/test_models.py"' ;;
