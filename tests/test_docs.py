@@ -75,7 +75,7 @@ TABLES = {
         "TF CPU batch 1 speed-up",
         "TF CPU batch 64 speed-up",
     ): (
-        ["latency_transformer.json"],
+        ["latency_transformer.json", "latency_seeds.json"],
         {
             c: PLAIN
             for c in (
