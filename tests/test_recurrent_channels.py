@@ -197,3 +197,8 @@ def test_export_of_a_unit_pruned_model_is_shrunk_and_runs_with_default_options(t
     )
     np.testing.assert_allclose(export.run_tflite(path, x), numpy(pruned(x, training=False)), atol=1e-5)
     assert os.path.getsize(path) < os.path.getsize(dense)
+    # The file holds r1's input kernel with only its kept units' gate rows (shrunk, not zeros).
+    kept = int(numpy(pruned.get_layer("ltp_r1").channel_mask()).sum())
+    assert kept < UNITS
+    shapes = {tuple(int(d) for d in t["shape"]) for t in export.interpreter(path).get_tensor_details()}
+    assert (4 * kept, FEATURES) in shapes and (4 * UNITS, FEATURES) not in shapes
