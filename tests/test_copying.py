@@ -309,3 +309,31 @@ def test_sparse_marked_inputs_reach_a_wrapped_layer_through_its_own_output_shape
     pruned = keras_ltp.prune(model)
     x = _x(2, 5, 4)
     np.testing.assert_allclose(ops.convert_to_numpy(pruned(x)), ops.convert_to_numpy(model(x)), atol=1e-5)
+
+
+@keras.saving.register_keras_serializable(package="test_copying")
+class LazyPair(keras.layers.Layer):
+    """Like LazyBlock, called with one tuple `(x, context)`: its replayed call must get a tuple back."""
+
+    def __init__(self, units, **kwargs):
+        super().__init__(**kwargs)
+        self.units = units
+        self.left = keras.layers.Dense(units)
+        self.right = keras.layers.Dense(units)
+
+    def call(self, pair):
+        x, context = pair
+        return self.left(x) * self.right(context)
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units}
+
+
+def test_a_layer_called_with_a_tuple_reloads_by_replaying_the_tuple(tmp_path):
+    x, context = keras.Input((4,)), keras.Input((6,))
+    pruned = keras_ltp.prune(keras.Model([x, context], LazyPair(3, name="pair")((x, context))))
+    assert "__tuple__" in str(pruned.get_layer("ltp_pair").get_build_config()["call_spec"])
+    pruned.save(tmp_path / "pair.keras")
+    reloaded = keras.saving.load_model(tmp_path / "pair.keras", safe_mode=True)
+    inputs = [_x(2, 4), _x(2, 6)]
+    np.testing.assert_allclose(ops.convert_to_numpy(reloaded(inputs)), ops.convert_to_numpy(pruned(inputs)), atol=1e-6)
