@@ -33,11 +33,14 @@ __all__ = [
     "channel_layout",
     "follower_reason",
     "channel_width",
+    "gate_blocks",
     "is_attention",
     "is_elementwise",
     "is_producer",
+    "is_recurrent",
     "keeps_zero",
     "output_kernel",
+    "weights_per_channel",
 ]
 
 PRODUCERS = (
@@ -261,12 +264,18 @@ def weights_per_channel(producer):
     return size / channel_width(producer)
 
 
+def gate_blocks(layer):
+    """How many blocks of `units` columns a recurrent layer's kernels hold
+    (LSTM 4, GRU 3, SimpleRNN 1)."""
+    return layer.cell.kernel.shape[-1] // layer.cell.units
+
+
 def _recurrent_entries(layer):
     """`(scores, masked)` of the units of an LSTM/GRU/SimpleRNN: the columns
     of each gate block of the kernel, recurrent kernel and bias, and the
     unit's row of the recurrent kernel."""
     cell = layer.cell
-    gates = cell.kernel.shape[-1] // cell.units
+    gates = gate_blocks(layer)
     scores = [(cell.kernel, -1, gates), (cell.recurrent_kernel, -1, gates)]
     masked = scores + [(cell.recurrent_kernel, 0, 1)]
     if cell.use_bias:

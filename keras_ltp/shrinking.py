@@ -151,7 +151,7 @@ def _producer_zero(layer):
     if channels.is_recurrent(layer):
         # A unit with no input, recurrent or bias column in any gate stays at
         # the zero state it starts from (the layer has no initial_state input).
-        gates = w["kernel"].shape[-1] // layer.units
+        gates = channels.gate_blocks(layer)
         zero = _zero_slices(w["kernel"], -1, gates) & _zero_slices(w["recurrent_kernel"], -1, gates)
         if "bias" in w:
             zero &= _zero_slices(w["bias"], -1, gates)
@@ -465,7 +465,7 @@ def _sliced(layer, in_keep, in_width, out_keep, out_width):
             new["bias"] = w["bias"][o]
         config["filters"] = int(new["pointwise_kernel"].shape[-1])
     elif channels.is_recurrent(layer):
-        gates = w["kernel"].shape[-1] // layer.units
+        gates = channels.gate_blocks(layer)
         units = np.arange(layer.units)[o]
         columns = (np.arange(gates)[:, None] * layer.units + units[None, :]).ravel()
         new = {"kernel": w["kernel"][i][:, columns], "recurrent_kernel": w["recurrent_kernel"][units][:, columns]}

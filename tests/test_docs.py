@@ -36,59 +36,36 @@ PERCENT, PLAIN, MB = (100.0, 1.0), (1.0,), (1.0 / 2**20,)
 # Tables of the docs that hold no results (API, options).
 NOT_RESULTS = {("name", "what it does"), ("option", "default", "meaning"), ("family", "what fails", "why")}
 # header -> (result files, {column: scales for figures without a unit}); `%` figures use PERCENT, `x` figures PLAIN.
+# The latency tables (benchmarks/latency.py): every column after network and model holds results.
+LATENCY_TABLE = (
+    "network",
+    "model",
+    "held-out accuracy",
+    "multiply-adds",
+    "params",
+    ".tflite bytes",
+    "LiteRT default, 1 thread",
+    "LiteRT default, 2 threads",
+    "TF CPU, batch 1",
+    "TF CPU, batch 64",
+)
+SEEDS_TABLE = (
+    "network",
+    "model",
+    "seeds",
+    "held-out accuracy",
+    "multiply-adds",
+    "LiteRT 1 thread speed-up",
+    "LiteRT 2 threads speed-up",
+    "TF CPU batch 1 speed-up",
+    "TF CPU batch 64 speed-up",
+)
 TABLES = {
-    (
-        "network",
-        "model",
-        "held-out accuracy",
-        "multiply-adds",
-        "params",
-        ".tflite bytes",
-        "LiteRT default, 1 thread",
-        "LiteRT default, 2 threads",
-        "TF CPU, batch 1",
-        "TF CPU, batch 64",
-    ): (
+    LATENCY_TABLE: (
         ["latency.json", "latency_target85.json", "latency_coupled.json"],
-        {
-            c: PLAIN
-            for c in (
-                "held-out accuracy",
-                "multiply-adds",
-                "params",
-                ".tflite bytes",
-                "LiteRT default, 1 thread",
-                "LiteRT default, 2 threads",
-                "TF CPU, batch 1",
-                "TF CPU, batch 64",
-            )
-        },
+        dict.fromkeys(LATENCY_TABLE[2:], PLAIN),
     ),
-    (
-        "network",
-        "model",
-        "seeds",
-        "held-out accuracy",
-        "multiply-adds",
-        "LiteRT 1 thread speed-up",
-        "LiteRT 2 threads speed-up",
-        "TF CPU batch 1 speed-up",
-        "TF CPU batch 64 speed-up",
-    ): (
-        ["latency_transformer.json", "latency_seeds.json"],
-        {
-            c: PLAIN
-            for c in (
-                "seeds",
-                "held-out accuracy",
-                "multiply-adds",
-                "LiteRT 1 thread speed-up",
-                "LiteRT 2 threads speed-up",
-                "TF CPU batch 1 speed-up",
-                "TF CPU batch 64 speed-up",
-            )
-        },
-    ),
+    SEEDS_TABLE: (["latency_transformer.json", "latency_seeds.json"], dict.fromkeys(SEEDS_TABLE[2:], PLAIN)),
     ("example", "dense accuracy", "pruned accuracy", "sparsity", "command"): (
         ["example_*.json"],
         {"dense accuracy": PLAIN, "pruned accuracy": PLAIN, "sparsity": PLAIN},
