@@ -76,6 +76,18 @@ def test_transition_fraction_against_numpy_per_layer_and_overall():
     assert 0 < report["transition"] < 1
 
 
+def test_a_wrappers_transition_masks_default_to_a_band_of_five_percent():
+    model = _mlp()
+    model(np.zeros((2, 6)))
+    decided = 0
+    for wrapper in keras_ltp.iter_wrappers(model):
+        for got, soft in zip(wrapper.transition_masks(), _numpy_soft_masks(wrapper), strict=True):
+            expected = (soft > 0.05) & (soft < 0.95)
+            np.testing.assert_array_equal(keras.ops.convert_to_numpy(got).astype(bool), expected)
+            decided += int((~expected).sum())
+    assert decided > 0  # some masks are outside the band, so its width matters
+
+
 def test_a_cold_temperature_decides_every_mask_and_a_warm_one_none():
     x = np.zeros((2, 6))
     cold, warm = _mlp(temperature=1e-4), _mlp(temperature=1e4)

@@ -111,6 +111,35 @@ def test_channel_bounds_count_channels():
     np.testing.assert_array_equal(numpy(wrapper.channel_mask()), expected)
 
 
+def _numpy_bounds(score, least, most):
+    """`(lo, hi)` by sorting: `hi` halfway below the score the `most`-th
+    pruned one would be followed by, `lo` halfway above the `least`-th."""
+    s = np.sort(np.asarray(score, "float64").ravel())
+    return (s[least - 1] + s[least]) / 2, (s[most - 1] + s[most]) / 2
+
+
+def test_threshold_bounds_give_one_pair_per_pruned_weight_of_both_granularities():
+    # An LSTM prunes two tensors (kernel, recurrent kernel). Per weight each
+    # has bounds of its own w^2; per channel both share the units' bounds.
+    keras.utils.set_random_seed(3)
+    per_weight = keras_ltp.PrunableWrapper(layers.LSTM(10), min_sparsity=0.2, max_sparsity=0.6)
+    per_channel = keras_ltp.PrunableWrapper(layers.LSTM(10), granularity="channel", min_sparsity=0.2, max_sparsity=0.6)
+    for wrapper in (per_weight, per_channel):
+        wrapper.build((None, 3, 4))
+    assert len(per_weight.pruned_weights) == len(per_channel.pruned_weights) == 2
+    got = per_weight.threshold_bounds()
+    assert len(got) == 2
+    for (lo, hi), w in zip(got, per_weight.pruned_weights, strict=True):
+        n = int(np.prod(w.shape))
+        expected = _numpy_bounds(numpy(w.value) ** 2, math.ceil(0.2 * n), math.floor(0.6 * n))
+        np.testing.assert_allclose((lo, hi), expected, rtol=1e-5)
+    got = per_channel.threshold_bounds()
+    expected = _numpy_bounds(numpy(per_channel.channel_saliency()), 2, 6)  # 10 units: at least 2 go, at most 6
+    assert len(got) == 2
+    for pair in got:
+        np.testing.assert_allclose(pair, expected, rtol=1e-5)
+
+
 def _soft_l0_gradient(wrapper, x):
     import tensorflow as tf
 

@@ -339,3 +339,28 @@ def test_an_inner_training_true_default_does_not_make_inference_use_soft_masks()
     expected = x @ (kernel * (kernel**2 > tau)) + keras.ops.convert_to_numpy(layer.bias)
     np.testing.assert_allclose(outputs, expected, atol=1e-5)
     assert not wrapper.losses  # no soft-L0 term: not a training call
+
+
+class _OwnSpecWithoutTraining(keras.layers.Dense):
+    """A layer whose call takes `training` but whose own
+    `compute_output_spec` does not."""
+
+    def call(self, inputs, training=None):
+        return super().call(inputs)
+
+    def compute_output_spec(self, inputs):
+        return keras.KerasTensor(self.compute_output_shape(inputs.shape), dtype=self.compute_dtype)
+
+
+def test_an_inner_output_spec_that_takes_no_training_argument_is_not_given_one():
+    # The wrapper hands `training` on to the inner compute_output_spec only
+    # when that takes it (a parameter of that name, or **kwargs).
+    layer = _OwnSpecWithoutTraining(3)
+    inputs = keras.Input((5,))
+    outputs = PrunableWrapper(layer, initial_threshold=0.5)(inputs)
+    assert tuple(outputs.shape) == (None, 3)
+    model = keras.Model(inputs, outputs)
+    x = np.random.default_rng(1).normal(size=(4, 5)).astype("float32")
+    kernel = keras.ops.convert_to_numpy(layer.kernel)
+    expected = x @ (kernel * (kernel**2 > 0.5 * np.mean(kernel**2))) + keras.ops.convert_to_numpy(layer.bias)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(model(x, training=False)), expected, atol=1e-5)
