@@ -124,6 +124,8 @@ def plan_channel_groups(model, candidates, couple=False):
         if id(producer) in planned:
             continue
         reason, members, found = _space(graph, end, ends, couple)
+        if reason is None and len(members) > 1 and any(channels.output_tiles(m) > 1 for m in members):
+            reason = "its channels meet another layer's in a merge, and a Bidirectional holds each unit twice"
         planned.update(id(m) for m in members)
         if reason is not None:
             for member in members:
@@ -142,7 +144,7 @@ def _reason(graph, node):
         return "it is called more than once"
     if not channels_last(layer):
         return "it is not channels_last"
-    if channels.is_recurrent(layer) and len(node.inputs) != 1:
+    if channels.has_units(layer) and len(node.inputs) != 1:
         return "it is given an initial state, so a pruned unit's state would not stay zero"
     return channels.unsupported_reason(layer)
 

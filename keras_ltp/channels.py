@@ -19,6 +19,12 @@ kernel, bias) are all zero has a zero candidate and a zero state update, so
 starting from the zero state its output stays exactly zero (the activation
 must map 0 to 0); its row of the recurrent kernel then reads only zeros and
 is masked too.
+
+A `Bidirectional` of one of them has the units of both directions as its
+channels: unit `c` of the forward and of the backward layer share one mask,
+because Keras derives a `Bidirectional`'s width from its forward layer, so
+both directions keep the same number of units. With `merge_mode="concat"`
+unit `c` is output channels `c` and `units + c` (`output_tiles`: 2).
 """
 
 import math
@@ -34,12 +40,17 @@ __all__ = [
     "follower_reason",
     "channel_width",
     "gate_blocks",
+    "has_units",
+    "input_kernels",
     "is_attention",
     "is_elementwise",
     "is_producer",
     "is_recurrent",
     "keeps_zero",
     "output_kernel",
+    "output_tiles",
+    "recurrent_directions",
+    "recurrent_kernels",
     "weights_per_channel",
 ]
 
@@ -109,12 +120,36 @@ def _entries(pairs):
 
 
 def is_producer(layer):
-    return isinstance(layer, PRODUCERS)
+    return isinstance(layer, PRODUCERS) or has_units(layer)
 
 
 def is_recurrent(layer):
     """An LSTM, GRU or SimpleRNN layer (channels: its units)."""
     return isinstance(layer, RECURRENT)
+
+
+def recurrent_directions(layer):
+    """The recurrent layers whose units are `layer`'s channels: `[layer]`
+    for an LSTM/GRU/SimpleRNN, the forward and backward layers of a
+    `Bidirectional` of one, else `[]`."""
+    if is_recurrent(layer):
+        return [layer]
+    if isinstance(layer, keras.layers.Bidirectional):
+        directions = [layer.forward_layer, layer.backward_layer]
+        if all(is_recurrent(d) for d in directions):
+            return directions
+    return []
+
+
+def has_units(layer):
+    """A layer whose channels are recurrent units (`recurrent_directions`)."""
+    return bool(recurrent_directions(layer))
+
+
+def output_tiles(layer):
+    """How many blocks of channels `layer`'s output holds one after the
+    other: 2 for a `Bidirectional` that concatenates its directions, else 1."""
+    return 2 if isinstance(layer, keras.layers.Bidirectional) and layer.merge_mode == "concat" else 1
 
 
 def is_attention(layer):
@@ -127,8 +162,8 @@ def channel_width(layer):
     or attention heads."""
     if is_attention(layer):
         return layer.num_heads
-    if is_recurrent(layer):
-        return layer.units
+    if has_units(layer):
+        return recurrent_directions(layer)[0].units
     variable, axis = output_kernel(layer)
     return variable.shape[axis]
 
@@ -187,9 +222,9 @@ def unsupported_reason(layer):
         return (
             f"{type(layer).__name__} is not a layer with output channels that channel "
             f"pruning supports (Dense, Conv, ConvTranspose, SeparableConv, LSTM, GRU, SimpleRNN, "
-            f"MultiHeadAttention)"
+            f"a Bidirectional of one of those, MultiHeadAttention)"
         )
-    if is_recurrent(head):
+    if has_units(head):
         reason = _recurrent_reason(head)
         if reason:
             return reason
@@ -207,8 +242,15 @@ def unsupported_reason(layer):
 def _recurrent_reason(layer):
     if layer.return_state:
         return f"{layer.name!r} returns its states (return_state=True), which channel pruning does not follow"
-    if not keeps_zero(layer.activation):
-        return f"{layer.name!r} has an activation that does not map 0 to 0, so a pruned unit would not be zero"
+    directions = recurrent_directions(layer)
+    if len(directions) > 1:
+        if layer.merge_mode is None:
+            return f"{layer.name!r} returns its two directions apart (merge_mode=None)"
+        if directions[0].units != directions[1].units:
+            return f"{layer.name!r} has directions of {directions[0].units} and {directions[1].units} units"
+    for direction in directions:
+        if not keeps_zero(direction.activation):
+            return f"{direction.name!r} has an activation that does not map 0 to 0, so a pruned unit would not be zero"
     return None
 
 
@@ -241,9 +283,10 @@ def _has_input(layer):
 def output_kernel(producer):
     """`(variable, axis)`: the kernel of a producer that makes its output
     channels from its input channels, and the axis that indexes the output
-    channels (a recurrent layer's: its input kernel, all gates on that axis)."""
-    if is_recurrent(producer):
-        return producer.cell.kernel, -1
+    channels (a recurrent layer's: its input kernel, all gates on that axis;
+    a `Bidirectional`'s: its forward layer's, see `input_kernels`)."""
+    if has_units(producer):
+        return recurrent_directions(producer)[0].cell.kernel, -1
     if isinstance(producer, SEPARABLE):
         return producer.pointwise_kernel, -1
     if isinstance(producer, TRANSPOSED):
@@ -256,12 +299,23 @@ def weights_per_channel(producer):
     holds: its output-kernel slice, and for a recurrent layer also the
     recurrent kernel's columns of the unit (its row, read from the unit's
     own output, is not counted: a linear count that errs on the side of
-    keeping)."""
-    kernel, _ = output_kernel(producer)
-    size = math.prod(kernel.shape)
-    if is_recurrent(producer):
-        size += math.prod(producer.cell.recurrent_kernel.shape)
-    return size / channel_width(producer)
+    keeping); both directions' for a `Bidirectional`."""
+    kernels = input_kernels(producer) + recurrent_kernels(producer)
+    return sum(math.prod(kernel.shape) for kernel in kernels) / channel_width(producer)
+
+
+def input_kernels(layer):
+    """The kernels that read a producer's input channels: its output kernel,
+    or each direction's input kernel of a `Bidirectional`."""
+    if has_units(layer):
+        return [direction.cell.kernel for direction in recurrent_directions(layer)]
+    return [output_kernel(layer)[0]]
+
+
+def recurrent_kernels(layer):
+    """The recurrent kernels of a layer with units (each reads its own
+    units, not the layer's inputs); `[]` for other layers."""
+    return [direction.cell.recurrent_kernel for direction in recurrent_directions(layer)]
 
 
 def gate_blocks(layer):
@@ -271,15 +325,19 @@ def gate_blocks(layer):
 
 
 def _recurrent_entries(layer):
-    """`(scores, masked)` of the units of an LSTM/GRU/SimpleRNN: the columns
-    of each gate block of the kernel, recurrent kernel and bias, and the
-    unit's row of the recurrent kernel."""
-    cell = layer.cell
-    gates = gate_blocks(layer)
-    scores = [(cell.kernel, -1, gates), (cell.recurrent_kernel, -1, gates)]
-    masked = scores + [(cell.recurrent_kernel, 0, 1)]
-    if cell.use_bias:
-        masked.append((cell.bias, -1, gates))  # GRU with reset_after: (2, 3 * units)
+    """`(scores, masked)` of the units of an LSTM/GRU/SimpleRNN (of both
+    directions of a `Bidirectional`): the columns of each gate block of the
+    kernel, recurrent kernel and bias, and the unit's row of the recurrent
+    kernel."""
+    scores, masked = [], []
+    for direction in recurrent_directions(layer):
+        cell = direction.cell
+        gates = gate_blocks(direction)
+        own = [(cell.kernel, -1, gates), (cell.recurrent_kernel, -1, gates)]
+        scores += own
+        masked += own + [(cell.recurrent_kernel, 0, 1)]
+        if cell.use_bias:
+            masked.append((cell.bias, -1, gates))  # GRU with reset_after: (2, 3 * units)
     return scores, masked
 
 
@@ -312,7 +370,7 @@ def _layout(layer):
         return Layout([p for lay in layouts for p in lay.scores], [p for lay in layouts for p in lay.masked])
     chain = list(layer.layers) if isinstance(layer, keras.Sequential) else [layer]
     head = chain[0]
-    if is_recurrent(head):
+    if has_units(head):
         scores, masked = _recurrent_entries(head)
     else:
         kernel = output_kernel(head)

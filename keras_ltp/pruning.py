@@ -11,7 +11,15 @@ import warnings
 import keras
 
 from keras_ltp.channel_groups import REACHES_OUTPUT, plan_channel_groups
-from keras_ltp.channels import channel_width, is_attention, is_recurrent, output_kernel, weights_per_channel
+from keras_ltp.channels import (
+    channel_width,
+    has_units,
+    input_kernels,
+    is_attention,
+    output_tiles,
+    recurrent_kernels,
+    weights_per_channel,
+)
 from keras_ltp.copying import Chain, LayerCopier, clone_graph, leaf_layers, overrides_get_config
 from keras_ltp.coupled import CoupledChannels
 from keras_ltp.registry import prunable_count, prunable_weights
@@ -419,7 +427,9 @@ def _plan(
                     continue
                 own += slice_cost(producer, weights_per_channel(producer))
                 own += sum(slice_cost(f, prunable_count(f) / width) for f in groups[id(producer)])
-            read = [(r, slice_cost(r, _input_slice(r, channels_in))) for r, channels_in in readers[layer_id]]
+            # A Bidirectional's unit is two of its readers' input channels.
+            tiles = output_tiles(layer) if layer_id not in coupled else 1
+            read = [(r, tiles * slice_cost(r, _input_slice(r, channels_in))) for r, channels_in in readers[layer_id]]
             chosen.setdefault("channel_cost", own + sum(c for _, c in read))
             # What no other wrapper counts: the readers that are not pruned.
             chosen.setdefault("own_channel_cost", own + sum(c for r, c in read if id(r) not in wrapped))
@@ -499,15 +509,15 @@ def _add_channel_inputs(plans, groups, readers, coupled, by_id, slice_cost):
         for reader, width in readers[source]:
             if id(reader) not in wrapper_of:
                 continue  # unwrapped or per weight: its slices are counted by the source
-            kernel, _ = output_kernel(reader)
+            kernel_weights = sum(math.prod(kernel.shape) for kernel in input_kernels(reader))
             entry = entries.setdefault(
                 id(reader),
-                {
-                    "kernel_cost": slice_cost(reader, math.prod(kernel.shape) / channel_width(reader)),
-                    "width": int(width),
-                },
+                {"kernel_cost": slice_cost(reader, kernel_weights / channel_width(reader)), "width": int(width)},
             )
-            entry.setdefault("sources", []).append(name[source])
+            # A source whose channel is several input channels (a
+            # Bidirectional's unit) is listed once per block of them.
+            tiles = output_tiles(by_id[source]) if source not in coupled else 1
+            entry.setdefault("sources", []).extend([name[source]] * tiles)
     for i in channel:
         members = coupled.get(i, [by_id[i]])
         if any(id(m) in entries for m in members):
@@ -521,9 +531,7 @@ def _input_slice(reader, width):
     """How many prunable weights of `reader` one of its `width` input
     channels holds (a recurrent layer's recurrent kernel reads its own
     units, not its inputs)."""
-    count = prunable_count(reader)
-    if is_recurrent(reader):
-        count -= math.prod(reader.cell.recurrent_kernel.shape)
+    count = prunable_count(reader) - sum(math.prod(kernel.shape) for kernel in recurrent_kernels(reader))
     return count / width
 
 
@@ -561,7 +569,7 @@ def _flops_per_weight(layer):
     """Multiply-adds one weight costs per example: the output's spatial size
     (a recurrent layer: its input's time steps, one use per step)."""
     try:
-        shape = layer.input.shape[:2] + (None,) if is_recurrent(layer) else layer.output.shape
+        shape = layer.input.shape[:2] + (None,) if has_units(layer) else layer.output.shape
     except (AttributeError, ValueError):
         return 1.0
     shape = tuple(d for d in shape[1:-1] if d is not None)

@@ -13,7 +13,9 @@ groups on Keras graphs):
    one *space*, and a channel is removed from all of them or from none.
    Channels coupled through an `Add` are therefore removed together.
 3. A channel `Concatenate` starts a space of its own, its inputs' channels
-   side by side: a channel goes from both sides or from neither.
+   side by side: a channel goes from both sides or from neither. Likewise a
+   `Bidirectional` that concatenates its directions writes unit `c` to
+   channels `c` and `units + c`: both go, or neither.
 4. A space whose channels also reach something that cannot drop a channel
    (a model input or output, a reshape, a nested model, an unknown layer)
    is kept whole; the report says why.
@@ -147,16 +149,20 @@ def _zero_slices(kernel, axis, tiles=1):
 
 def _producer_zero(layer):
     """Output channels of a producer that are zero for every input."""
-    w = _weights(layer)
-    if channels.is_recurrent(layer):
+    if channels.has_units(layer):
         # A unit with no input, recurrent or bias column in any gate stays at
-        # the zero state it starts from (the layer has no initial_state input).
-        gates = channels.gate_blocks(layer)
-        zero = _zero_slices(w["kernel"], -1, gates) & _zero_slices(w["recurrent_kernel"], -1, gates)
-        if "bias" in w:
-            zero &= _zero_slices(w["bias"], -1, gates)
-        supported = channels.unsupported_reason(layer) is None
-        return zero if supported else np.zeros_like(zero)
+        # the zero state it starts from (the layer has no initial_state input);
+        # a Bidirectional's unit must be so in both directions.
+        zero = True
+        for direction in channels.recurrent_directions(layer):
+            w, gates = _weights(direction), channels.gate_blocks(direction)
+            zero = zero & _zero_slices(w["kernel"], -1, gates) & _zero_slices(w["recurrent_kernel"], -1, gates)
+            if "bias" in w:
+                zero &= _zero_slices(w["bias"], -1, gates)
+        if channels.unsupported_reason(layer) is not None:
+            zero = np.zeros_like(zero)
+        return np.tile(zero, channels.output_tiles(layer))
+    w = _weights(layer)
     variable, axis = channels.output_kernel(layer)
     zero = _zero_slices(w[variable.name.split("/")[-1]], axis)
     if "bias" in w:
@@ -214,7 +220,7 @@ class _Spaces:
 
 def _shrink_graph(model, report, reuse=False):
     graph = Graph(model)
-    zero, spaces, blocked, concats = {}, _Spaces(), {}, []
+    zero, spaces, blocked, concats, tiled = {}, _Spaces(), {}, [], []
 
     def block(key, reason):
         blocked.setdefault(spaces.find(key), reason)
@@ -243,6 +249,8 @@ def _shrink_graph(model, report, reuse=False):
             continue
         if channels.is_producer(layer) and len(node.inputs) == 1 and channels_last(layer):
             zero[out] = _producer_zero(layer)
+            if channels.output_tiles(layer) > 1:
+                tiled.append((out, channels.output_tiles(layer)))
             if not can_drop_inputs(layer):
                 block(node.inputs[0], f"it goes into {layer.name!r}, which cannot drop an input channel")
             continue
@@ -299,11 +307,11 @@ def _shrink_graph(model, report, reuse=False):
         for k in keys:
             if reason is None:
                 removable[root] &= zero[k]
-    _reconcile_concatenations(graph, concats, spaces, removable)
+    _reconcile(concats, tiled, spaces, removable)
     for root in removable:
         if removable[root].all():  # keep one channel: layers need a width of at least 1
             removable[root][0] = False
-    _reconcile_concatenations(graph, concats, spaces, removable)
+    _reconcile(concats, tiled, spaces, removable)
     keep = {}
     for root, keys in members.items():
         reason = reasons[root]
@@ -398,14 +406,22 @@ def _sliced_heads(layer, report):
     return config, values
 
 
-def _reconcile_concatenations(graph, concats, spaces, removable):
+def _reconcile(concats, tiled, spaces, removable):
     """A channel of a concatenation's output goes exactly when the input
-    channel it comes from goes: both must be removable in their spaces.
-    Repeats until nothing changes (a space can feed several concatenations,
-    and concatenations can feed one another)."""
+    channel it comes from goes: both must be removable in their spaces; a
+    tiled output's (`(key, tiles)`: a Bidirectional's) channel goes only
+    with its copies in the other blocks. Repeats until nothing changes (a
+    space can feed several concatenations, and concatenations can feed one
+    another)."""
     changed = True
     while changed:
         changed = False
+        for key, tiles in tiled:
+            part = removable[spaces.find(key)]
+            every = np.tile(part.reshape(tiles, -1).all(axis=0), tiles)
+            if not np.array_equal(every, part):
+                part &= every
+                changed = True
         for node in concats:
             out = removable[spaces.find(node.output)]
             offset = 0
@@ -417,6 +433,17 @@ def _reconcile_concatenations(graph, concats, spaces, removable):
                     out[offset : offset + part.size] &= both
                     changed = True
                 offset += part.size
+
+
+def _sliced_units(layer, w, rows, units):
+    """The weights `w` of a recurrent layer with only the input `rows` and
+    the `units` kept, in each gate block."""
+    gates = channels.gate_blocks(layer)
+    columns = (np.arange(gates)[:, None] * layer.units + units[None, :]).ravel()
+    new = {"kernel": w["kernel"][rows][:, columns], "recurrent_kernel": w["recurrent_kernel"][units][:, columns]}
+    if "bias" in w:
+        new["bias"] = w["bias"][..., columns]
+    return new
 
 
 def _flat_indices(shape, kept_channels):
@@ -465,13 +492,21 @@ def _sliced(layer, in_keep, in_width, out_keep, out_width):
             new["bias"] = w["bias"][o]
         config["filters"] = int(new["pointwise_kernel"].shape[-1])
     elif channels.is_recurrent(layer):
-        gates = channels.gate_blocks(layer)
         units = np.arange(layer.units)[o]
-        columns = (np.arange(gates)[:, None] * layer.units + units[None, :]).ravel()
-        new = {"kernel": w["kernel"][i][:, columns], "recurrent_kernel": w["recurrent_kernel"][units][:, columns]}
-        if "bias" in w:
-            new["bias"] = w["bias"][..., columns]
         config["units"] = int(units.size)
+        new = _sliced_units(layer, w, i, units)
+    elif isinstance(layer, keras.layers.Bidirectional) and channels.has_units(layer):
+        width = channels.channel_width(layer)
+        units = np.arange(width * channels.output_tiles(layer))[o]
+        units = units[units < width]  # the forward block's; the backward block keeps the same ones
+        for key in ("layer", "backward_layer"):
+            config[key]["config"]["units"] = int(units.size)
+            config[key].pop("build_config", None)  # the old input width; the new layer builds on its input
+        values = []
+        for direction in channels.recurrent_directions(layer):
+            new = _sliced_units(direction, _weights(direction), i, units)
+            values += [new[v.name.split("/")[-1]] for v in direction.weights]
+        return config, values
     elif isinstance(layer, channels.TRANSPOSED):
         new = {"kernel": w["kernel"][..., o, :][..., i]}
         if "bias" in w:

@@ -794,7 +794,7 @@ class PrunableWrapper(keras.layers.Wrapper):
         return self.l0_weight * self.num_prunable()
 
     def call(self, *args, training=None, **kwargs):
-        if self.granularity == "channel" and channels.is_recurrent(self.layer):
+        if self.granularity == "channel" and channels.has_units(self.layer):
             if len(args) > 1 or kwargs.get("initial_state") is not None:
                 raise ValueError(
                     f"{self.name!r} prunes the units of {self.layer.name!r}, which is only sound from the zero "

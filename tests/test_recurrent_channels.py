@@ -90,6 +90,14 @@ def _stacked(first=layers.LSTM, second=layers.GRU, **options):
     return keras.Model(x, layers.Dense(3, name="head")(h))
 
 
+def _bidirectional_stack(merge="concat"):
+    x = keras.Input((STEPS, FEATURES))
+    h = layers.Bidirectional(layers.LSTM(UNITS, return_sequences=True), merge_mode=merge, name="b1")(x)
+    h = layers.Bidirectional(layers.GRU(4), name="b2")(h)
+    h = layers.Dense(8, activation="relu", name="fc")(h)
+    return keras.Model(x, layers.Dense(3, name="head")(h))
+
+
 @pytest.mark.parametrize(
     "cost, own, channel",
     [
@@ -145,7 +153,10 @@ def test_units_are_pruned_only_where_their_state_starts_at_zero_and_stays_zero()
     state = layers.Dense(UNITS, name="state")(layers.GlobalAveragePooling1D()(x))
     given = layers.GRU(UNITS, return_sequences=True, name="given")(x, initial_state=state)
     sigmoid = layers.SimpleRNN(UNITS, activation="sigmoid", return_sequences=True, name="sigmoid")(given)
-    both = layers.Bidirectional(layers.LSTM(3, return_sequences=True), name="both")(sigmoid)
+    forward, backward = layers.Bidirectional(layers.LSTM(3, return_sequences=True), merge_mode=None, name="both")(
+        sigmoid
+    )
+    both = layers.Concatenate(name="join")([forward, backward])
     returned, _, _ = layers.LSTM(UNITS, return_state=True, name="returned")(both)
     model = keras.Model(x, layers.Dense(2, name="head")(layers.Dense(4, name="fc")(returned)))
     with pytest.warns(UserWarning, match="cannot lose whole channels"):
@@ -153,7 +164,7 @@ def test_units_are_pruned_only_where_their_state_starts_at_zero_and_stays_zero()
     reasons = pruned.ltp_channel_report["weight"]
     assert "initial state" in reasons["ltp_given"]
     assert "does not map 0 to 0" in reasons["ltp_sigmoid"]
-    assert "Bidirectional is not a layer with output channels" in reasons["ltp_both"]
+    assert "returns its two directions apart (merge_mode=None)" in reasons["ltp_both"]
     assert "return_state=True" in reasons["ltp_returned"]
     # The state Dense is read by the GRU's initial state, so it keeps its width too.
     assert "ltp_state" in reasons and pruned.ltp_channel_report["channel"] == ["ltp_fc"]
@@ -166,9 +177,10 @@ def test_units_are_pruned_only_where_their_state_starts_at_zero_and_stays_zero()
         wrapper(sequences, initial_state=zeros)
 
 
-def test_a_unit_pruned_model_trains_to_a_target_saves_and_loads_in_safe_mode(tmp_path):
+@pytest.mark.parametrize("build", [_stacked, _bidirectional_stack])
+def test_a_unit_pruned_model_trains_to_a_target_saves_and_loads_in_safe_mode(tmp_path, build):
     keras.utils.set_random_seed(2)
-    pruned = keras_ltp.prune(_stacked(), granularity="channel", fallback="dense")
+    pruned = keras_ltp.prune(build(), granularity="channel", fallback="dense")
     pruned.compile(keras.optimizers.Adam(0.01), "mse")
     x, y = _sequences(64), np.random.default_rng(1).normal(size=(64, 3)).astype("float32")
     target = keras_ltp.callbacks.SparsityTarget(0.5, check_every=2)
@@ -185,10 +197,11 @@ def test_a_unit_pruned_model_trains_to_a_target_saves_and_loads_in_safe_mode(tmp
 
 
 @pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="export needs the TensorFlow backend")
-def test_export_of_a_unit_pruned_model_is_shrunk_and_runs_with_default_options(tmp_path):
+@pytest.mark.parametrize("first", ["r1", "b1"])
+def test_export_of_a_unit_pruned_model_is_shrunk_and_runs_with_default_options(tmp_path, first):
     export = pytest.importorskip("keras_ltp.export")
     keras.utils.set_random_seed(1)
-    model = _stacked(second=layers.LSTM)
+    model = _stacked(second=layers.LSTM) if first == "r1" else _bidirectional_stack()
     pruned = keras_ltp.prune(model, granularity="channel", initial_threshold=1.0)
     x = _sequences(8)
     path = export.tflite(pruned, tmp_path / "pruned.tflite")
@@ -197,8 +210,122 @@ def test_export_of_a_unit_pruned_model_is_shrunk_and_runs_with_default_options(t
     )
     np.testing.assert_allclose(export.run_tflite(path, x), numpy(pruned(x, training=False)), atol=1e-5)
     assert os.path.getsize(path) < os.path.getsize(dense)
-    # The file holds r1's input kernel with only its kept units' gate rows (shrunk, not zeros).
-    kept = int(numpy(pruned.get_layer("ltp_r1").channel_mask()).sum())
+    # The file holds the first layer's input kernel with only its kept units' gate rows (shrunk, not zeros).
+    kept = int(numpy(pruned.get_layer(f"ltp_{first}").channel_mask()).sum())
     assert kept < UNITS
     shapes = {tuple(int(d) for d in t["shape"]) for t in export.interpreter(path).get_tensor_details()}
     assert (4 * kept, FEATURES) in shapes and (4 * UNITS, FEATURES) not in shapes
+
+
+BIDIRECTIONAL = {
+    "lstm_concat": (layers.LSTM, "concat"),
+    "gru_sum": (layers.GRU, "sum"),
+    "simple_rnn_mul": (layers.SimpleRNN, "mul"),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(BIDIRECTIONAL))
+def test_a_bidirectional_prunes_unit_c_of_both_directions_together(kind):
+    recurrent, merge = BIDIRECTIONAL[kind]
+    keras.utils.set_random_seed(4)
+    wrapper = keras_ltp.PrunableWrapper(
+        layers.Bidirectional(recurrent(UNITS, return_sequences=True), merge_mode=merge),
+        granularity="channel",
+        initial_threshold=1.0,
+    )
+    x = _sequences()
+    out = numpy(wrapper(x, training=False))
+    directions = [wrapper.layer.forward_layer, wrapper.layer.backward_layer]
+    weights = [[numpy(v.value) for v in (d.cell.kernel, d.cell.recurrent_kernel, d.cell.bias)] for d in directions]
+    gates = weights[0][0].shape[-1] // UNITS
+
+    def per_unit(w):
+        per = np.mean(w.reshape(w.shape[0], gates, UNITS) ** 2, axis=(0, 1))
+        return per / per.mean()
+
+    # One saliency per unit: the mean over both directions' kernels and recurrent kernels.
+    saliency = np.mean([per_unit(w) for kernel, recurrent_kernel, _ in weights for w in (kernel, recurrent_kernel)], 0)
+    kept = saliency > 1.0
+    np.testing.assert_allclose(numpy(wrapper.channel_saliency()), saliency, rtol=1e-5)
+    np.testing.assert_array_equal(numpy(wrapper.channel_mask()).astype(bool), kept)
+    assert 0 < kept.sum() < UNITS
+    assert keras_ltp.sparsity(wrapper)["kept"] == 2 * kept.sum() * gates * (FEATURES + kept.sum())
+
+    positions = np.tile(kept, 2) if merge == "concat" else kept
+    assert out.shape[-1] == positions.size and np.all(out[..., ~positions] == 0)
+    # A plain Bidirectional of the kept units, its weights cut by numpy.
+    reference = layers.Bidirectional(recurrent(int(kept.sum()), return_sequences=True), merge_mode=merge)
+    reference.build(x.shape)
+    columns, rows = _unit_columns(kept, gates), np.flatnonzero(kept)
+    reference.set_weights([w for k, r, b in weights for w in (k[:, columns], r[rows][:, columns], b[..., columns])])
+    np.testing.assert_allclose(out[..., positions], numpy(reference(x)), atol=1e-5)
+
+    with pytest.raises(ValueError, match="only sound from the zero state"):
+        wrapper(x, initial_state=[np.zeros((4, UNITS), "float32")] * (4 if recurrent is layers.LSTM else 2))
+
+
+@pytest.mark.parametrize(
+    "merge, cost, own, channel",
+    [
+        # b1 (LSTM 5 -> 6, both directions): a unit is 2 * 4 * (5 + 6) weights;
+        # with "concat" it is two of b2's 12 inputs, each a row of b2's two
+        # 3 * 4 kernels; b2's unit, 2 * 3 * (12 + 4), is two of fc's 8 inputs.
+        ("concat", "params", {"b1": 88, "b2": 96, "fc": 8}, {"b1": 88 + 48, "b2": 96 + 16, "fc": 8 + 3}),
+        # "sum": b1's unit is one input of b2 (6 wide), b2's unit 2 * 3 * (6 + 4).
+        ("sum", "params", {"b1": 88, "b2": 60, "fc": 8}, {"b1": 88 + 24, "b2": 60 + 16, "fc": 8 + 3}),
+        # Multiply-adds: the recurrent weights work once per step (7).
+        ("concat", "flops", {"b1": 88 * 7, "b2": 96 * 7, "fc": 8}, {"b1": 136 * 7, "b2": 96 * 7 + 16, "fc": 11}),
+    ],
+)
+def test_a_bidirectional_unit_counts_both_directions_and_both_input_slices_it_feeds(merge, cost, own, channel):
+    pruned = keras_ltp.prune(_bidirectional_stack(merge), granularity="channel", cost=cost)
+    assert pruned.ltp_channel_report["channel"] == ["ltp_b1", "ltp_b2", "ltp_fc"]
+    got = {w.layer.name: (w.own_channel_cost, w.channel_cost) for w in keras_ltp.iter_wrappers(pruned)}
+    assert got.pop("head")[1] is None
+    assert got == {name: (pytest.approx(own[name]), pytest.approx(channel[name])) for name in own}
+
+
+@pytest.mark.parametrize("merge", ["concat", "ave"])
+def test_shrink_removes_a_bidirectionals_units_from_both_directions_and_its_readers(merge):
+    keras.utils.set_random_seed(5)
+    pruned = keras_ltp.prune(_bidirectional_stack(merge), granularity="channel", initial_threshold=1.0)
+    kept = {name: int(numpy(pruned.get_layer(f"ltp_{name}").channel_mask()).sum()) for name in ("b1", "b2")}
+    assert kept["b1"] < UNITS and kept["b2"] < 4
+    shrunk = keras_ltp.shrink(pruned)
+    for name, units in kept.items():
+        layer = shrunk.get_layer(name)
+        assert layer.forward_layer.units == layer.backward_layer.units == units
+    tiles = 2 if merge == "concat" else 1
+    assert shrunk.get_layer("b2").forward_layer.cell.kernel.shape[0] == tiles * kept["b1"]
+    assert shrunk.get_layer("fc").kernel.shape[0] == 2 * kept["b2"]
+    x = _sequences(6)
+    np.testing.assert_allclose(numpy(shrunk(x)), numpy(pruned(x, training=False)), atol=1e-5)
+    again = keras.Model.from_config(shrunk.get_config())
+    again.set_weights(shrunk.get_weights())
+    np.testing.assert_allclose(numpy(again(x)), numpy(shrunk(x)), atol=1e-6)
+
+
+def test_a_bidirectional_coupled_through_a_merge_keeps_its_width():
+    x = keras.Input((STEPS, FEATURES))
+    both = layers.Bidirectional(layers.LSTM(3, return_sequences=True), name="both")(x)
+    wide = layers.Dense(6, name="wide")(x)
+    h = layers.Add(name="add")([both, wide])
+    model = keras.Model(x, layers.Dense(2, name="head")(layers.Dense(4, name="fc")(h)))
+    with pytest.warns(UserWarning, match="cannot lose whole channels"):
+        pruned = keras_ltp.prune(model, granularity="channel", couple=True)
+    reasons = pruned.ltp_channel_report["weight"]
+    assert "a Bidirectional holds each unit twice" in reasons["ltp_both"]
+    assert "a Bidirectional holds each unit twice" in reasons["ltp_wide"]
+
+
+def test_a_bidirectional_with_every_unit_zero_keeps_unit_0_in_both_blocks():
+    # shrink() keeps one channel of a space that is all zero; for a
+    # Bidirectional that is unit 0, so output channels 0 and units + 0.
+    pruned = keras_ltp.prune(_bidirectional_stack(), granularity="channel")
+    for variable in pruned.get_layer("ltp_b1").layer.weights:
+        variable.assign(np.zeros(variable.shape, variable.dtype))
+    shrunk = keras_ltp.shrink(pruned)
+    assert shrunk.get_layer("b1").forward_layer.units == 1
+    assert shrunk.get_layer("b2").forward_layer.cell.kernel.shape[0] == 2
+    x = _sequences(3)
+    np.testing.assert_allclose(numpy(shrunk(x)), numpy(pruned(x, training=False)), atol=1e-5)
