@@ -525,6 +525,20 @@ class PrunableWrapper(keras.layers.Wrapper):
                 self._ties.pending.remove(entry)
                 self._tie(owner, entry["weights"])
 
+    def _resolve_loaded_ties(self):
+        """Resolves now, on both sides, the ties that a loaded wrapper holds
+        by name until its first call: a config written before that call (a
+        model loaded and saved again) would otherwise not mark the layers
+        the two share, and its file would restore them as two."""
+        try:
+            self._follow_pending()
+        except ValueError:
+            pass  # no owner of that name here (a wrapper outside its model): the entry is written as it came
+        for wrapper in list(_LIVE_WRAPPERS):
+            names = {entry["owner"] for entry in wrapper._ties.pending if isinstance(entry, dict)}
+            if wrapper is not self and self.name in names and _common_layers(wrapper.layer, self.layer):
+                wrapper._follow_pending()
+
     def _wrapper_named(self, name):
         """The wrapper named `name` whose layer shares a layer with this one's."""
         for wrapper in list(_LIVE_WRAPPERS):
@@ -841,6 +855,7 @@ class PrunableWrapper(keras.layers.Wrapper):
         # Keras restores objects that carry the same `shared_object_id` as one
         # (it marks them itself only where no copy of a config is made in
         # between, and a Wrapper's config is copied).
+        self._resolve_loaded_ties()
         others = self._ties.followers + list({id(o): o for o in self._ties.owners.values()}.values())
         for other in others:
             for shared in _common_layers(self.layer, other.layer):

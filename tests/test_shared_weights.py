@@ -207,12 +207,17 @@ def test_a_saved_pruned_model_reloads_with_the_sharing_and_one_threshold(tmp_pat
     path = tmp_path / "tied.keras"
     pruned.save(path)
     loaded = keras.saving.load_model(path, safe_mode=True)
-    owner, follower = loaded.get_layer("ltp_proj"), loaded.get_layer("ltp_head")
-    assert follower.layer.dense is owner.layer
-    assert follower.pruned_weights == [] and len(owner.thresholds) == 1
-    assert scalar(owner.thresholds[0]) == pytest.approx(0.03)
-    np.testing.assert_allclose(ops.convert_to_numpy(loaded(x)), ops.convert_to_numpy(pruned(x)), atol=1e-6)
-    assert keras_ltp.sparsity(loaded)["total"] == D * V
+    # Saved again before its first call (when a loaded wrapper finds its
+    # owner by name): the new file must restore the sharing too.
+    loaded.save(tmp_path / "again.keras")
+    again = keras.saving.load_model(tmp_path / "again.keras", safe_mode=True)
+    for model in (loaded, again):
+        owner, follower = model.get_layer("ltp_proj"), model.get_layer("ltp_head")
+        assert follower.layer.dense is owner.layer
+        assert follower.pruned_weights == [] and len(owner.thresholds) == 1
+        assert scalar(owner.thresholds[0]) == pytest.approx(0.03)
+        np.testing.assert_allclose(ops.convert_to_numpy(model(x)), ops.convert_to_numpy(pruned(x)), atol=1e-6)
+        assert keras_ltp.sparsity(model)["total"] == D * V
 
 
 @keras.saving.register_keras_serializable(package="test_shared_weights")
