@@ -273,3 +273,46 @@ def test_follow_refuses_a_channel_pruned_wrapper_on_either_side():
         follower = keras_ltp.PrunableWrapper(keras.layers.Dense(2), granularity=own)
         with pytest.raises(ValueError, match="channels of a shared weight are not pruned.*granularity='weight'"):
             follower.follow(owner)
+
+
+@keras.saving.register_keras_serializable(package="test_shared_weights")
+class SumOfTransposed(keras.layers.Layer):
+    """`x @ sum_i dense_i.kernel^T` over Dense layers used elsewhere, which
+    its config writes as a list."""
+
+    def __init__(self, denses, **kwargs):
+        super().__init__(**kwargs)
+        self.denses = [
+            d if isinstance(d, keras.layers.Layer) else keras.saving.deserialize_keras_object(d) for d in denses
+        ]
+
+    def call(self, x):
+        return ops.matmul(x, ops.transpose(sum(d.kernel for d in self.denses)))
+
+    def get_config(self):
+        return {**super().get_config(), "denses": [keras.saving.serialize_keras_object(d) for d in self.denses]}
+
+
+def _two_owners(seed=0):
+    keras.utils.set_random_seed(seed)
+    a, b = (keras.layers.Dense(V, use_bias=False, name=name) for name in ("proj_a", "proj_b"))
+    inputs = keras.Input((D,))
+    h = keras.layers.Add()([a(inputs), b(inputs)])
+    return keras.Model(inputs, SumOfTransposed([a, b], name="head")(h), name="two_owners")
+
+
+def test_a_layer_sharing_two_layers_from_a_list_in_its_config_reloads_both_sharings(tmp_path):
+    pruned = keras_ltp.prune(_two_owners(), in_place=True)
+    owners = [pruned.get_layer(name) for name in ("ltp_proj_a", "ltp_proj_b")]
+    for owner in owners:
+        owner.thresholds[0].assign(0.03)
+    x = _x()
+    pruned.save(tmp_path / "two.keras")
+    loaded = keras.saving.load_model(tmp_path / "two.keras", safe_mode=True)
+    head = loaded.get_layer("ltp_head")
+    assert head.pruned_weights == []
+    assert all(d is loaded.get_layer(o.name).layer for d, o in zip(head.layer.denses, owners, strict=True))
+    a, b = (_numpy_masked(ops.convert_to_numpy(o.layer.kernel.value), 0.03, o.threshold_gain) for o in owners)
+    expected = (x @ a + x @ b) @ (a + b).T
+    assert 0 < np.mean(a == 0) < 1
+    np.testing.assert_allclose(ops.convert_to_numpy(loaded(x)), expected, rtol=1e-5, atol=1e-5)
