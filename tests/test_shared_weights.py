@@ -316,3 +316,15 @@ def test_a_layer_sharing_two_layers_from_a_list_in_its_config_reloads_both_shari
     expected = (x @ a + x @ b) @ (a + b).T
     assert 0 < np.mean(a == 0) < 1
     np.testing.assert_allclose(ops.convert_to_numpy(loaded(x)), expected, rtol=1e-5, atol=1e-5)
+
+
+def test_a_follower_restored_without_its_owner_writes_the_tie_it_was_given():
+    # Outside its model the follower cannot find its owner (that happens at
+    # its first call, or when a config is written): its config keeps the tie.
+    pruned = keras_ltp.prune(functional(), in_place=True)
+    config = keras.saving.serialize_keras_object(pruned.get_layer("ltp_head"))
+    assert config["config"]["follows"] == [{"owner": "ltp_proj", "weights": [0]}]
+    alone = keras.saving.deserialize_keras_object(config)
+    assert alone.get_config()["follows"] == [{"owner": "ltp_proj", "weights": [0]}]
+    with pytest.raises(ValueError, match="follows 'ltp_proj', but no wrapper of that name shares a layer"):
+        alone(np.zeros((N, V), "float32"))
