@@ -34,6 +34,9 @@ under `tf.function` on the TensorFlow CPU runtime (batch 1 and 64).
     python -m benchmarks.latency --quick    # 1+1 epochs, a smoke run
     python -m benchmarks.latency --networks small_resnet,mobilenet_v2 --seeds 0,1,2 --name latency_seeds
                                             # each model trained with 3 seeds: mean and spread
+    python -m benchmarks.latency --l1-curve 0.3,0.45,0.6 ...
+                                            # L1 models at more fractions: the L1 accuracy at
+                                            # channel LTP's LiteRT latency, by interpolation
 
 Writes benchmarks/results/latency.json and, with matplotlib, latency.png
 (accuracy against LiteRT latency).
@@ -226,6 +229,11 @@ def run_network(network, args, train, test, epochs, seed=0):
     baseline.fit(*train, epochs=epochs, batch_size=64, verbose=0)
     models["l1_filters"] = settled(baseline, train[0])
     notes["l1_fraction"] = float(fraction)
+    for other in args.l1_curve:  # the same baseline at other fractions, for accuracy at equal latency
+        keras.utils.set_random_seed(100 * seed + 2)
+        curve = compiled(l1_filters(dense, other, args.couple))
+        curve.fit(*train, epochs=epochs, batch_size=64, verbose=0)
+        models[f"l1_filters@{other:.2f}"] = settled(curve, train[0])
 
     ms = timings(models, 3 if args.quick else args.rounds, args.per_round)
     rows = []
@@ -246,6 +254,23 @@ def run_network(network, args, train, test, epochs, seed=0):
             row[f"{kind}_speedup"] = ms[("dense", kind)] / ms[(name, kind)]
         rows.append(row)
     return rows, notes
+
+
+def l1_at_ltp_latency(rows, kind="tflite_default_1t"):
+    """`{(network, seed): (L1 accuracy, LTP accuracy)}`: the L1 baseline's
+    held-out accuracy at channel LTP's `kind` latency, interpolated linearly
+    between the two L1 models (matched and `--l1-curve` fractions) of that
+    seed whose latencies enclose it; left out where none do."""
+    found = {}
+    for network, seed in dict.fromkeys((r["network"], r["seed"]) for r in rows):
+        own = [r for r in rows if r["network"] == network and r["seed"] == seed]
+        ltp = next((r for r in own if r["model"] == "ltp_channel"), None)
+        curve = sorted((r[f"{kind}_ms"], r["test_accuracy"]) for r in own if r["model"].startswith("l1_filters"))
+        if ltp is None or len(curve) < 2 or not curve[0][0] <= ltp[f"{kind}_ms"] <= curve[-1][0]:
+            continue
+        ms, acc = zip(*curve)
+        found[(network, seed)] = (float(np.interp(ltp[f"{kind}_ms"], ms, acc)), ltp["test_accuracy"])
+    return found
 
 
 def summary(rows):
@@ -271,6 +296,13 @@ def summary(rows):
                 "std": float(gaps.std(ddof=1)),
                 "per_seed": gaps.tolist(),
             }
+            equal = [ltp - l1 for (net, _), (l1, ltp) in sorted(l1_at_ltp_latency(rows).items()) if net == network]
+            if len(equal) > 1:
+                entry["accuracy_minus_l1_at_equal_latency"] = {
+                    "mean": float(np.mean(equal)),
+                    "std": float(np.std(equal, ddof=1)),
+                    "per_seed": equal,
+                }
         out.append(entry)
     return out
 
@@ -280,7 +312,9 @@ def summary_table(entries):
         return f"{value['mean']:.{digits}f} ± {value['std']:.{digits}f}{suffix}"
 
     return _common.table(
-        ["network/model", "seeds", "test acc", "MACs"] + [f"{k} speed-up" for k in LATENCIES] + ["acc - L1"],
+        ["network/model", "seeds", "test acc", "MACs"]
+        + [f"{k} speed-up" for k in LATENCIES]
+        + ["acc - L1", "acc - L1 at LTP's LiteRT 1t latency"],
         [
             [
                 f"{e['network']}/{e['model']}",
@@ -289,7 +323,7 @@ def summary_table(entries):
                 f"{e['multiply_adds']['mean']:,.0f}",
             ]
             + [cell(e[f"{k}_speedup"], 2, "x") for k in LATENCIES]
-            + [cell(e["accuracy_minus_l1"]) if "accuracy_minus_l1" in e else ""]
+            + [cell(e[key]) if key in e else "" for key in ("accuracy_minus_l1", "accuracy_minus_l1_at_equal_latency")]
             for e in entries
         ],
     )
@@ -309,14 +343,15 @@ def plot(rows, path):
     markers = {"dense": "o", "ltp_weight": "s", "ltp_channel": "*", "l1_filters": "^"}
     for ax, network in zip(axes[0], networks):
         for r in (r for r in rows if r["network"] == network):
-            ax.scatter(
-                r["tflite_default_1t_ms"], r["test_accuracy"], marker=markers[r["model"]], s=80, label=r["model"]
-            )
+            model = r["model"].split("@")[0]
+            ax.scatter(r["tflite_default_1t_ms"], r["test_accuracy"], marker=markers[model], s=80, label=model)
         ax.set_title(network)
         ax.set_xlabel("LiteRT default options, 1 thread, batch 1 (ms)")
         ax.set_ylabel("held-out accuracy")
         ax.grid(alpha=0.3)
-    axes[0][0].legend(fontsize=8)
+        handles, labels = ax.get_legend_handles_labels()
+        unique = dict(zip(labels, handles))
+        ax.legend(unique.values(), unique.keys(), fontsize=8)
     figure.tight_layout()
     figure.savefig(path, dpi=110)
     print(f"Wrote {os.path.relpath(path, _common.ROOT)}")
@@ -339,6 +374,12 @@ def main(argv=None):
         help="comma-separated seeds; each trains every model anew (seed s uses 100*s, 100*s+1, 100*s+2), "
         "and with several the summary gives the mean and spread (default: %(default)s)",
     )
+    parser.add_argument(
+        "--l1-curve",
+        default="",
+        help="comma-separated extra L1 fractions (for example 0.3,0.45,0.6): L1 models at each, timed in the "
+        "same run, give the L1 accuracy at channel LTP's latency by interpolation",
+    )
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--per-round", type=int, default=20)
     parser.add_argument("--name", default="latency", help="the result's name: results/NAME.json and NAME.png")
@@ -350,6 +391,9 @@ def main(argv=None):
         parser.error(f"unknown network(s) {unknown}; choose from {list(NETWORKS)}")
     epochs = {n: 1 if args.quick else (args.epochs or EPOCHS[n]) for n in networks}
     seeds = [int(seed) for seed in args.seeds.split(",")]
+    args.l1_curve = [float(f) for f in args.l1_curve.split(",") if f]
+    if any(not 0 <= f < 1 for f in args.l1_curve):
+        parser.error(f"--l1-curve fractions must be in [0, 1), got {args.l1_curve}")
     result = _common.record(
         "latency",
         argv,
@@ -358,6 +402,7 @@ def main(argv=None):
         couple=args.couple,
         epochs=epochs,
         seeds=seeds,
+        l1_curve=args.l1_curve,
         rows=[],
         notes={},
     )
@@ -388,6 +433,19 @@ def main(argv=None):
                 ),
                 flush=True,
             )
+    equal = l1_at_ltp_latency(result["rows"])
+    if equal:
+        result["equal_latency"] = [
+            {"network": network, "seed": seed, "l1_accuracy": l1, "ltp_accuracy": ltp}
+            for (network, seed), (l1, ltp) in equal.items()
+        ]
+        print(
+            _common.table(
+                ["network (seed)", "channel LTP acc", "L1 acc at the same LiteRT 1t latency", "LTP - L1"],
+                [[f"{n} ({s})", f"{ltp:.3f}", f"{l1:.3f}", f"{ltp - l1:+.3f}"] for (n, s), (l1, ltp) in equal.items()],
+            ),
+            flush=True,
+        )
     if len(seeds) > 1:
         result["summary"] = summary(result["rows"])
         print(summary_table(result["summary"]), flush=True)
