@@ -175,6 +175,19 @@ def test_units_are_pruned_only_where_their_state_starts_at_zero_and_stays_zero()
     zeros = [np.zeros((4, UNITS), "float32")] * 2
     with pytest.raises(ValueError, match="only sound from the zero state.*granularity='weight'"):
         wrapper(sequences, initial_state=zeros)
+    with pytest.raises(ValueError, match="only sound from the zero state"):
+        wrapper(sequences, zeros)  # the initial state given by position
+    # Per weight, an initial state is fine: the plain layer on the hard-masked weights.
+    per_weight = keras_ltp.PrunableWrapper(layers.LSTM(UNITS), initial_threshold=1.0)
+    ones = [np.ones((4, UNITS), "float32")] * 2
+    out = numpy(per_weight(sequences, initial_state=ones))
+    cell = per_weight.layer.cell
+    reference = layers.LSTM(UNITS)
+    reference.build(sequences.shape)
+    reference.set_weights(
+        [w * (w**2 > np.mean(w**2)) for w in (numpy(cell.kernel), numpy(cell.recurrent_kernel))] + [numpy(cell.bias)]
+    )
+    np.testing.assert_allclose(out, numpy(reference(sequences, initial_state=ones)), atol=1e-5)
 
 
 @pytest.mark.parametrize("build", [_stacked, _bidirectional_stack])
