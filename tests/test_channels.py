@@ -110,6 +110,16 @@ def test_channel_l0_uses_the_given_channel_cost_and_normalizer():
     temp = 0.7 * (np.mean(kernel**2) - np.mean(np.abs(kernel)) ** 2) / np.mean(kernel**2)
     expected = 2.0 * 5.0 * np.sum(1 / (1 + np.exp(-s / temp))) / 100.0
     assert float(numpy(wrapper.losses[0])) == pytest.approx(expected, rel=1e-5)
+    # Without a normalizer the layer's whole cost divides: 4 channels of 5.
+    alone = keras_ltp.PrunableWrapper(layers.Dense(4), granularity="channel", l0_strength=2.0, channel_cost=5.0)
+    alone.layer.build((None, 3))
+    alone.layer.kernel.assign(kernel)
+    alone(np.ones((2, 3), "float32"), training=True)
+    assert float(numpy(alone.losses[0])) == pytest.approx(2.0 * 5.0 * np.sum(1 / (1 + np.exp(-s / temp))) / 20.0)
+    # Without a channel cost a channel costs its 3 kernel weights (l0_weight 1 each).
+    default = keras_ltp.PrunableWrapper(layers.Dense(4), granularity="channel")
+    default.build((None, 3))
+    assert default.cost_per_channel() == pytest.approx(3.0) and default.cost_per_weight() == pytest.approx(1.0)
     with pytest.raises(ValueError, match="channel_cost applies to granularity='channel' only"):
         keras_ltp.PrunableWrapper(layers.Dense(4), channel_cost=5.0)
 
@@ -153,7 +163,11 @@ def test_a_channel_costs_its_weights_and_its_readers_input_slices(cost, expected
     assert pruned.get_layer("ltp_out").granularity == "weight"
     # A reader left dense is counted by the producer that removes its input slices.
     dense_fc = keras_ltp.prune(_chain_model(), lambda layer: None if layer.name == "fc" else {}, granularity="channel")
-    assert dense_fc.get_layer("ltp_conv2").own_channel_cost == pytest.approx(72 + 9 * 16)
+    conv2 = dense_fc.get_layer("ltp_conv2")
+    assert conv2.own_channel_cost == pytest.approx(72 + 9 * 16)
+    # SparsityTarget(measure="cost") spreads a channel's cost over its weights:
+    # 4 channels of 216 over conv2's 3 * 3 * 8 * 4 = 288 weights.
+    assert conv2.cost_per_weight() == pytest.approx((72 + 9 * 16) * 4 / 288)
 
 
 def test_bad_granularity_and_unsupported_layers_are_refused_with_the_fix():
