@@ -364,3 +364,30 @@ def test_an_inner_output_spec_that_takes_no_training_argument_is_not_given_one()
     kernel = keras.ops.convert_to_numpy(layer.kernel)
     expected = x @ (kernel * (kernel**2 > 0.5 * np.mean(kernel**2))) + keras.ops.convert_to_numpy(layer.bias)
     np.testing.assert_allclose(keras.ops.convert_to_numpy(model(x, training=False)), expected, atol=1e-5)
+
+
+class _Conditioned(keras.layers.Layer):
+    """`concat(x, context) @ kernel`, built from both inputs' shapes: its
+    build needs the keyword input too."""
+
+    def __init__(self, units, **kwargs):
+        super().__init__(**kwargs)
+        self.units = units
+
+    def build(self, x_shape, context_shape):
+        self.kernel = self.add_weight(shape=(x_shape[-1] + context_shape[-1], self.units), name="kernel")
+
+    def call(self, x, context):
+        return keras.ops.matmul(keras.ops.concatenate([x, context], axis=-1), self.kernel)
+
+
+def test_an_unbuilt_layer_is_built_from_its_keyword_inputs_too():
+    keras.utils.set_random_seed(3)
+    wrapper = PrunableWrapper(_Conditioned(4), initial_threshold=0.5)
+    rng = np.random.default_rng(2)
+    x, context = rng.normal(size=(3, 5)).astype("float32"), rng.normal(size=(3, 2)).astype("float32")
+    out = keras.ops.convert_to_numpy(wrapper(x, context=context))
+    kernel = keras.ops.convert_to_numpy(wrapper.layer.kernel)
+    assert kernel.shape == (7, 4)
+    expected = np.concatenate([x, context], axis=-1) @ (kernel * (kernel**2 > 0.5 * np.mean(kernel**2)))
+    np.testing.assert_allclose(out, expected, atol=1e-5)
