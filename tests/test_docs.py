@@ -62,10 +62,14 @@ SEEDS_TABLE = (
 )
 TABLES = {
     LATENCY_TABLE: (
-        ["latency.json", "latency_target85.json", "latency_coupled.json"],
+        ["latency.json", "latency_target85.json", "latency_coupled.json", "latency_equal.json"],
         dict.fromkeys(LATENCY_TABLE[2:], PLAIN),
     ),
     SEEDS_TABLE: (["latency_transformer.json", "latency_seeds.json"], dict.fromkeys(SEEDS_TABLE[2:], PLAIN)),
+    ("network", "seed", "channel LTP accuracy", "L1 accuracy at LTP's LiteRT latency"): (
+        ["latency_equal.json"],
+        {"channel LTP accuracy": PLAIN, "L1 accuracy at LTP's LiteRT latency": PLAIN},
+    ),
     ("example", "dense accuracy", "pruned accuracy", "sparsity", "command"): (
         ["example_*.json"],
         {"dense accuracy": PLAIN, "pruned accuracy": PLAIN, "sparsity": PLAIN},
