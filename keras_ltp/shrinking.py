@@ -228,9 +228,15 @@ def _shrink_graph(model, report, reuse=False):
     for key in graph.inputs:
         spaces.find(key)
         block(key, "it is a model input")
+    others = {}  # a node's outputs after its first (attention scores, states, a Bidirectional's two directions)
+    for key, node in graph.producer.items():
+        if key != node.output:
+            others.setdefault(id(node), []).append(key)
     for node in graph.nodes:
         layer, out = node.layer, node.output
         spaces.find(out)
+        for key in others.get(id(node), []):
+            block(key, f"it is an output of {layer.name!r} after its first, which shrink() does not follow")
         zin = [zero.get(k) for k in node.inputs]
         if _width(graph, out) is None or any(_width(graph, k) is None for k in node.inputs):
             block(out, f"the channel count of {layer.name!r}'s input or output is not known")

@@ -342,3 +342,27 @@ def test_a_bidirectional_with_every_unit_zero_keeps_unit_0_in_both_blocks():
     assert shrunk.get_layer("b2").forward_layer.cell.kernel.shape[0] == 2
     x = _sequences(3)
     np.testing.assert_allclose(numpy(shrunk(x)), numpy(pruned(x, training=False)), atol=1e-5)
+
+
+@pytest.mark.parametrize("merge, state", [(None, False), ("concat", True)], ids=["two-outputs", "states"])
+def test_shrink_slices_the_inputs_of_a_bidirectional_it_keeps_whole(merge, state):
+    # A Bidirectional with several outputs is pruned per weight but still
+    # drops the input rows of the Dense before it; its outputs after the
+    # first (the backward sequence, the states) keep their width.
+    keras.utils.set_random_seed(1)
+    x = keras.Input((STEPS, FEATURES))
+    h = layers.Dense(8, name="d")(x)
+    out = layers.Bidirectional(layers.LSTM(4, return_sequences=True, return_state=state), merge_mode=merge, name="bi")(
+        h
+    )
+    out = out[0] if state else layers.Concatenate(name="join")(list(out))
+    model = keras.Model(x, layers.Dense(3, name="head")(layers.Flatten()(out)))
+    with pytest.warns(UserWarning, match="cannot lose whole channels"):
+        pruned = keras_ltp.prune(model, granularity="channel", initial_threshold=1.0)
+    assert pruned.ltp_channel_report["channel"] == ["ltp_d"]
+    kept = int(numpy(pruned.get_layer("ltp_d").channel_mask()).sum())
+    assert kept < 8
+    shrunk = keras_ltp.shrink(pruned)
+    assert shrunk.get_layer("bi").forward_layer.cell.kernel.shape == (kept, 16)
+    data = _sequences(3)
+    np.testing.assert_allclose(numpy(shrunk(data)), numpy(pruned(data, training=False)), atol=1e-5)
