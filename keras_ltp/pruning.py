@@ -427,8 +427,9 @@ def _plan(
                     continue
                 own += slice_cost(producer, weights_per_channel(producer))
                 own += sum(slice_cost(f, prunable_count(f) / width) for f in groups[id(producer)])
-            # A Bidirectional's unit is two of its readers' input channels.
-            tiles = output_tiles(layer) if layer_id not in coupled else 1
+            # A Bidirectional's unit is two of its readers' input channels
+            # (planning never couples one, so a coupled set's tiles are 1).
+            tiles = output_tiles(layer)
             read = [(r, tiles * slice_cost(r, _input_slice(r, channels_in))) for r, channels_in in readers[layer_id]]
             chosen.setdefault("channel_cost", own + sum(c for _, c in read))
             # What no other wrapper counts: the readers that are not pruned.
@@ -516,8 +517,7 @@ def _add_channel_inputs(plans, groups, readers, coupled, by_id, slice_cost):
             )
             # A source whose channel is several input channels (a
             # Bidirectional's unit) is listed once per block of them.
-            tiles = output_tiles(by_id[source]) if source not in coupled else 1
-            entry.setdefault("sources", []).extend([name[source]] * tiles)
+            entry.setdefault("sources", []).extend([name[source]] * output_tiles(by_id[source]))
     for i in channel:
         members = coupled.get(i, [by_id[i]])
         if any(id(m) in entries for m in members):
