@@ -125,6 +125,14 @@ def _masked_text_model():
     return keras.Model(x, layers.Dense(3, name="head")(h))
 
 
+def _assert_computes_what_the_pruned_model_computes(shrunk, pruned, x):
+    np.testing.assert_allclose(numpy(shrunk(x)), numpy(pruned(x, training=False)), atol=1e-5)
+    # The shrunk layers are plain Keras layers: a fresh copy from their config loads the weights.
+    again = keras.Model.from_config(shrunk.get_config())
+    again.set_weights(shrunk.get_weights())
+    np.testing.assert_allclose(numpy(again(x)), numpy(shrunk(x)), atol=1e-6)
+
+
 @pytest.mark.parametrize("build", [_stacked, _masked_text_model])
 def test_shrink_removes_units_and_computes_what_the_pruned_model_computes(build):
     keras.utils.set_random_seed(1)
@@ -141,11 +149,7 @@ def test_shrink_removes_units_and_computes_what_the_pruned_model_computes(build)
     assert all(n < width for n, width in zip(kept.values(), [UNITS, 8]))
     shrunk = keras_ltp.shrink(pruned)
     assert {name: shrunk.get_layer(name).units for name in kept} == kept
-    np.testing.assert_allclose(numpy(shrunk(x)), numpy(pruned(x, training=False)), atol=1e-5)
-    # The shrunk layers are plain Keras layers: a fresh copy from their config loads the weights.
-    again = keras.Model.from_config(shrunk.get_config())
-    again.set_weights(shrunk.get_weights())
-    np.testing.assert_allclose(numpy(again(x)), numpy(shrunk(x)), atol=1e-6)
+    _assert_computes_what_the_pruned_model_computes(shrunk, pruned, x)
 
 
 def test_units_are_pruned_only_where_their_state_starts_at_zero_and_stays_zero():
@@ -311,11 +315,7 @@ def test_shrink_removes_a_bidirectionals_units_from_both_directions_and_its_read
     tiles = 2 if merge == "concat" else 1
     assert shrunk.get_layer("b2").forward_layer.cell.kernel.shape[0] == tiles * kept["b1"]
     assert shrunk.get_layer("fc").kernel.shape[0] == 2 * kept["b2"]
-    x = _sequences(6)
-    np.testing.assert_allclose(numpy(shrunk(x)), numpy(pruned(x, training=False)), atol=1e-5)
-    again = keras.Model.from_config(shrunk.get_config())
-    again.set_weights(shrunk.get_weights())
-    np.testing.assert_allclose(numpy(again(x)), numpy(shrunk(x)), atol=1e-6)
+    _assert_computes_what_the_pruned_model_computes(shrunk, pruned, _sequences(6))
 
 
 def test_a_bidirectional_coupled_through_a_merge_keeps_its_width():
