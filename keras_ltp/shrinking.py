@@ -302,7 +302,7 @@ def _shrink_graph(model, report, reuse=False):
     removable, reasons = {}, {}
     for root, keys in list(members.items()):
         width = next((w for w in map(lambda k: _width(graph, k), keys) if w is not None), None)
-        if width is None:  # not a channel axis Keras knows (token ids of free length, ...)
+        if not width:  # not a channel axis Keras knows (token ids of free length, ...), or an empty one
             del members[root]
             continue
         reason = blocked.get(root)

@@ -224,6 +224,29 @@ def test_tensors_of_unknown_width_are_left_alone_and_the_rest_shrinks():
     assert widths(shrunk)["c"] == 4
 
 
+@keras.saving.register_keras_serializable(package="test_shrink")
+class WithEmptyCache(keras.layers.Layer):
+    """Returns its input and an empty cache, as KerasHub's EdRec decoder
+    block does without a cache: an output with no channel at all."""
+
+    def call(self, x):
+        return keras.ops.relu(x), keras.ops.zeros((0,))
+
+    def compute_output_spec(self, x):
+        return keras.KerasTensor(x.shape, x.dtype), keras.KerasTensor((0,), x.dtype)
+
+
+def test_an_output_without_channels_is_left_alone_and_the_rest_shrinks(tmp_path):
+    x = keras.Input((5,))
+    h, _ = WithEmptyCache(name="block")(layers.Dense(6, name="d")(x))
+    model = keras.Model(x, layers.Dense(2, name="y")(layers.Dense(4, name="e")(h)))
+    zero_channels(model.get_layer("e"), [1, 2])
+    data = np.random.default_rng(6).normal(size=(3, 5)).astype("float32")
+    shrunk = keras_ltp.shrink(model)
+    np.testing.assert_allclose(numpy(shrunk(data)), numpy(model(data)), rtol=1e-5, atol=1e-6)
+    assert widths(shrunk)["e"] == 2
+
+
 @pytest.mark.parametrize("kind", ["conv1d", "conv2d_transpose", "separable", "conv3d"])
 def test_each_producer_type_shrinks_exactly(kind):
     make = {
