@@ -20,7 +20,7 @@ _INSTALL = {
     "torch": (
         "the `test` extra leaves it out (a plain `pip install torch` on Linux is a multi-GB CUDA build); "
         "to run the PyTorch tests: pip install torch (or a CPU build from PyTorch's CPU index), then "
-        "python -m pytest tests/test_backends.py tests/test_export.py -k torch"
+        "python -m pytest --slow tests/test_backends.py tests/test_export.py -k torch"
     ),
 }
 
@@ -116,12 +116,30 @@ def pytest_addoption(parser):
         action="store_true",
         help="also run the tests marked `sweep` (every KerasHub family, every keras.applications model; CI does)",
     )
+    parser.addoption(
+        "--slow",
+        action="store_true",
+        help="also run the tests marked `slow` (whole examples, killed runs, tf.distribute, big models; CI does)",
+    )
+
+
+# Why each opt-in marker is skipped without its option; the default run
+# (the README's test command) has a faster test of the same code for each.
+_OPT_IN = {
+    "sweep": "a model-zoo sweep: run with --sweep (CI does); the default run covers each route",
+    "slow": "slow: run with --slow (CI does); the default run has a faster test of the same code",
+}
 
 
 def pytest_collection_modifyitems(config, items):
-    if config.getoption("--sweep"):
-        return
-    skip = pytest.mark.skip(reason="a model-zoo sweep: run with --sweep (CI does); the default run covers each route")
-    for item in items:
-        if "sweep" in item.keywords:
-            item.add_marker(skip)
+    # The JAX/PyTorch sub-suites are the longest tests (minutes, in their own
+    # processes): first in the queue, so the other worker takes the rest
+    # meanwhile instead of waiting for them at the end.
+    items.sort(key=lambda item: not getattr(item, "originalname", "").startswith("test_other_backend"))
+    for marker, reason in _OPT_IN.items():
+        if config.getoption(f"--{marker}"):
+            continue
+        skip = pytest.mark.skip(reason=reason)
+        for item in items:
+            if marker in item.keywords:
+                item.add_marker(skip)

@@ -1,18 +1,23 @@
 """The test suite on the JAX and PyTorch backends.
 
-Keras fixes its backend when it is first imported, so each backend runs the
-suite in its own pytest process (two xdist workers, like the TensorFlow run).
-Modules that need TensorFlow (export, tf.distribute) skip themselves there;
-the export of models trained on other backends is tested in test_export.py.
+Keras fixes its backend when it is first imported, so each backend runs in
+its own pytest process (two xdist workers, like the TensorFlow run). The
+default run (the README's test command) takes the modules whose code runs
+differently on each backend (`CORE_MODULES`); CI's `--slow` step takes every
+module (`test_other_backend_full_suite`). Modules that need TensorFlow
+(export, tf.distribute) skip themselves there; the export of models trained
+on other backends is tested in test_export.py.
 
-The sub-suites leave out the tests marked `slow` (the TensorFlow run has them):
-each has a faster test of the same code that the sub-suites run, e.g. the
-kill-and-resume runs of test_resume.py by test_callbacks.py's BackupAndRestore
-test, the nested MobileNetV2 by test_models.py's nested functional model and
-test_wrapper.py's depthwise layers, the KerasHub families and the
-keras.applications model by test_keras_hub.py's tied-embedding and LoRA tests
-and test_copying.py. Deselect with `-k "not other_backend_suite"`
-for a quick TensorFlow-only run.
+The sub-suites leave out the tests marked `slow` (CI runs them on TensorFlow
+with `--slow`): each has a faster test of the same code that the sub-suites
+run, e.g. the kill-and-resume runs of test_resume.py by test_callbacks.py's
+BackupAndRestore test, the nested MobileNetV2 by test_models.py's nested
+functional model and test_wrapper.py's depthwise layers, the KerasHub
+families and the keras.applications model by test_keras_hub.py's
+tied-embedding test and test_copying.py. A few tests that are quick on
+TensorFlow but slow on JAX (a compile per shape) skip themselves there and
+say which test covers their code (`IN_SUBSUITE` in conftest.py). Deselect
+with `-k "not other_backend"` for a quick TensorFlow-only run.
 """
 
 import os
@@ -26,36 +31,53 @@ from conftest import IN_SUBSUITE, OTHER_BACKENDS, require_backend_package
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-@pytest.mark.skipif(
+# The modules whose code runs differently on each backend: the mask math and
+# its gradients (and its laws), the wrapper around every layer type, training
+# inside `fit` with the callbacks, saving, shared weights and mixed precision.
+# The default run takes these on JAX (and PyTorch); CI takes every module there
+# with --slow.
+CORE_MODULES = (
+    "test_masks.py",
+    "test_properties.py",
+    "test_wrapper.py",
+    "test_callbacks.py",
+    "test_saving.py",
+    "test_shared_weights.py",
+    "test_mixed_precision.py",
+)
+
+_ONCE = pytest.mark.skipif(
     keras.backend.backend() != "tensorflow" or IN_SUBSUITE,
     reason="run once, from the TensorFlow suite",
 )
-@pytest.mark.parametrize("backend", OTHER_BACKENDS)
-def test_other_backend_suite(backend):
+
+
+def _run_suite(backend, paths):
+    """Runs pytest on `paths` under KERAS_BACKEND=backend (tests not marked slow)."""
     require_backend_package(backend)
     env = dict(os.environ, KERAS_BACKEND=backend, KERAS_LTP_SUBSUITE="1")
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            HERE,
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            "-rfE",
-            "-m",
-            "not slow",
-            f"--ignore={os.path.join(HERE, 'test_backends.py')}",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=1200,
-        env=env,
-        cwd=os.path.dirname(HERE),
-    )
+    command = [sys.executable, "-m", "pytest", *paths, "-q", "-p", "no:cacheprovider", "-rfE", "-m", "not slow"]
+    command.append(f"--ignore={os.path.join(HERE, 'test_backends.py')}")
+    result = subprocess.run(command, capture_output=True, text=True, timeout=1200, env=env, cwd=os.path.dirname(HERE))
     summary = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else ""
     assert result.returncode == 0, (
         f"KERAS_BACKEND={backend} python -m pytest: {summary}\n{result.stdout[-6000:]}\n{result.stderr[-2000:]}"
     )
     assert " passed" in summary and "failed" not in summary, summary
+
+
+@_ONCE
+@pytest.mark.parametrize("backend", OTHER_BACKENDS)
+def test_other_backend_suite(backend, request):
+    """The backend-sensitive modules (`CORE_MODULES`) on `backend`."""
+    if request.config.getoption("--slow"):
+        pytest.skip("with --slow, test_other_backend_full_suite runs every module on this backend instead")
+    _run_suite(backend, [os.path.join(HERE, name) for name in CORE_MODULES])
+
+
+@pytest.mark.slow
+@_ONCE
+@pytest.mark.parametrize("backend", OTHER_BACKENDS)
+def test_other_backend_full_suite(backend):
+    """Every module on `backend` (CI runs it with --slow)."""
+    _run_suite(backend, [HERE])

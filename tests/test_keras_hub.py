@@ -15,11 +15,19 @@ import hub_vision_families
 import keras
 import numpy as np
 import pytest
+from conftest import IN_SUBSUITE
 from hub_sweep import assert_same_outputs, check_against_known, run_stages
 
 import keras_ltp
 
 keras_hub = pytest.importorskip("keras_hub")
+
+# The JAX sub-suite takes one KerasHub test (tied embeddings: a backbone
+# pruned, run and stripped there); the rest go through the same copying and
+# wrapper code, which the sub-suite covers with test_copying.py and test_wrapper.py.
+_TENSORFLOW_RUN_ONLY = pytest.mark.skipif(
+    IN_SUBSUITE, reason="slow on JAX (about 40 s); the sub-suite covers this code with the tied-embedding test"
+)
 
 FAMILIES = {**hub_text_families.CONFIGS, **hub_vision_families.CONFIGS}
 
@@ -138,6 +146,7 @@ def test_tied_embeddings_get_one_threshold_and_one_mask_for_both_uses(tmp_path):
     assert_same_outputs(stripped(inputs), pruned(inputs), "stripped causal LM")
 
 
+@_TENSORFLOW_RUN_ONLY
 def test_a_task_s_preprocessor_and_its_vocabulary_survive_strip():
     vocabulary = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "the", "quick", "brown", "fox"]
     preprocessor = keras_hub.models.BertTextClassifierPreprocessor(
@@ -175,6 +184,7 @@ def test_a_classifier_task_prunes_and_strips_to_its_class(tmp_path):
     assert "ltp_logits" in [layer.name for layer in pruned.layers]
 
 
+@_TENSORFLOW_RUN_ONLY
 def test_lora_factors_keep_training_while_the_base_kernel_is_pruned():
     backbone = _tiny_gpt2()
     backbone.enable_lora(rank=2)

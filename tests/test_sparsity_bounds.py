@@ -10,6 +10,7 @@ import os
 import keras
 import numpy as np
 import pytest
+from conftest import IN_SUBSUITE
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
@@ -27,10 +28,12 @@ def _pruned_count(score, tau):
     return int(np.count_nonzero(np.asarray(score, "float32") <= np.float32(tau)))
 
 
-# slow: JAX compiles the selection for each array size hypothesis draws (27 s);
-# the sub-suites run test_distinct_scores_are_bounded_exactly_and_halfway_between_two
-# and the wrapper tests below, which go through the same function.
-@pytest.mark.slow
+@pytest.mark.skipif(
+    IN_SUBSUITE,
+    reason="JAX compiles the selection for each array size hypothesis draws (27 s); the sub-suites run "
+    "test_distinct_scores_are_bounded_exactly_and_halfway_between_two and the wrapper tests below, "
+    "which go through the same function",
+)
 @settings(max_examples=40, deadline=None)
 @given(
     arrays(np.float32, st.integers(1, 40), elements=st.sampled_from([0.0, 0.25, 1.0, 2.0, 3.5, 9.0])),
