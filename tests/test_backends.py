@@ -32,13 +32,11 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 # The modules whose code runs differently on each backend: the mask math and
-# its gradients (and its laws), the wrapper around every layer type, training
-# inside `fit` with the callbacks, saving, shared weights and mixed precision.
-# The default run takes these on JAX (and PyTorch); CI takes every module there
-# with --slow.
+# its gradients, the wrapper around every layer type, training inside `fit`
+# with the callbacks, saving, shared weights and mixed precision. The default
+# run takes these on JAX (and PyTorch); CI takes every module there with --slow.
 CORE_MODULES = (
     "test_masks.py",
-    "test_properties.py",
     "test_wrapper.py",
     "test_callbacks.py",
     "test_saving.py",
