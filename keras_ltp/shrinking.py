@@ -302,7 +302,7 @@ def _shrink_graph(model, report, reuse=False):
     removable, reasons = {}, {}
     for root, keys in list(members.items()):
         width = next((w for w in map(lambda k: _width(graph, k), keys) if w is not None), None)
-        if not width:  # not a channel axis Keras knows (token ids of free length, ...), or an empty one
+        if width is None:  # not a channel axis Keras knows (token ids of free length, ...)
             del members[root]
             continue
         reason = blocked.get(root)
@@ -315,7 +315,7 @@ def _shrink_graph(model, report, reuse=False):
                 removable[root] &= zero[k]
     _reconcile(concats, tiled, spaces, removable)
     for root in removable:
-        if removable[root].all():  # keep one channel: layers need a width of at least 1
+        if removable[root].size and removable[root].all():  # keep one channel: layers need a width of at least 1
             removable[root][0] = False
     _reconcile(concats, tiled, spaces, removable)
     keep = {}
@@ -326,8 +326,11 @@ def _shrink_graph(model, report, reuse=False):
         for k in keys:
             keep[k] = kept
         makers = [graph.producer[k].layer.name for k in keys if k in graph.producer]
-        if (makers or reason is None) and not all(
-            isinstance(graph.producer[k].layer, keras.layers.Flatten) for k in keys if k in graph.producer
+        # No report row for a tensor of no channel (an empty cache) or of Flatten outputs only.
+        if (
+            width
+            and (makers or reason is None)
+            and not all(isinstance(graph.producer[k].layer, keras.layers.Flatten) for k in keys if k in graph.producer)
         ):
             report.append(
                 {

@@ -9,8 +9,10 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 OTHER_BACKENDS = ("jax", "torch")
-# True in the JAX/PyTorch sub-suites that tests/test_backends.py starts.
-IN_SUBSUITE = os.environ.get("KERAS_LTP_SUBSUITE") == "1"
+# True in the JAX/PyTorch sub-suites that tests/test_backends.py starts:
+# "core" in the default run (its backend-sensitive modules), "full" in CI's.
+IN_SUBSUITE = os.environ.get("KERAS_LTP_SUBSUITE") in ("core", "full")
+IN_CORE_SUBSUITE = os.environ.get("KERAS_LTP_SUBSUITE") == "core"
 
 # How each backend package gets installed (README, "Tests"). JAX's default
 # build is CPU-only and small, so the `test` extra installs it; PyTorch's
@@ -123,11 +125,11 @@ def pytest_addoption(parser):
     )
 
 
-# Why each opt-in marker is skipped without its option; the default run
-# (the README's test command) has a faster test of the same code for each.
+# Why each opt-in marker is skipped without its option (the README's test
+# command gives neither; CI gives both).
 _OPT_IN = {
-    "sweep": "a model-zoo sweep: run with --sweep (CI does); the default run covers each route",
-    "slow": "slow: run with --slow (CI does); the default run has a faster test of the same code",
+    "sweep": "a model-zoo sweep: run with --sweep (CI does); test_copying.py covers each route",
+    "slow": "slow: run with --slow (CI does)",
 }
 
 

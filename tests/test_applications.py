@@ -1,7 +1,8 @@
 """Every `keras.applications` family (its smallest member), random weights at
 a small input size, through prune -> fit -> strip -> .keras (safe mode) ->
 SavedModel. The whole sweep is marked `sweep` (run with `--sweep`; CI
-does); the default run takes MobileNetV3Small."""
+does); MobileNetV3Small is marked `slow` (run with `--slow`; CI does), and
+the default run takes test_models.py's nested functional model instead."""
 
 import keras
 import numpy as np

@@ -14,9 +14,9 @@ run, e.g. the kill-and-resume runs of test_resume.py by test_callbacks.py's
 BackupAndRestore test, the nested MobileNetV2 by test_models.py's nested
 functional model and test_wrapper.py's depthwise layers, the KerasHub
 families and the keras.applications model by test_keras_hub.py's
-tied-embedding test and test_copying.py. A few tests that are quick on
-TensorFlow but slow on JAX (a compile per shape) skip themselves there and
-say which test covers their code (`IN_SUBSUITE` in conftest.py). Deselect
+tied-embedding test and test_copying.py. A few tests of the core modules that
+are quick on TensorFlow but slow on JAX skip themselves in the core run and
+say why (`IN_CORE_SUBSUITE` in conftest.py); the full run takes them. Deselect
 with `-k "not other_backend"` for a quick TensorFlow-only run.
 """
 
@@ -50,13 +50,14 @@ _ONCE = pytest.mark.skipif(
 )
 
 
-def _run_suite(backend, paths):
-    """Runs pytest on `paths` under KERAS_BACKEND=backend (tests not marked slow)."""
+def _run_suite(backend, paths, kind):
+    """Runs pytest on `paths` under KERAS_BACKEND=backend (tests not marked
+    slow); `kind` ("core" or "full") is what conftest.IN_CORE_SUBSUITE reads."""
     require_backend_package(backend)
-    env = dict(os.environ, KERAS_BACKEND=backend, KERAS_LTP_SUBSUITE="1")
+    env = dict(os.environ, KERAS_BACKEND=backend, KERAS_LTP_SUBSUITE=kind)
     command = [sys.executable, "-m", "pytest", *paths, "-q", "-p", "no:cacheprovider", "-rfE", "-m", "not slow"]
     command.append(f"--ignore={os.path.join(HERE, 'test_backends.py')}")
-    result = subprocess.run(command, capture_output=True, text=True, timeout=1200, env=env, cwd=os.path.dirname(HERE))
+    result = subprocess.run(command, capture_output=True, text=True, timeout=1800, env=env, cwd=os.path.dirname(HERE))
     summary = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else ""
     assert result.returncode == 0, (
         f"KERAS_BACKEND={backend} python -m pytest: {summary}\n{result.stdout[-6000:]}\n{result.stderr[-2000:]}"
@@ -70,7 +71,7 @@ def test_other_backend_suite(backend, request):
     """The backend-sensitive modules (`CORE_MODULES`) on `backend`."""
     if request.config.getoption("--slow"):
         pytest.skip("with --slow, test_other_backend_full_suite runs every module on this backend instead")
-    _run_suite(backend, [os.path.join(HERE, name) for name in CORE_MODULES])
+    _run_suite(backend, [os.path.join(HERE, name) for name in CORE_MODULES], "core")
 
 
 @pytest.mark.slow
@@ -78,4 +79,4 @@ def test_other_backend_suite(backend, request):
 @pytest.mark.parametrize("backend", OTHER_BACKENDS)
 def test_other_backend_full_suite(backend):
     """Every module on `backend` (CI runs it with --slow)."""
-    _run_suite(backend, [HERE])
+    _run_suite(backend, [HERE], "full")

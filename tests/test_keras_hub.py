@@ -3,11 +3,13 @@ prune -> fit -> strip -> .keras (safe mode) -> SavedModel.
 
 The sweep over every family (`tests/hub_text_families.py`,
 `tests/hub_vision_families.py`) is marked `sweep`: run with `--sweep`
-(CI does). The default run takes the families that exercise each copying
-route: a repaired config (ViT), a build replayed from the first call
-(DebertaV3), a keyword argument mixing tensors and None (T5), a layer whose
-get_config() raises, copied from the whole model (Llama), and a sparse-marked
-input spec (Gemma).
+(CI does). The families that exercise each copying route are marked
+`slow` (run with `--slow`; CI does): a repaired config (ViT), a build
+replayed from the first call (DebertaV3), a keyword argument mixing tensors
+and None (T5), a layer whose get_config() raises, copied from the whole
+model (Llama), and a sparse-marked input spec (Gemma). The default run takes
+those routes on plain Keras models (test_copying.py) and the tied-embedding
+GPT-2 here.
 """
 
 import hub_text_families
@@ -15,19 +17,11 @@ import hub_vision_families
 import keras
 import numpy as np
 import pytest
-from conftest import IN_SUBSUITE
 from hub_sweep import assert_same_outputs, check_against_known, run_stages
 
 import keras_ltp
 
 keras_hub = pytest.importorskip("keras_hub")
-
-# The JAX sub-suite takes one KerasHub test (tied embeddings: a backbone
-# pruned, run and stripped there); the rest go through the same copying and
-# wrapper code, which the sub-suite covers with test_copying.py and test_wrapper.py.
-_TENSORFLOW_RUN_ONLY = pytest.mark.skipif(
-    IN_SUBSUITE, reason="slow on JAX (about 40 s); the sub-suite covers this code with the tied-embedding test"
-)
 
 FAMILIES = {**hub_text_families.CONFIGS, **hub_vision_families.CONFIGS}
 
@@ -146,7 +140,6 @@ def test_tied_embeddings_get_one_threshold_and_one_mask_for_both_uses(tmp_path):
     assert_same_outputs(stripped(inputs), pruned(inputs), "stripped causal LM")
 
 
-@_TENSORFLOW_RUN_ONLY
 def test_a_task_s_preprocessor_and_its_vocabulary_survive_strip():
     vocabulary = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "the", "quick", "brown", "fox"]
     preprocessor = keras_hub.models.BertTextClassifierPreprocessor(
@@ -184,7 +177,6 @@ def test_a_classifier_task_prunes_and_strips_to_its_class(tmp_path):
     assert "ltp_logits" in [layer.name for layer in pruned.layers]
 
 
-@_TENSORFLOW_RUN_ONLY
 def test_lora_factors_keep_training_while_the_base_kernel_is_pruned():
     backbone = _tiny_gpt2()
     backbone.enable_lora(rank=2)

@@ -7,7 +7,7 @@ thresholds must learn the same per-layer sparsity within a few points.
 import keras
 import numpy as np
 import pytest
-from conftest import IN_SUBSUITE
+from conftest import IN_CORE_SUBSUITE
 
 import keras_ltp
 from keras_ltp import iter_wrappers
@@ -83,9 +83,9 @@ def test_mixed_precision_learns_like_float32(policy, float32_run):
 
 
 @pytest.mark.skipif(
-    IN_SUBSUITE,
-    reason="slow on JAX (12 s); the sub-suite trains per-weight pruning under both mixed policies here, and "
-    "test_channels.py's group math runs in the whole JAX suite (CI, --slow)",
+    IN_CORE_SUBSUITE,
+    reason="slow on JAX (12 s); CI's whole JAX suite (--slow) runs it, and this run trains per-weight pruning "
+    "under both mixed policies",
 )
 def test_channel_pruning_under_mixed_float16_reaches_a_cost_target_and_shrinks_exactly():
     keras.config.set_dtype_policy("mixed_float16")

@@ -216,7 +216,7 @@ def test_a_unit_pruned_model_trains_to_a_target_saves_and_loads_in_safe_mode(tmp
 @pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="export needs the TensorFlow backend")
 # slow: [b1] converts a Bidirectional stack unrolled (about 70 s); the default run
 # has [r1] (the same export code), the Bidirectional's shrink tests below and
-# test_recurrent_export.py's Bidirectional export.
+# test_recurrent_export.py's unrolling of a Bidirectional.
 @pytest.mark.parametrize("first", ["r1", pytest.param("b1", marks=pytest.mark.slow)])
 def test_export_of_a_unit_pruned_model_is_shrunk_and_runs_with_default_options(tmp_path, first):
     export = pytest.importorskip("keras_ltp.export")

@@ -236,7 +236,7 @@ class WithEmptyCache(keras.layers.Layer):
         return keras.KerasTensor(x.shape, x.dtype), keras.KerasTensor((0,), x.dtype)
 
 
-def test_an_output_without_channels_is_left_alone_and_the_rest_shrinks(tmp_path):
+def test_an_output_without_channels_is_left_alone_and_the_rest_shrinks():
     x = keras.Input((5,))
     h, _ = WithEmptyCache(name="block")(layers.Dense(6, name="d")(x))
     model = keras.Model(x, layers.Dense(2, name="y")(layers.Dense(4, name="e")(h)))
@@ -342,11 +342,6 @@ def test_shrink_refuses_subclassed_models():
         keras_ltp.shrink(Net())
 
 
-@pytest.mark.skipif(
-    IN_SUBSUITE,
-    reason="slow on JAX (a compile per drawn graph, about 40 s); shrink() reads configs and numpy, the same on every "
-    "backend, and the sub-suite runs the other shrink tests",
-)
 @PROPERTY
 @given(
     st.lists(st.integers(2, 6), min_size=2, max_size=4),
