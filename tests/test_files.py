@@ -88,49 +88,34 @@ def _kill_while_writing(target):
 
 def _unfinished_write(target):
     """An `atomic_path` write entered and never left, in this process: what a
-    killed process leaves on disk, without a process to kill (the slow tests
-    below kill one). Keep the returned context alive while checking: closing
-    it cleans up."""
+    killed process leaves on disk, without a process to kill. Returns the
+    context; closing it would clean up, so the caller keeps it alive."""
     context = files.atomic_path(target)
     with open(context.__enter__(), "w") as f:
         f.write("half")
     return context
 
 
-def test_an_unfinished_write_leaves_only_a_recognisable_scratch_directory(tmp_path):
-    pending = _unfinished_write(tmp_path / "index.json")
-    left = os.listdir(tmp_path)
-    assert len(left) == 1 and files.is_partial(left[0]) and trail.is_temporary(left[0])
-    assert files.remove_partial(tmp_path) == left and os.listdir(tmp_path) == []
-    assert pending is not None
+# How a write is cut short: a killed process (slow: a new Python), or an
+# unfinished write in this process (the default run's version of the same check).
+INTERRUPTED = [pytest.param(_kill_while_writing, marks=pytest.mark.slow, id="killed"), _unfinished_write]
 
 
-def test_a_trail_removes_what_an_unfinished_save_left(tmp_path):
-    directory = tmp_path / "trail"
-    directory.mkdir()
-    pending = _unfinished_write(directory / "epoch004_sparsity81.00.keras")
-    (directory / ".epoch003_sparsity80.00.keras.tmp.keras").write_bytes(b"PK cut short")  # earlier versions' name
-    assert len(os.listdir(directory)) == 2
-    callback = keras_ltp.callbacks.TrailCheckpoint(directory)
-    callback.set_model(keras_ltp.prune(keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])))
-    callback.on_train_begin()
-    assert os.listdir(directory) == [] and pending is not None
-
-
-@pytest.mark.slow
-def test_a_killed_write_leaves_only_a_recognisable_scratch_directory(tmp_path):
-    _kill_while_writing(tmp_path / "index.json")
+@pytest.mark.parametrize("interrupt", INTERRUPTED)
+def test_an_interrupted_write_leaves_only_a_recognisable_scratch_directory(tmp_path, interrupt):
+    pending = interrupt(tmp_path / "index.json")
     left = os.listdir(tmp_path)
     assert len(left) == 1 and files.is_partial(left[0]) and trail.is_temporary(left[0])
     assert not files.is_partial("index.json") and not files.is_partial(".hidden")
     assert files.remove_partial(tmp_path) == left and os.listdir(tmp_path) == []
+    del pending  # kept alive until here
 
 
-@pytest.mark.slow
-def test_a_trail_removes_what_a_killed_save_left(tmp_path):
+@pytest.mark.parametrize("interrupt", INTERRUPTED)
+def test_a_trail_removes_what_an_interrupted_save_left(tmp_path, interrupt):
     directory = tmp_path / "trail"
     directory.mkdir()
-    _kill_while_writing(directory / "epoch004_sparsity81.00.keras")
+    pending = interrupt(directory / "epoch004_sparsity81.00.keras")
     (directory / ".epoch003_sparsity80.00.keras.tmp.keras").write_bytes(b"PK cut short")  # earlier versions' name
     assert len(os.listdir(directory)) == 2
     model = keras_ltp.prune(keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)]))
@@ -138,3 +123,4 @@ def test_a_trail_removes_what_a_killed_save_left(tmp_path):
     callback.set_model(model)
     callback.on_train_begin()
     assert os.listdir(directory) == []
+    del pending
