@@ -9,10 +9,26 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 OTHER_BACKENDS = ("jax", "torch")
-# True in the JAX/PyTorch sub-suites that tests/test_backends.py starts:
-# "core" in the default run (its backend-sensitive modules), "full" in CI's.
-IN_SUBSUITE = os.environ.get("KERAS_LTP_SUBSUITE") in ("core", "full")
-IN_CORE_SUBSUITE = os.environ.get("KERAS_LTP_SUBSUITE") == "core"
+# The modules whose code runs differently on each backend: the mask math and
+# its gradients, the wrapper around every layer type, training inside `fit`
+# with the callbacks, saving, shared weights and mixed precision. The default
+# run takes these on JAX (and PyTorch); CI's --slow step takes the rest.
+CORE_MODULES = (
+    "test_masks.py",
+    "test_wrapper.py",
+    "test_callbacks.py",
+    "test_saving.py",
+    "test_shared_weights.py",
+    "test_mixed_precision.py",
+)
+# Set in the JAX/PyTorch sub-suites that tests/test_backends.py starts:
+# "core" in the default run (`CORE_MODULES`), "rest" in CI's --slow step
+# (every other module, and the core tests the core run skips).
+SUBSUITE = os.environ.get("KERAS_LTP_SUBSUITE", "")
+if SUBSUITE not in ("", "core", "rest"):
+    raise ValueError(f"KERAS_LTP_SUBSUITE={SUBSUITE!r}: expected 'core' or 'rest' (or unset, outside a sub-suite)")
+IN_SUBSUITE = bool(SUBSUITE)
+IN_CORE_SUBSUITE = SUBSUITE == "core"
 
 # How each backend package gets installed (README, "Tests"). JAX's default
 # build is CPU-only and small, so the `test` extra installs it; PyTorch's
@@ -138,6 +154,8 @@ def pytest_collection_modifyitems(config, items):
     # processes): first in the queue, so the other worker takes the rest
     # meanwhile instead of waiting for them at the end.
     items.sort(key=lambda item: not getattr(item, "originalname", "").startswith("test_other_backend"))
+    if SUBSUITE:
+        _split_subsuite(config, items)
     for marker, reason in _OPT_IN.items():
         if config.getoption(f"--{marker}"):
             continue
@@ -145,3 +163,20 @@ def pytest_collection_modifyitems(config, items):
         for item in items:
             if marker in item.keywords:
                 item.add_marker(skip)
+
+
+def _split_subsuite(config, items):
+    """The core run skips the core-module tests marked `left_to_rest_run`;
+    the rest run deselects every other core-module test (the core run took it)."""
+    deselected = []
+    for item in list(items):
+        in_core_module = item.path.name in CORE_MODULES
+        marker = item.get_closest_marker("left_to_rest_run")
+        if IN_CORE_SUBSUITE and marker is not None:
+            item.add_marker(pytest.mark.skip(reason=marker.kwargs["reason"]))
+        elif SUBSUITE == "rest" and in_core_module and marker is None:
+            deselected.append(item)
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        dropped = set(map(id, deselected))
+        items[:] = [item for item in items if id(item) not in dropped]

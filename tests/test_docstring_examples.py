@@ -1,7 +1,7 @@
 """Every `>>>` example in keras_ltp's docstrings runs and prints what it shows.
 
 The same as `pytest --doctest-modules keras_ltp`, but inside `tests/` so that
-the whole JAX and PyTorch sub-suites (test_backends.py, CI) run the examples too, with
+the JAX and PyTorch rest runs (test_backends.py, CI) run the examples too, with
 the TensorFlow-only ones (export, tf.distribute) skipped there, saying why.
 """
 

@@ -7,7 +7,6 @@ thresholds must learn the same per-layer sparsity within a few points.
 import keras
 import numpy as np
 import pytest
-from conftest import IN_CORE_SUBSUITE
 
 import keras_ltp
 from keras_ltp import iter_wrappers
@@ -82,9 +81,8 @@ def test_mixed_precision_learns_like_float32(policy, float32_run):
     assert accuracy > reference_accuracy - 0.03, (accuracy, reference_accuracy)
 
 
-@pytest.mark.skipif(
-    IN_CORE_SUBSUITE,
-    reason="slow on JAX (12 s); CI's whole JAX suite (--slow) runs it, and this run trains per-weight pruning "
+@pytest.mark.left_to_rest_run(
+    reason="slow on JAX (12 s); CI's --slow step runs it on JAX, and this run trains per-weight pruning "
     "under both mixed policies",
 )
 def test_channel_pruning_under_mixed_float16_reaches_a_cost_target_and_shrinks_exactly():

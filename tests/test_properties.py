@@ -11,7 +11,7 @@ import keras_ltp
 from keras_ltp import iter_wrappers, masks
 
 # derandomize: the same examples every run, so the suite is deterministic in CI.
-# The whole JAX/PyTorch sub-suites (tests/test_backends.py, CI) check the same laws on a
+# The JAX/PyTorch rest runs (tests/test_backends.py, CI) check the same laws on a
 # third of the examples: the TensorFlow run has the full count, and the laws do
 # not depend on the backend beyond the ops they call.
 _SHARE = 3 if IN_SUBSUITE else 1

@@ -6,7 +6,6 @@ import sys
 import keras
 import numpy as np
 import pytest
-from conftest import IN_CORE_SUBSUITE
 from helpers import thresholds
 
 import keras_ltp
@@ -55,10 +54,10 @@ def test_save_load_same_predictions_and_continue_identically(tmp_path):
     np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-4, atol=1e-5)
 
 
-@pytest.mark.skipif(
-    IN_CORE_SUBSUITE,
+@pytest.mark.left_to_rest_run(
     reason="what a fresh process registers does not depend on the backend (a new Python importing it takes "
-    "14 s on JAX); the TensorFlow run and CI's whole JAX suite check it, this module's in-process round trips run here",
+    "14 s on JAX); the TensorFlow run and CI's --slow step on JAX check it, this module's in-process round "
+    "trips run here",
 )
 def test_loads_in_a_fresh_process_without_custom_objects(tmp_path):
     """`import keras_ltp` registers the classes; no custom_objects needed."""
