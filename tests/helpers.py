@@ -9,11 +9,45 @@ configures TensorFlow (logical devices, TF_CONFIG) before TensorFlow starts,
 and may import this module first.
 """
 
+import os
+
 import numpy as np
 
-__all__ = ["mnist", "numpy_hard_masked", "numpy_keep_masks", "pruned_mnist_mlp", "scalar", "teacher_data", "thresholds"]
+__all__ = [
+    "cached_model",
+    "mnist",
+    "numpy_hard_masked",
+    "numpy_keep_masks",
+    "pruned_mnist_mlp",
+    "scalar",
+    "teacher_data",
+    "thresholds",
+]
 
 MNIST_CLASSES = 10
+
+# Set by tools/mutation.sh for the export group only: mutmut runs each mutant
+# in a fresh process, and a module fixture that trains a model (with code that
+# is not under mutation) would train it again for every mutant.
+MODEL_CACHE = os.environ.get("KERAS_LTP_TEST_MODEL_CACHE", "")
+
+
+def cached_model(key, build):
+    """`build()`, or, with KERAS_LTP_TEST_MODEL_CACHE set, the model an
+    earlier `build()` saved there under `key` (saved after the first build)."""
+    if not MODEL_CACHE:
+        return build()
+    import keras
+
+    path = os.path.join(MODEL_CACHE, f"{key}.keras")
+    if os.path.exists(path):
+        return keras.saving.load_model(path)
+    model = build()
+    os.makedirs(MODEL_CACHE, exist_ok=True)
+    partial = f"{path}.{os.getpid()}.keras"
+    model.save(partial)
+    os.replace(partial, path)
+    return model
 
 
 def mnist(n=None, seed=0, images=False):

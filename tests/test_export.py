@@ -37,9 +37,14 @@ def pruned(mnist):
     """LeNet-300-100 trained dense, then pruned to > 90% sparsity on real MNIST
     (a short version of examples/mnist_lenet.py)."""
     (x, y), _ = mnist
-    model = helpers.pruned_mnist_mlp(x, y, hidden=(300, 100), epochs=8)
-    anneal = keras_ltp.callbacks.TemperatureScheduler.exponential(1.5, 0.3, 8)
-    model.fit(x, y, epochs=8, batch_size=64, verbose=0, callbacks=[anneal])
+
+    def train():
+        model = helpers.pruned_mnist_mlp(x, y, hidden=(300, 100), epochs=8)
+        anneal = keras_ltp.callbacks.TemperatureScheduler.exponential(1.5, 0.3, 8)
+        model.fit(x, y, epochs=8, batch_size=64, verbose=0, callbacks=[anneal])
+        return model
+
+    model = helpers.cached_model("export_lenet_300_100", train)
     assert keras_ltp.sparsity(model)["sparsity"] > 0.9
     return model
 
