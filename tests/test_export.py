@@ -217,7 +217,12 @@ def test_unwritable_or_existing_destination(pruned, tmp_path):
     export.tflite(pruned, existing, overwrite=True)
     assert existing.stat().st_size > 1000
     export.saved_model(pruned, tmp_path / "sm")
+    (tmp_path / "sm" / "mine.txt").write_text("keep me")
+    with pytest.raises(FileExistsError, match="overwrite=True"):
+        export.saved_model(pruned, tmp_path / "sm")
+    assert (tmp_path / "sm" / "mine.txt").read_text() == "keep me"
     export.saved_model(pruned, tmp_path / "sm", overwrite=True)
+    assert not (tmp_path / "sm" / "mine.txt").exists() and (tmp_path / "sm" / "saved_model.pb").exists()
     assert sorted(os.listdir(tmp_path)) == ["m.tflite", "sm"]  # no scratch left behind
 
 

@@ -40,7 +40,7 @@ case $group in
     export KERAS_LTP_TEST_MODEL_CACHE=${MUTATION_DIR:-/tmp/keras-ltp-mutation}/$group-models
     rm -rf "$KERAS_LTP_TEST_MODEL_CACHE"
     modules='"keras_ltp/export.py"'
-    tests='"tests/test_export.py", "tests/test_recurrent_export.py"' ;;
+    tests='"tests/test_export.py", "tests/test_recurrent_export.py", "tests/test_export_text.py"' ;;
   *) echo "unknown group $group" >&2; exit 2 ;;
 esac
 # Any new test file named tests/test_mutants_*.py (or other files passed in

@@ -1,0 +1,89 @@
+"""What keras_ltp.export prints and refuses, checked without converting a model.
+
+`export.report()` converts a model five times; here its table (`ExportReport`)
+is checked on a hand-made report, each figure against a hand computation, and
+its list of weights the converter left dense against a hand count. The
+refusal on a backend other than TensorFlow is checked in-process, for each
+function (test_export.py checks `saved_model`'s in a fresh JAX process, which
+mutation runs cannot select: tools/mutation.sh).
+"""
+
+import keras
+import pytest
+
+from keras_ltp import export
+from keras_ltp.export import ExportReport, _left_dense
+
+
+def _report(dense_left=()):
+    return ExportReport(
+        weights=[
+            {"weight": "dense/kernel", "kept": 25, "total": 100},
+            {"weight": "out/kernel", "kept": 8, "total": 8},
+        ],
+        kept=33,
+        total=108,
+        sparsity=1 - 33 / 108,
+        compression=108 / 33,
+        files={
+            "dense_float32": {"bytes": 2000, "floor_bytes": None, "default_delegates": True},
+            "sparse_float32": {"bytes": 500, "floor_bytes": 132, "default_delegates": True},
+            "sparse_int8": {"bytes": 250, "floor_bytes": 33, "default_delegates": False},
+        },
+        floor_bytes={"float32": 132, "float16": 66, "int8": 33},
+        sparse_encoded_tensors=[{"name": "w", "elements": 100, "values_stored": 40}],
+        dense_encoded_weights=list(dense_left),
+    )
+
+
+def test_the_report_prints_each_weight_the_overall_count_and_each_file():
+    lines = str(_report()).splitlines()
+    assert lines[0].split() == ["weight", "kept", "total", "sparsity", "compression"]
+    # 25 of 100 kept: 75.00% sparse, 100 / 25 = 4.0x; 8 of 8: 0.00%, 1.0x.
+    assert lines[1].split() == ["dense/kernel", "25", "100", "75.00%", "4.0x"]
+    assert lines[2].split() == ["out/kernel", "8", "8", "0.00%", "1.0x"]
+    # 33 of 108: 1 - 33/108 = 69.44%, 108/33 = 3.27 -> 3.3x.
+    assert lines[3].split() == ["overall", "33", "108", "69.44%", "3.3x"]
+    assert lines[4] == ""
+    assert lines[5].split() == ["artifact", "bytes", "vs", "dense", "vs", "floor", "LiteRT", "default", "options"]
+    assert lines[6].split() == ["dense_float32", "2,000", "1.000x", "runs"]
+    # 500 / 2000 = 0.250x the dense file, 500 / 132 = 3.79x the floor.
+    assert lines[7].split() == ["sparse_float32", "500", "0.250x", "3.79x", "runs"]
+    assert lines[8].split() == ["sparse_int8", "250", "0.125x", "7.58x", "fails", "(built-in", "kernels", "only)"]
+    assert lines[10] == "floor = kept weights x bytes per value: float32 132, float16 66, int8 33"
+    assert lines[11].startswith("sparse encoding stores 40 values for 33 kept weights")
+    assert len(lines) == 12  # nothing was left dense
+
+
+def test_the_report_names_the_weights_the_converter_left_dense():
+    text = str(_report(dense_left=["dense/kernel", "conv/kernel"]))
+    assert text.splitlines()[-1] == "weights the converter left dense: dense/kernel, conv/kernel"
+
+
+def test_left_dense_pairs_each_pruned_weight_with_a_sparse_tensor_of_its_size():
+    rows = [
+        {"weight": "whole", "kept": 10, "total": 10},  # not pruned: never listed
+        {"weight": "a", "kept": 5, "total": 100},
+        {"weight": "b", "kept": 3, "total": 50},
+        {"weight": "c", "kept": 4, "total": 50},  # a second tensor of 50 elements
+    ]
+    # One sparse tensor of 50 elements in the file: one of b and c was
+    # sparse-encoded, the other (and a, with no tensor of 100) stored dense.
+    assert _left_dense(rows, [("t", 50, 3)]) == ["a", "c"]
+    assert _left_dense(rows, [("t", 50, 3), ("u", 50, 4), ("v", 100, 5)]) == []
+    assert _left_dense(rows, []) == ["a", "b", "c"]
+
+
+@pytest.mark.parametrize(
+    "name, call",
+    [
+        ("saved_model", lambda tmp: export.saved_model(None, tmp / "sm")),
+        ("tflite", lambda tmp: export.tflite_bytes(None)),
+        ("tflite", lambda tmp: export.tflite(None, tmp / "m.tflite")),
+    ],
+)
+def test_export_on_another_backend_names_the_function_and_the_fix(name, call, tmp_path, monkeypatch):
+    monkeypatch.setattr(keras.backend, "backend", lambda: "jax")
+    with pytest.raises(RuntimeError, match=rf"^keras_ltp\.export\.{name} needs the TensorFlow backend.*on 'jax'"):
+        call(tmp_path)
+    assert list(tmp_path.iterdir()) == []
