@@ -20,11 +20,12 @@ def _report(dense_left=()):
         weights=[
             {"weight": "dense/kernel", "kept": 25, "total": 100},
             {"weight": "out/kernel", "kept": 8, "total": 8},
+            {"weight": "gone/kernel", "kept": 0, "total": 50},
         ],
         kept=33,
-        total=108,
-        sparsity=1 - 33 / 108,
-        compression=108 / 33,
+        total=158,
+        sparsity=1 - 33 / 158,
+        compression=158 / 33,
         files={
             "dense_float32": {"bytes": 2000, "floor_bytes": None, "default_delegates": True},
             "sparse_float32": {"bytes": 500, "floor_bytes": 132, "default_delegates": True},
@@ -39,11 +40,13 @@ def _report(dense_left=()):
 def test_the_report_prints_each_weight_the_overall_count_and_each_file():
     lines = str(_report()).splitlines()
     assert lines[0].split() == ["weight", "kept", "total", "sparsity", "compression"]
-    # 25 of 100 kept: 75.00% sparse, 100 / 25 = 4.0x; 8 of 8: 0.00%, 1.0x.
+    # 25 of 100 kept: 75.00% sparse, 100 / 25 = 4.0x; 8 of 8: 0.00%, 1.0x;
+    # none of 50: 100.00%, and the compression counts one kept weight, 50.0x.
     assert lines[1].split() == ["dense/kernel", "25", "100", "75.00%", "4.0x"]
     assert lines[2].split() == ["out/kernel", "8", "8", "0.00%", "1.0x"]
-    # 33 of 108: 1 - 33/108 = 69.44%, 108/33 = 3.27 -> 3.3x.
-    assert lines[3].split() == ["overall", "33", "108", "69.44%", "3.3x"]
+    assert lines.pop(3).split() == ["gone/kernel", "0", "50", "100.00%", "50.0x"]
+    # 33 of 158: 1 - 33/158 = 79.11%, 158/33 = 4.79 -> 4.8x.
+    assert lines[3].split() == ["overall", "33", "158", "79.11%", "4.8x"]
     assert lines[4] == ""
     assert lines[5].split() == ["artifact", "bytes", "vs", "dense", "vs", "floor", "LiteRT", "default", "options"]
     assert lines[6].split() == ["dense_float32", "2,000", "1.000x", "runs"]
