@@ -166,8 +166,14 @@ def test_report_counts_and_sizes(pruned, mnist):
     assert files["sparse_float32"]["bytes"] < files["dense_float32"]["bytes"]
     assert files["sparse_int8"]["bytes"] < files["sparse_float32"]["bytes"]
     assert files["dense_int8"]["bytes"] < 0.3 * files["dense_float32"]["bytes"]
-    assert files["sparse_float32"]["floor_bytes"] == 4 * result["kept"]
-    assert files["dense_int8"]["floor_bytes"] is None
+    kept = result["kept"]
+    assert result["floor_bytes"] == {"float32": 4 * kept, "float16": 2 * kept, "int8": kept}
+    assert [files[name]["floor_bytes"] for name in ("sparse_float32", "sparse_float16", "sparse_int8")] == [
+        4 * kept,
+        2 * kept,
+        kept,
+    ]
+    assert files["dense_float32"]["floor_bytes"] is None and files["dense_int8"]["floor_bytes"] is None
     # LiteRT's default options run every file (sparse int8 depends on the graph).
     assert all(f["default_delegates"] for name, f in files.items() if name != "sparse_int8")
     assert isinstance(files["sparse_int8"]["default_delegates"], bool)

@@ -12,7 +12,7 @@ import keras
 import pytest
 
 from keras_ltp import export
-from keras_ltp.export import ExportReport, _left_dense
+from keras_ltp.export import ExportReport, _left_dense, _weights_shaped
 
 
 def _report(dense_left=()):
@@ -75,6 +75,14 @@ def test_left_dense_pairs_each_pruned_weight_with_a_sparse_tensor_of_its_size():
     assert _left_dense(rows, [("t", 50, 3)]) == ["a", "c"]
     assert _left_dense(rows, [("t", 50, 3), ("u", 50, 4), ("v", 100, 5)]) == []
     assert _left_dense(rows, []) == ["a", "b", "c"]
+
+
+def test_the_weights_a_misread_kernel_shape_names():
+    model = keras.Sequential([keras.Input((5,)), keras.layers.Dense(3, name="d")])
+    # FULLY_CONNECTED stores (out, in): (3, 5) is the Keras kernel of shape (5, 3).
+    assert _weights_shaped(model, [(3, 5)]) == [model.get_layer("d").kernel.path]
+    # No weight of the model has the shape: the message names the shape itself.
+    assert _weights_shaped(model, [(7, 2)]) == ["a 2x7 kernel"]
 
 
 @pytest.mark.parametrize(
