@@ -53,6 +53,9 @@ def test_the_report_prints_each_weight_the_overall_count_and_each_file():
     # 500 / 2000 = 0.250x the dense file, 500 / 132 = 3.79x the floor.
     assert lines[7].split() == ["sparse_float32", "500", "0.250x", "3.79x", "runs"]
     assert lines[8].split() == ["sparse_int8", "250", "0.125x", "7.58x", "fails", "(built-in", "kernels", "only)"]
+    assert lines[9] == (
+        "export.tflite writes sparse_float32, sparse_float16 and dense_int8 by default (sparse=True: sparse_int8)"
+    )
     assert lines[10] == "floor = kept weights x bytes per value: float32 132, float16 66, int8 33"
     assert lines[11].startswith("sparse encoding stores 40 values for 33 kept weights")
     assert len(lines) == 12  # nothing was left dense
