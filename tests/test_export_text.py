@@ -57,7 +57,9 @@ def test_the_report_prints_each_weight_the_overall_count_and_each_file():
         "export.tflite writes sparse_float32, sparse_float16 and dense_int8 by default (sparse=True: sparse_int8)"
     )
     assert lines[10] == "floor = kept weights x bytes per value: float32 132, float16 66, int8 33"
-    assert lines[11].startswith("sparse encoding stores 40 values for 33 kept weights")
+    assert lines[11] == (
+        "sparse encoding stores 40 values for 33 kept weights (block-encoded tensors store the zeros inside each block)"
+    )
     assert len(lines) == 12  # nothing was left dense
 
 
