@@ -161,6 +161,8 @@ def test_report_counts_and_sizes(pruned, mnist):
     result = export.report(pruned, representative_data=x_train[:100])
     sparsity = keras_ltp.sparsity(pruned)
     assert result["kept"] == sparsity["kept"] and result["total"] == sparsity["total"]
+    assert result["sparsity"] == pytest.approx(sparsity["sparsity"])
+    assert result["compression"] == pytest.approx(sparsity["total"] / sparsity["kept"])
     files = result["files"]
     assert set(files) == {"dense_float32", "sparse_float32", "sparse_float16", "dense_int8", "sparse_int8"}
     assert files["sparse_float32"]["bytes"] < files["dense_float32"]["bytes"]
@@ -183,11 +185,19 @@ def test_report_counts_and_sizes(pruned, mnist):
     assert result["dense_encoded_weights"] == []
     encoded = result["sparse_encoded_tensors"]
     assert sorted(t["elements"] for t in encoded) == [1000, 30000, 235200]
-    assert all(t["values_stored"] >= 1 for t in encoded)
+    assert all(t["values_stored"] >= 1 and isinstance(t["name"], str) and t["name"] for t in encoded)
     # Block encoding stores at least the kept weights, never more than the tensor.
     assert result["kept"] <= sum(t["values_stored"] for t in encoded) <= result["total"]
     text = str(result)
     assert "sparse_int8" in text and "overall" in text
+
+
+def test_run_tflite_gives_a_dimension_the_model_left_free_the_inputs_length():
+    model = keras.Sequential([keras.Input((None, 4)), keras.layers.Dense(3)])
+    with pytest.warns(UserWarning, match="nothing was pruned"):
+        content = export.tflite_bytes(model)
+    x = np.random.default_rng(0).normal(size=(2, 5, 4)).astype("float32")
+    np.testing.assert_allclose(export.run_tflite(content, x), model.predict(x, verbose=0), rtol=1e-5, atol=1e-5)
 
 
 # -- bad input --------------------------------------------------------------------

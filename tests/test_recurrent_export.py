@@ -90,6 +90,19 @@ def test_the_unrolled_model_has_the_same_weights_and_outputs_and_no_loop():
     assert export.unrolled(plain) is plain  # nothing recurrent: the model itself
 
 
+def test_unrolled_reaches_the_cells_of_a_stacked_rnn():
+    # keras.layers.RNN over several cells keeps them as a list in its config.
+    x = keras.Input((STEPS, 4))
+    h = layers.RNN([layers.LSTMCell(5), layers.GRUCell(3)], name="stacked")(x)
+    model = keras.Model(x, layers.Dense(2)(h))
+    flat = export.unrolled(model)
+    assert flat.get_layer("stacked").unroll and len(flat.get_layer("stacked").cell.cells) == 2
+    x = _inputs(model, 3)
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(flat(x)), keras.ops.convert_to_numpy(model(x)), rtol=1e-5, atol=1e-6
+    )
+
+
 def test_a_sequence_of_no_fixed_length_is_refused_with_the_fix(tmp_path):
     x = keras.Input((None, 4))
     model = keras.Model(x, layers.LSTM(3, name="encoder")(x))
