@@ -169,7 +169,7 @@ def _split_subsuite(config, items):
     """The core run skips the core-module tests marked `left_to_rest_run`;
     the rest run deselects every other core-module test (the core run took it)."""
     deselected = []
-    for item in list(items):
+    for item in items:
         in_core_module = item.path.name in CORE_MODULES
         marker = item.get_closest_marker("left_to_rest_run")
         if IN_CORE_SUBSUITE and marker is not None:

@@ -15,6 +15,7 @@ group=${1:?usage: tools/mutation.sh masks|core|walk|wrapper|report|callbacks|exp
 repo=$(cd "${2:-$(dirname "$0")/..}" && pwd)
 python=${PYTHON:-$repo/.venv/bin/python}
 mutmut=$(dirname "$python")/mutmut
+base=${MUTATION_DIR:-/tmp/keras-ltp-mutation}
 
 case $group in
   masks)
@@ -37,7 +38,7 @@ case $group in
     modules='"keras_ltp/registry.py", "keras_ltp/sparsity_report.py"'
     tests='"tests/test_registry.py", "tests/test_sparsity_report.py", "tests/test_sparsity_table.py", "tests/test_models.py"' ;;
   export)  # the trained LeNet fixture is trained once and loaded by each mutant's process (tests/helpers.py)
-    export KERAS_LTP_TEST_MODEL_CACHE=${MUTATION_DIR:-/tmp/keras-ltp-mutation}/$group-models
+    export KERAS_LTP_TEST_MODEL_CACHE=$base/$group-models
     rm -rf "$KERAS_LTP_TEST_MODEL_CACHE"
     modules='"keras_ltp/export.py"'
     tests='"tests/test_export.py", "tests/test_recurrent_export.py", "tests/test_export_text.py"' ;;
@@ -64,7 +65,7 @@ for node in tree.body:
 PY
 done | tr '\n' ' ' | sed 's/, *$//')
 
-work=${MUTATION_DIR:-/tmp/keras-ltp-mutation}/$group
+work=$base/$group
 rm -rf "$work"
 git clone -q "$repo" "$work"
 cd "$work"
