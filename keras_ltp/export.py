@@ -197,12 +197,22 @@ def unrolled(model):
 
 
 def _representative_dataset(data, limit=200):
+    """int8 calibration data as the converter takes it: a callable yielding,
+    for each of the first `limit` examples, a list with one batch of 1 per
+    input (float arrays as float32). A callable `data` is used as it is."""
     if callable(data):
         return data
     inputs = list(data) if isinstance(data, (list, tuple)) else [data]
     arrays = [np.asarray(x) for x in inputs]
+    counts = [len(a) if a.ndim else 0 for a in arrays]
+    if not arrays or min(counts) == 0 or len(set(counts)) > 1:
+        raise ValueError(
+            "representative_data must hold the same number (at least one) of examples for each model input, "
+            f"one example per row: got arrays of shapes {[a.shape for a in arrays]}. Pass an array of "
+            "examples, or a list of such arrays with one per input, or a callable returning lists of inputs."
+        )
     arrays = [a.astype("float32") if a.dtype.kind == "f" else a for a in arrays]
-    count = min(len(arrays[0]), limit)
+    count = min(counts[0], limit)
 
     def generate():
         for i in range(count):
@@ -264,6 +274,8 @@ def tflite_bytes(model, *, quantize=None, representative_data=None, sparse=None)
             "quantize='int8' needs representative_data: a few hundred typical inputs "
             "(e.g. training images) to calibrate activation ranges."
         )
+    if quantize == "int8":
+        representative_data = _representative_dataset(representative_data)  # checked before converting
     plain = deployable(model)
     model = unrolled(plain)
     content = _convert(model, quantize, representative_data, sparse)

@@ -2,17 +2,19 @@
 
 `export.report()` converts a model five times; here its table (`ExportReport`)
 is checked on a hand-made report, each figure against a hand computation, and
-its list of weights the converter left dense against a hand count. The
+its list of weights the converter left dense against a hand count; so are
+its rows (`_weight_rows`) and the int8 calibration data, on small models. The
 refusal on a backend other than TensorFlow is checked in-process, for each
 function (test_export.py checks `saved_model`'s in a fresh JAX process, which
 mutation runs cannot select: tools/mutation.sh).
 """
 
 import keras
+import numpy as np
 import pytest
 
 from keras_ltp import export
-from keras_ltp.export import ExportReport, _left_dense, _weights_shaped
+from keras_ltp.export import ExportReport, _left_dense, _representative_dataset, _weight_rows, _weights_shaped
 
 
 def _report(dense_left=()):
@@ -103,3 +105,67 @@ def test_export_on_another_backend_names_the_function_and_the_fix(name, call, tm
     with pytest.raises(RuntimeError, match=rf"^keras_ltp\.export\.{name} needs the TensorFlow backend.*on 'jax'"):
         call(tmp_path)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_calibration_feeds_one_example_per_input_in_order_up_to_the_limit():
+    images = np.arange(12, dtype="float64").reshape(6, 2)
+    ids = np.arange(6, dtype="int32") + 10
+    batches = list(_representative_dataset((images, ids), limit=4)())
+    assert len(batches) == 4  # the first 4 of 6
+    for i, (image, index) in enumerate(batches):
+        assert image.shape == (1, 2) and image.dtype == np.float32  # float64 -> float32
+        np.testing.assert_array_equal(image, images[i : i + 1])
+        assert index.dtype == np.int32  # integer inputs keep their type
+        np.testing.assert_array_equal(index, [10 + i])
+    # A list of inputs works as a tuple; the default limit (200) is above 6.
+    assert len(list(_representative_dataset([images, ids])())) == 6
+    # One array: one input; 300 examples: the first 200.
+    many = np.random.default_rng(0).normal(size=(300, 3))
+    batches = list(_representative_dataset(many)())
+    assert len(batches) == 200 and all(len(batch) == 1 for batch in batches)
+    np.testing.assert_array_equal(np.concatenate([b[0] for b in batches]), many[:200].astype("float32"))
+
+    def generate():
+        yield [images[:1].astype("float32")]
+
+    assert _representative_dataset(generate) is generate  # a callable is the user's own generator
+
+
+@pytest.mark.parametrize(
+    "data",
+    [[np.zeros((5, 2)), np.zeros((3,))], np.zeros((0, 2)), np.float32(1.0), []],
+    ids=["unequal-lengths", "no-examples", "a-scalar", "no-arrays"],
+)
+def test_calibration_data_that_does_not_give_each_input_the_same_examples_is_refused(data):
+    with pytest.raises(ValueError, match=r"same number \(at least one\) of examples for each model input"):
+        _representative_dataset(data)
+
+
+def test_the_report_has_one_row_per_weight_named_by_its_layer_shared_weights_once():
+    keras.utils.set_random_seed(0)
+    inner = keras.Sequential([keras.Input((3,)), keras.layers.Dense(4, name="inner_dense")], name="inner")
+    inputs = keras.Input((3,))
+    top = keras.layers.Dense(2, name="top")
+    model = keras.Model(inputs, top(inner(inputs)), name="outer")
+    kernel = top.kernel.numpy()
+    kernel[0] = 0.0  # 2 of 8 zeroed
+    top.kernel.assign(kernel)
+    # Nested models are walked into: each row names the layer that holds the
+    # weight, not the model around it.
+    assert _weight_rows(model) == [
+        {"layer": "top", "weight": "top/kernel", "kept": 6, "total": 8},
+        {"layer": "inner_dense", "weight": "inner/inner_dense/kernel", "kept": 12, "total": 12},
+    ]
+
+    class TransposedHead(keras.layers.Layer):  # x @ proj.kernel^T: proj's weight used twice
+        def __init__(self, proj, **kwargs):
+            super().__init__(**kwargs)
+            self.proj = proj
+
+        def call(self, x):
+            return keras.ops.matmul(x, keras.ops.transpose(self.proj.kernel))
+
+    proj = keras.layers.Dense(5, use_bias=False, name="proj")
+    inputs = keras.Input((3,))
+    tied = keras.Model(inputs, TransposedHead(proj, name="head")(proj(inputs)), name="tied")
+    assert _weight_rows(tied) == [{"layer": "proj", "weight": "proj/kernel", "kept": 15, "total": 15}]

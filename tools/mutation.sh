@@ -4,6 +4,7 @@
 # by hand when the modules of a group change; not part of CI. See docs/testing.md.
 #
 #   tools/mutation.sh GROUP [REPO]      GROUP: masks | core | walk | wrapper | report | callbacks | export
+#   MUTANTS='NAME_OR_GLOB ...' tools/mutation.sh GROUP    only those mutants
 #
 # Each group mutates some modules and runs only the test files that exercise
 # them (mutmut then runs, per mutant, only the tests that called the mutated
@@ -86,7 +87,10 @@ process_isolation = "forkserver"
 EOF
 cat "$repo/tools/mutmut_conftest_shim.py" >> tests/conftest.py
 export TF_CPP_MIN_LOG_LEVEL=3
-"$mutmut" run --max-children "${MAX_CHILDREN:-2}" | tr '\r' '\n' | tail -n 1
+# MUTANTS (optional): space-separated mutant names or globs to run instead of
+# all, e.g. MUTANTS='keras_ltp.export.x__weight_rows__mutmut_*'.
+read -r -a only <<< "${MUTANTS:-}"
+"$mutmut" run --max-children "${MAX_CHILDREN:-2}" "${only[@]}" | tr '\r' '\n' | tail -n 1
 # Second pass: each survivor against every test of the files that call its
 # function (tools/mutmut_widen.py says why).
 mapfile -t survivors < <("$python" "$repo/tools/mutmut_widen.py" mutants/mutmut-stats.json)
