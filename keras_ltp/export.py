@@ -208,7 +208,7 @@ def _representative_dataset(data, limit=200):
     if not arrays or min(counts) == 0 or len(set(counts)) > 1:
         raise ValueError(
             "representative_data must hold the same number (at least one) of examples for each model input, "
-            f"one example per row: got arrays of shapes {[a.shape for a in arrays]}. Pass an array of "
+            f"one example per row: got a {type(data).__name__} of shapes {[a.shape for a in arrays]}. Pass an array of "
             "examples, or a list of such arrays with one per input, or a callable returning lists of inputs."
         )
     arrays = [a.astype("float32") if a.dtype.kind == "f" else a for a in arrays]
