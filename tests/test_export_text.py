@@ -169,3 +169,35 @@ def test_the_report_has_one_row_per_weight_named_by_its_layer_shared_weights_onc
     inputs = keras.Input((3,))
     tied = keras.Model(inputs, TransposedHead(proj, name="head")(proj(inputs)), name="tied")
     assert _weight_rows(tied) == [{"layer": "proj", "weight": "proj/kernel", "kept": 15, "total": 15}]
+
+
+def test_the_report_rows_of_a_layer_that_declares_its_prunable_weights_are_those_weights():
+    class Mixer(keras.layers.Layer):
+        """Declares proj's kernel (shared, listed first) and its own; not its gate's."""
+
+        def __init__(self, proj, **kwargs):
+            super().__init__(**kwargs)
+            self.proj = proj
+            self.gate = keras.layers.Dense(3, name="gate")
+
+        def build(self, input_shape):
+            self.gate.build(input_shape)
+            self.kernel = self.add_weight(shape=(3, 3), name="kernel")
+
+        def get_prunable_weights(self):
+            return [self.proj.kernel, self.kernel]
+
+        def call(self, x):
+            return keras.ops.matmul(
+                keras.ops.matmul(x, keras.ops.transpose(self.proj.kernel)), self.kernel
+            ) + self.gate(x)
+
+    proj = keras.layers.Dense(5, use_bias=False, name="proj")
+    inputs = keras.Input((3,))
+    model = keras.Model(inputs, Mixer(proj, name="mixer")(proj(inputs)))
+    # proj's kernel once (the mixer's use of it is not a second row), the
+    # mixer's own kernel after it, and not the gate the mixer left unpruned.
+    assert [(row["layer"], row["weight"], row["total"]) for row in _weight_rows(model)] == [
+        ("proj", "proj/kernel", 15),
+        ("mixer", "mixer/kernel", 9),
+    ]
