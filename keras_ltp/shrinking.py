@@ -477,9 +477,11 @@ def _sliced(layer, in_keep, in_width, out_keep, out_width):
     if not (in_changed or out_changed) or not layer.weights:
         return None
     config = layer.get_config()
-    w = _weights(layer)
     i = in_keep if in_changed else slice(None)
     o = out_keep if out_changed else slice(None)
+    if isinstance(layer, keras.layers.Bidirectional) and channels.has_units(layer):
+        return _sliced_bidirectional(layer, config, i, o)
+    w = _weights(layer)
     if isinstance(layer, keras.layers.BatchNormalization):
         new = {k: v[o] for k, v in w.items()}
     elif isinstance(layer, channels.DEPTHWISE):
@@ -504,18 +506,6 @@ def _sliced(layer, in_keep, in_width, out_keep, out_width):
         units = np.arange(layer.units)[o]
         config["units"] = int(units.size)
         new = _sliced_units(layer, w, i, units)
-    elif isinstance(layer, keras.layers.Bidirectional) and channels.has_units(layer):
-        width = channels.channel_width(layer)
-        units = np.arange(width * channels.output_tiles(layer))[o]
-        units = units[units < width]  # the forward block's; the backward block keeps the same ones
-        for key in ("layer", "backward_layer"):
-            config[key]["config"]["units"] = int(units.size)
-            config[key].pop("build_config", None)  # the old input width; the new layer builds on its input
-        values = []
-        for direction in channels.recurrent_directions(layer):
-            new = _sliced_units(direction, _weights(direction), i, units)
-            values += [new[v.name.split("/")[-1]] for v in direction.weights]
-        return config, values
     elif isinstance(layer, channels.TRANSPOSED):
         new = {"kernel": w["kernel"][..., o, :][..., i]}
         if "bias" in w:
@@ -530,3 +520,19 @@ def _sliced(layer, in_keep, in_width, out_keep, out_width):
     else:
         return None
     return config, [new[v.name.split("/")[-1]] for v in layer.weights]
+
+
+def _sliced_bidirectional(layer, config, rows, out_keep):
+    """`(config, weights)` of a Bidirectional with input `rows` and output
+    channels `out_keep` (of both directions' blocks) kept."""
+    width = channels.channel_width(layer)
+    units = np.arange(width * channels.output_tiles(layer))[out_keep]
+    units = units[units < width]  # the forward block's; the backward block keeps the same ones
+    for key in ("layer", "backward_layer"):
+        config[key]["config"]["units"] = int(units.size)
+        config[key].pop("build_config", None)  # the old input width; the new layer builds on its input
+    values = []
+    for direction in channels.recurrent_directions(layer):
+        new = _sliced_units(direction, _weights(direction), rows, units)
+        values += [new[v.name.split("/")[-1]] for v in direction.weights]
+    return config, values
