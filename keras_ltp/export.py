@@ -524,8 +524,9 @@ def _weights_shaped(model, fc_shapes):
 def _sparse_tensors(content):
     """Each sparse-encoded tensor as `(name, element count, values stored)`.
 
-    The converter may encode in blocks (e.g. 1x4 for a large FULLY_CONNECTED
-    weight, for its fast sparse kernel); a block stores its zeros too.
+    The converter may encode in blocks (1x4 inputs for a FULLY_CONNECTED
+    weight whose zeros mostly come in such blocks, for its fast sparse
+    kernel); a block stores its zeros too.
     """
     details = interpreter(model_content=content, builtin_kernels=True).get_tensor_details()
     found = []

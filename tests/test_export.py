@@ -206,6 +206,26 @@ def test_run_tflite_gives_a_dimension_the_model_left_free_the_inputs_length():
     np.testing.assert_allclose(export.run_tflite(content, x), model.predict(x, verbose=0), rtol=1e-5, atol=1e-5)
 
 
+def test_a_block_encoded_weight_stores_the_zeros_inside_its_kept_blocks():
+    # The converter encodes a FULLY_CONNECTED weight in blocks of 1x4 inputs
+    # when its zeros come in such blocks (TFLite's dense_to_sparse pass: block
+    # sparsity above 0.9x the element sparsity); each kept block stores its
+    # 4 values, zeros included.
+    rng = np.random.default_rng(0)
+    model = keras.Sequential([keras.Input((64,)), keras.layers.Dense(32, name="d")])
+    kept_blocks = rng.random((16, 32)) < 0.2  # kernel rows (inputs) in blocks of 4
+    kernel = rng.normal(size=(64, 32)).astype("float32") * np.repeat(kept_blocks, 4, axis=0)
+    for block, column in np.argwhere(kept_blocks)[:10]:
+        kernel[4 * block, column] = 0.0  # one zero inside each of 10 kept blocks
+    model.get_layer("d").kernel.assign(kernel)
+    content = export.tflite_bytes(model, sparse=True)
+    blocks = int(kept_blocks.sum())
+    assert np.count_nonzero(kernel) == 4 * blocks - 10
+    assert [(size, stored) for _, size, stored in export._sparse_tensors(content)] == [(64 * 32, 4 * blocks)]
+    x = rng.normal(size=(3, 64)).astype("float32")
+    np.testing.assert_allclose(export.run_tflite(content, x), model.predict(x, verbose=0), rtol=1e-5, atol=1e-5)
+
+
 # -- bad input --------------------------------------------------------------------
 
 
