@@ -226,6 +226,18 @@ def test_a_block_encoded_weight_stores_the_zeros_inside_its_kept_blocks():
     np.testing.assert_allclose(export.run_tflite(content, x), model.predict(x, verbose=0), rtol=1e-5, atol=1e-5)
 
 
+def test_the_report_of_a_model_that_keeps_one_weight():
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, use_bias=False, name="d")])
+    kernel = np.zeros((4, 3), "float32")
+    kernel[2, 1] = 0.5
+    model.get_layer("d").kernel.assign(kernel)
+    result = export.report(model)
+    assert (result["kept"], result["total"]) == (1, 12)
+    assert result["sparsity"] == pytest.approx(11 / 12)
+    assert result["compression"] == 12.0  # 12 weights for the 1 kept
+    assert result["floor_bytes"] == {"float32": 4, "float16": 2, "int8": 1}
+
+
 # -- bad input --------------------------------------------------------------------
 
 
