@@ -295,6 +295,37 @@ def test_converter_failure_leaves_nothing_behind(pruned, tmp_path, monkeypatch):
     assert os.listdir(tmp_path) == []
 
 
+@pytest.mark.parametrize(
+    "error, hint",
+    [
+        ("op not supported", None),
+        ("'tf.TensorListReserve' op is neither a custom op nor a flex op", "unroll=True and a fixed sequence length."),
+    ],
+    ids=["other", "loop-left"],
+)
+def test_a_converter_error_is_named_with_a_hint_only_for_a_recurrent_loop(error, hint, monkeypatch):
+    import tensorflow as tf
+
+    class Rejecting:
+        target_spec = type("Spec", (), {})()
+
+        def convert(self):
+            raise ValueError(error)
+
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, name="d")], name="tiny")
+    model.get_layer("d").kernel.assign(np.eye(4, 3, dtype="float32"))  # 9 of 12 zero
+    monkeypatch.setattr(tf.lite.TFLiteConverter, "from_saved_model", lambda path: Rejecting())
+    with pytest.raises(RuntimeError) as raised:
+        export.tflite_bytes(model)
+    message = str(raised.value)
+    assert message.startswith(f"The TFLite converter rejected 'tiny' (quantize=None): {error}")
+    if hint is None:
+        assert message.endswith(error)
+    else:
+        assert "A recurrent layer's loop is left in the graph (TensorList ops" in message
+        assert message.endswith(hint)
+
+
 def test_plain_model_exports_with_warning(tmp_path):
     model = keras.Sequential([keras.Input((4,)), L.Dense(2)])
     with pytest.warns(UserWarning, match="contains no PrunableWrapper and no pruned weight"):
