@@ -97,6 +97,16 @@ def test_int8_tflite_agrees_on_argmax(pruned, mnist, tmp_path):
     expected = keras_ltp.strip(pruned).predict(x, verbose=0).argmax(1)
     agreement = np.mean(export.run_tflite(path, x).argmax(1) == expected)
     assert agreement >= 0.99
+    # Weights and activations int8 (calibrated), inputs and outputs float32:
+    # a QUANTIZE op after the input, int8 tensors into every FULLY_CONNECTED.
+    runner = export.interpreter(str(path), builtin_kernels=True)
+    dtypes = {d["index"]: d["dtype"] for d in runner.get_tensor_details()}
+    ops = runner._get_ops_details()
+    assert {"QUANTIZE", "DEQUANTIZE"} <= {op["op_name"] for op in ops}
+    fully_connected = [op for op in ops if op["op_name"] == "FULLY_CONNECTED"]
+    assert len(fully_connected) == 3
+    assert all(dtypes[int(op["inputs"][0])] == np.int8 == dtypes[int(op["inputs"][1])] for op in fully_connected)
+    assert runner.get_input_details()[0]["dtype"] == np.float32 == runner.get_output_details()[0]["dtype"]
     float16 = export.tflite_bytes(pruned, quantize="float16")
     assert len(float16) < os.path.getsize(tmp_path / "m8.tflite") * 3
 
@@ -324,6 +334,14 @@ def test_a_converter_error_is_named_with_a_hint_only_for_a_recurrent_loop(error,
     with pytest.raises(RuntimeError) as raised:
         export.tflite_bytes(model)
     assert str(raised.value) == f"The TFLite converter rejected 'tiny' (quantize=None): {error}{hint or ''}"
+
+
+def test_conversion_writes_nothing_in_the_working_directory(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, name="d")])
+    model.get_layer("d").kernel.assign(np.eye(4, 3, dtype="float32"))
+    assert export.tflite_bytes(model)
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_plain_model_exports_with_warning(tmp_path):
