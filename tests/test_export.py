@@ -517,3 +517,36 @@ def test_weights_the_sparse_kernel_gets_wrong_are_stored_dense_and_sparse_true_i
         content = export.tflite_bytes(model)
     assert export._sparse_tensors(content)
     np.testing.assert_allclose(export.run_tflite(content, data), keras.ops.convert_to_numpy(model(data)), atol=1e-5)
+
+
+@pytest.mark.parametrize("inputs", [1, 3])
+def test_a_misread_weight_is_found_behind_another_op_from_one_input_to_three(inputs):
+    rng = np.random.default_rng(inputs)
+    x = keras.Input((inputs,))
+    narrow = keras.layers.Dense(8, name="narrow")
+    model = keras.Model(x, narrow(keras.layers.ReLU()(x)))  # a RELU op, then the FULLY_CONNECTED
+    kernel = rng.normal(size=(inputs, 8)).astype("float32")
+    kernel[:, :5] = 0.0  # 5 of 8 zero in each row
+    narrow.set_weights([kernel, rng.normal(size=8).astype("float32")])
+    data = rng.normal(size=(5, inputs)).astype("float32")
+    with pytest.warns(UserWarning, match=r"fewer than 4 inputs.*\(narrow/kernel\).*stores its weights dense"):
+        content = export.tflite_bytes(model)
+    assert export._sparse_tensors(content) == []
+    np.testing.assert_allclose(export.run_tflite(content, data), keras.ops.convert_to_numpy(model(data)), atol=1e-5)
+
+
+def test_a_narrow_weight_the_converter_stores_dense_leaves_the_file_sparse():
+    rng = np.random.default_rng(0)
+    x = keras.Input((2,))
+    narrow, wide = keras.layers.Dense(8, name="narrow"), keras.layers.Dense(4, name="wide")
+    model = keras.Model(x, wide(narrow(x)))
+    narrow.set_weights([rng.normal(size=(2, 8)).astype("float32"), np.zeros(8, "float32")])  # no zero: stored dense
+    kernel = rng.normal(size=(8, 4)).astype("float32")
+    kernel[rng.random(kernel.shape) < 0.6] = 0.0
+    wide.set_weights([kernel, np.zeros(4, "float32")])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)  # no weight misread: no warning, nothing stored dense
+        content = export.tflite_bytes(model)
+    assert [size for _, size, _ in export._sparse_tensors(content)] == [32]
+    data = rng.normal(size=(5, 2)).astype("float32")
+    np.testing.assert_allclose(export.run_tflite(content, data), keras.ops.convert_to_numpy(model(data)), atol=1e-5)
