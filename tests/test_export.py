@@ -550,3 +550,10 @@ def test_a_narrow_weight_the_converter_stores_dense_leaves_the_file_sparse():
     assert [size for _, size, _ in export._sparse_tensors(content)] == [32]
     data = rng.normal(size=(5, 2)).astype("float32")
     np.testing.assert_allclose(export.run_tflite(content, data), keras.ops.convert_to_numpy(model(data)), atol=1e-5)
+
+
+def test_saved_model_prints_nothing(tmp_path, capsys):
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, name="d")])
+    model.get_layer("d").kernel.assign(np.eye(4, 3, dtype="float32"))
+    export.saved_model(model, tmp_path / "sm")
+    assert capsys.readouterr().out == ""  # Keras' export lists the endpoint's signature unless told not to
