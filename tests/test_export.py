@@ -557,3 +557,14 @@ def test_saved_model_prints_nothing(tmp_path, capsys):
     model.get_layer("d").kernel.assign(np.eye(4, 3, dtype="float32"))
     export.saved_model(model, tmp_path / "sm")
     assert capsys.readouterr().out == ""  # Keras' export lists the endpoint's signature unless told not to
+
+
+def test_without_ai_edge_litert_files_run_on_tensorflow_lite(monkeypatch):
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, name="d")])
+    model.get_layer("d").kernel.assign(np.eye(4, 3, dtype="float32"))
+    content = export.tflite_bytes(model)
+    monkeypatch.setitem(sys.modules, "ai_edge_litert.interpreter", None)  # `import` raises ImportError
+    runner = export.interpreter(model_content=content, builtin_kernels=True)
+    assert type(runner).__module__.startswith("tensorflow.")
+    x = np.random.default_rng(0).normal(size=(2, 4)).astype("float32")
+    np.testing.assert_allclose(export.run_tflite(content, x), model.predict(x, verbose=0), rtol=1e-5, atol=1e-6)

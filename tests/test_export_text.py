@@ -13,6 +13,7 @@ import keras
 import numpy as np
 import pytest
 
+import keras_ltp
 from keras_ltp import export
 from keras_ltp.export import ExportReport, _left_dense, _representative_dataset, _weight_rows, _weights_shaped
 
@@ -201,3 +202,54 @@ def test_the_report_rows_of_a_layer_that_declares_its_prunable_weights_are_those
         ("proj", "proj/kernel", 15),
         ("mixer", "mixer/kernel", 9),
     ]
+
+
+def test_a_weight_pruned_model_is_exported_stripped_with_its_layers_whole():
+    keras.utils.set_random_seed(0)
+    model = keras_ltp.prune(
+        keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, name="a"), keras.layers.Dense(2, name="b")])
+    )
+    first = next(w for w in keras_ltp.iter_wrappers(model) if w.layer.name == "a")
+    kernel = first.layer.kernel.numpy()
+    kernel[:, 0] = 0.0  # unit 0 of `a` gets no input: only a channel-pruned model loses it
+    first.layer.kernel.assign(kernel)
+    plain = export.deployable(model)
+    assert [layer.name for layer in plain.layers] == ["a", "b"]
+    assert [tuple(layer.kernel.shape) for layer in plain.layers] == [(4, 3), (3, 2)]
+    np.testing.assert_array_equal(plain.get_layer("a").kernel.numpy()[:, 0], 0.0)
+
+
+class _FailingInterpreter:
+    """Stands in for LiteRT's Interpreter: fails to allocate with `message`."""
+
+    message = ""
+
+    def __init__(self, **options):
+        self.options = options
+
+    def allocate_tensors(self):
+        raise RuntimeError(self.message)
+
+
+@pytest.mark.parametrize(
+    "message, builtin_kernels, fix_named",
+    [
+        ("Failed to apply XNNPACK delegate", False, True),  # the default delegate: the fix is named
+        ("Failed to apply XNNPACK delegate", True, False),  # no delegate was asked for: the error as it is
+        ("tensor index 3 out of range", False, False),  # not the delegate's: the error as it is
+    ],
+)
+def test_only_a_default_delegate_failure_names_the_builtin_kernels_fix(
+    message, builtin_kernels, fix_named, monkeypatch
+):
+    litert = pytest.importorskip("ai_edge_litert.interpreter")
+    monkeypatch.setattr(_FailingInterpreter, "message", message)
+    monkeypatch.setattr(litert, "Interpreter", _FailingInterpreter)
+    with pytest.raises(RuntimeError) as raised:
+        export.interpreter(model_content=b"", builtin_kernels=builtin_kernels)
+    if fix_named:
+        assert str(raised.value).startswith(f"LiteRT's default delegate (XNNPack) cannot prepare this file: {message} ")
+        assert "interpreter(..., builtin_kernels=True)" in str(raised.value)
+        assert raised.value.__cause__.args == (message,)
+    else:
+        assert type(raised.value) is RuntimeError and raised.value.args == (message,)

@@ -38,11 +38,11 @@ case $group in
   report)  # counting: what is prunable and how much is pruned
     modules='"keras_ltp/registry.py", "keras_ltp/sparsity_report.py"'
     tests='"tests/test_registry.py", "tests/test_sparsity_report.py", "tests/test_sparsity_table.py", "tests/test_models.py"' ;;
-  export)  # the trained LeNet fixture is trained once and loaded by each mutant's process (tests/helpers.py)
+  export)  # test_shrink.py exports channel-pruned models; the trained LeNet fixture is trained once and loaded by each mutant's process (tests/helpers.py)
     export KERAS_LTP_TEST_MODEL_CACHE=$base/$group-models
     rm -rf "$KERAS_LTP_TEST_MODEL_CACHE"
     modules='"keras_ltp/export.py"'
-    tests='"tests/test_export.py", "tests/test_recurrent_export.py", "tests/test_export_text.py"' ;;
+    tests='"tests/test_export.py", "tests/test_recurrent_export.py", "tests/test_export_text.py", "tests/test_shrink.py"' ;;
   *) echo "unknown group $group" >&2; exit 2 ;;
 esac
 # Any new test file named tests/test_mutants_*.py (or other files passed in
