@@ -261,6 +261,21 @@ def test_int8_without_representative_data(pruned, tmp_path):
     assert not (tmp_path / "m.tflite").exists()
 
 
+def test_calibration_data_that_cannot_be_used_is_refused_before_converting(tmp_path, monkeypatch):
+    def converting(*args):
+        raise AssertionError("converted before checking the calibration data")
+
+    monkeypatch.setattr(export, "_convert", converting)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, name="d")])
+    with pytest.raises(ValueError, match=r"same number \(at least one\) of examples.*got a list of shapes \[\]"):
+        export.tflite_bytes(model, quantize="int8", representative_data=[])
+    with pytest.raises(ValueError, match=r"got a list of shapes \[\(5, 4\), \(3,\)\]"):
+        export.tflite(
+            model, tmp_path / "m.tflite", quantize="int8", representative_data=[np.zeros((5, 4)), np.zeros(3)]
+        )
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_unwritable_or_existing_destination(pruned, tmp_path):
     # Missing folders are created (README: export.saved_model(pruned, "out/saved_model")).
     assert export.tflite(pruned, tmp_path / "new" / "deeper" / "m.tflite") == str(
