@@ -236,6 +236,23 @@ def test_a_block_encoded_weight_stores_the_zeros_inside_its_kept_blocks():
     np.testing.assert_allclose(export.run_tflite(content, x), model.predict(x, verbose=0), rtol=1e-5, atol=1e-5)
 
 
+def test_a_block_encoded_weight_of_four_inputs_is_read_right_and_stays_sparse():
+    # With 4 inputs a 1x4 block is a whole unit's weights: the FULLY_CONNECTED
+    # kernel reads the block-encoded weight directly, and gets it right (it is
+    # wrong only below 4 inputs: test_weights_the_sparse_kernel_gets_wrong...).
+    rng = np.random.default_rng(1)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8, name="d")])
+    kernel = rng.normal(size=(4, 8)).astype("float32")
+    kernel[:, :5] = 0.0  # 5 of 8 units get no input
+    model.get_layer("d").kernel.assign(kernel)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)  # not taken for a misread weight
+        content = export.tflite_bytes(model)
+    assert [(size, stored) for _, size, stored in export._sparse_tensors(content)] == [(32, 12)]
+    x = rng.normal(size=(3, 4)).astype("float32")
+    np.testing.assert_allclose(export.run_tflite(content, x), model.predict(x, verbose=0), rtol=1e-5, atol=1e-5)
+
+
 def test_the_report_of_a_model_that_keeps_one_weight():
     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, use_bias=False, name="d")])
     kernel = np.zeros((4, 3), "float32")
