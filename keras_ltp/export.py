@@ -250,8 +250,9 @@ def tflite_bytes(model, *, quantize=None, representative_data=None, sparse=None)
             activations, calibrated on `representative_data`; inputs and
             outputs stay float32).
         representative_data: calibration inputs for int8: an array (or a list
-            of arrays for several inputs) of examples, of which the first 200
-            are used, or a callable returning an iterable of input lists.
+            of arrays for several inputs, with the same number of examples)
+            of examples, of which the first 200 are used, or a callable
+            returning an iterable of input lists. Checked before converting.
         sparse: sparse-encode pruned weights (`Optimize.EXPERIMENTAL_SPARSITY`).
             None (default): float files yes, int8 no, as above; for a model
             with recurrent layers (converted unrolled, see `unrolled`) the
