@@ -270,12 +270,12 @@ def tflite_bytes(model, *, quantize=None, representative_data=None, sparse=None)
         raise ValueError(f"quantize must be one of {QUANTIZE_CHOICES}, got {quantize!r}.")
     explicit = sparse is not None
     sparse = _sparse_encoding(sparse, quantize)
-    if quantize == "int8" and representative_data is None:
-        raise ValueError(
-            "quantize='int8' needs representative_data: a few hundred typical inputs "
-            "(e.g. training images) to calibrate activation ranges."
-        )
     if quantize == "int8":
+        if representative_data is None:
+            raise ValueError(
+                "quantize='int8' needs representative_data: a few hundred typical inputs "
+                "(e.g. training images) to calibrate activation ranges."
+            )
         representative_data = _representative_dataset(representative_data)  # checked before converting
     plain = deployable(model)
     model = unrolled(plain)

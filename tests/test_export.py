@@ -111,6 +111,26 @@ def test_int8_tflite_agrees_on_argmax(pruned, mnist, tmp_path):
     assert len(float16) < os.path.getsize(tmp_path / "m8.tflite") * 3
 
 
+def _small_sparse_model(name="tiny"):
+    """Dense(3) on 4 inputs, 9 of its 12 kernel weights zero (an identity)."""
+    model = keras.Sequential([keras.Input((4,)), L.Dense(3, name="d")], name=name)
+    model.get_layer("d").kernel.assign(np.eye(4, 3, dtype="float32"))
+    return model
+
+
+def _reject_conversions(monkeypatch, message):
+    """Makes the TFLite converter fail with `ValueError(message)`."""
+    import tensorflow as tf
+
+    class Rejecting:
+        target_spec = type("Spec", (), {})()
+
+        def convert(self):
+            raise ValueError(message)
+
+    monkeypatch.setattr(tf.lite.TFLiteConverter, "from_saved_model", lambda path: Rejecting())
+
+
 def _delegated(runner):
     """Whether a delegate (XNNPack, in LiteRT's default options) took nodes of the graph."""
     return "DELEGATE" in [op["op_name"] for op in runner._get_ops_details()]
@@ -323,15 +343,7 @@ def test_unwritable_or_existing_destination(pruned, tmp_path):
 
 
 def test_converter_failure_leaves_nothing_behind(pruned, tmp_path, monkeypatch):
-    import tensorflow as tf
-
-    class Rejecting:
-        target_spec = type("Spec", (), {})()
-
-        def convert(self):
-            raise ValueError("op not supported")
-
-    monkeypatch.setattr(tf.lite.TFLiteConverter, "from_saved_model", lambda path: Rejecting())
+    _reject_conversions(monkeypatch, "op not supported")
     with pytest.raises(RuntimeError, match="TFLite converter rejected.*op not supported"):
         export.tflite(pruned, tmp_path / "m.tflite")
     assert os.listdir(tmp_path) == []
@@ -352,26 +364,15 @@ def test_converter_failure_leaves_nothing_behind(pruned, tmp_path, monkeypatch):
     ids=["other", "loop-left"],
 )
 def test_a_converter_error_is_named_with_a_hint_only_for_a_recurrent_loop(error, hint, monkeypatch):
-    import tensorflow as tf
-
-    class Rejecting:
-        target_spec = type("Spec", (), {})()
-
-        def convert(self):
-            raise ValueError(error)
-
-    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, name="d")], name="tiny")
-    model.get_layer("d").kernel.assign(np.eye(4, 3, dtype="float32"))  # 9 of 12 zero
-    monkeypatch.setattr(tf.lite.TFLiteConverter, "from_saved_model", lambda path: Rejecting())
+    _reject_conversions(monkeypatch, error)
     with pytest.raises(RuntimeError) as raised:
-        export.tflite_bytes(model)
+        export.tflite_bytes(_small_sparse_model("tiny"))
     assert str(raised.value) == f"The TFLite converter rejected 'tiny' (quantize=None): {error}{hint or ''}"
 
 
 def test_conversion_writes_nothing_in_the_working_directory(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, name="d")])
-    model.get_layer("d").kernel.assign(np.eye(4, 3, dtype="float32"))
+    model = _small_sparse_model()
     assert export.tflite_bytes(model)
     assert list(tmp_path.iterdir()) == []
 
@@ -585,15 +586,13 @@ def test_a_narrow_weight_the_converter_stores_dense_leaves_the_file_sparse():
 
 
 def test_saved_model_prints_nothing(tmp_path, capsys):
-    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, name="d")])
-    model.get_layer("d").kernel.assign(np.eye(4, 3, dtype="float32"))
+    model = _small_sparse_model()
     export.saved_model(model, tmp_path / "sm")
     assert capsys.readouterr().out == ""  # Keras' export lists the endpoint's signature unless told not to
 
 
 def test_without_ai_edge_litert_files_run_on_tensorflow_lite(monkeypatch):
-    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, name="d")])
-    model.get_layer("d").kernel.assign(np.eye(4, 3, dtype="float32"))
+    model = _small_sparse_model()
     content = export.tflite_bytes(model)
     monkeypatch.setitem(sys.modules, "ai_edge_litert.interpreter", None)  # `import` raises ImportError
     runner = export.interpreter(model_content=content, builtin_kernels=True)
