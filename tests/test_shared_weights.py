@@ -328,3 +328,17 @@ def test_a_follower_restored_without_its_owner_writes_the_tie_it_was_given():
     assert alone.get_config()["follows"] == [{"owner": "ltp_proj", "weights": [0]}]
     with pytest.raises(ValueError, match="follows 'ltp_proj', but no wrapper of that name shares a layer"):
         alone(np.zeros((N, V), "float32"))
+
+
+def test_a_follower_waiting_for_its_owner_does_not_stop_another_model_from_saving(tmp_path):
+    # A wrapper restored outside its model keeps waiting for its owner; saving
+    # an unrelated model must neither resolve nor trip over that wait.
+    pruned = keras_ltp.prune(functional(), in_place=True)
+    alone = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(pruned.get_layer("ltp_head")))
+    other = keras_ltp.prune(functional(seed=1), in_place=True)
+    _set_threshold(other, 0.03)
+    other.save(tmp_path / "other.keras")
+    loaded = keras.saving.load_model(tmp_path / "other.keras", safe_mode=True)
+    x = _x()
+    np.testing.assert_allclose(ops.convert_to_numpy(loaded(x)), ops.convert_to_numpy(other(x)), atol=1e-6)
+    assert alone.get_config()["follows"] == [{"owner": "ltp_proj", "weights": [0]}]
