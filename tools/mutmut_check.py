@@ -6,14 +6,16 @@ MUTANTS_DIR is the `mutants/` folder of a `tools/mutation.sh` clone,
 NAMES_FILE lists mutant names (one per line, as `mutmut results` prints
 them) and PYTEST_ARGS select the tests, relative to MUTANTS_DIR (copy a new
 test file into MUTANTS_DIR/tests first). Prints `NAME killed` or `NAME
-survives` per mutant on standard error (pytest's own output goes to
-standard output). mutmut's trampolines read MUTANT_UNDER_TEST on each call,
+survives` (or `NAME timeout`, counted as killed, when a mutant's run takes
+longer than MUTANT_TIMEOUT seconds, 600 by default) per mutant on standard
+error (pytest's own output goes to standard output). mutmut's trampolines read MUTANT_UNDER_TEST on each call,
 so one process runs every mutant and imports TensorFlow once: seconds per
 mutant instead of a fresh process each. The tests must first pass with no
 mutant active.
 """
 
 import os
+import signal
 import sys
 
 
@@ -37,9 +39,21 @@ def main(mutants_dir, names_file, pytest_args):
     os.environ["MUTANT_UNDER_TEST"] = ""
     if pytest.main(args) != 0:
         raise SystemExit("the selected tests fail with no mutant active: fix the selection first")
+    limit = int(os.environ.get("MUTANT_TIMEOUT", "600"))
+    timed_out = []
+
+    def stop(signum, frame):  # a mutant that loops: fail the running test, as mutmut's timeout would
+        timed_out.append(True)
+        raise TimeoutError(f"mutant ran over MUTANT_TIMEOUT={limit} s")
+
+    signal.signal(signal.SIGALRM, stop)
     for name in names:
         os.environ["MUTANT_UNDER_TEST"] = name
-        verdict = "survives" if pytest.main(args) == 0 else "killed"
+        timed_out.clear()
+        signal.alarm(limit)
+        passed = pytest.main(args) == 0
+        signal.alarm(0)
+        verdict = "timeout" if timed_out else "survives" if passed else "killed"
         print(name, verdict, file=sys.stderr, flush=True)
 
 
