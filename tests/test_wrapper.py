@@ -298,6 +298,38 @@ def test_bad_lambda(bad):
         PrunableWrapper(L.Dense(2, name="dense_y"), l0_strength=bad)
 
 
+_CHANNEL_INPUT = {"kernel_cost": 1.0, "width": 2, "sources": ["a"]}
+
+
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        ({"l0_weight": 0}, "l0_weight must be a finite number > 0, got 0."),
+        ({"l0_weight": float("inf")}, "l0_weight must be a finite number > 0, got inf."),
+        ({"threshold_gain": -1.0}, "threshold_gain must be a finite number > 0, got -1.0."),
+        ({"l0_normalizer": 0.0}, "l0_normalizer must be a finite number > 0, got 0.0."),
+        ({"granularity": "channel", "channel_cost": 0}, "channel_cost must be a finite number > 0, got 0."),
+        ({"granularity": "channel", "own_channel_cost": -2}, "own_channel_cost must be a finite number > 0, got -2."),
+        ({"own_channel_cost": 2.0}, "own_channel_cost applies to granularity='channel' only"),
+        ({"channel_inputs": [_CHANNEL_INPUT]}, "channel_inputs applies to granularity='channel' only"),
+        ({"granularity": "channel", "channel_inputs": [{**_CHANNEL_INPUT, "width": 0}]}, "channel_inputs must be"),
+        ({"min_sparsity": 1.5}, "min_sparsity must be a fraction in [0, 1], got 1.5."),
+        ({"max_sparsity": True}, "max_sparsity must be a fraction in [0, 1], got True."),
+        ({"initial_threshold": float("nan")}, "initial_threshold must be a finite number, got nan."),
+        ({"granularity": "block"}, "granularity must be one of"),
+        ({"hard_forward": 1}, "hard_forward must be True or False, got 1."),
+        ({"follows": ["ltp_a"]}, "follows takes PrunableWrappers"),
+    ],
+)
+def test_each_bad_argument_is_named_with_the_layer(arguments, message):
+    # Every argument check names the wrapped layer and the argument itself,
+    # so that a message from inside prune() points at the one to fix.
+    with pytest.raises((ValueError, TypeError)) as raised:
+        PrunableWrapper(L.Dense(2, name="dense_z"), **arguments)
+    assert str(raised.value).startswith("PrunableWrapper('dense_z')")
+    assert message in str(raised.value)
+
+
 def test_wrapping_a_wrapper_or_a_non_layer():
     wrapper = PrunableWrapper(L.Dense(2, name="inner"))
     with pytest.raises(ValueError, match="'ltp_inner' is already a PrunableWrapper"):
