@@ -2,6 +2,8 @@
 do not): repaired configs, builds replayed from the first call, a copy of
 the whole model through its own config, and in-place pruning."""
 
+import types
+
 import keras
 import numpy as np
 import pytest
@@ -331,3 +333,53 @@ def test_a_layer_called_with_a_tuple_reloads_by_replaying_the_tuple(tmp_path):
     reloaded = keras.saving.load_model(tmp_path / "pair.keras", safe_mode=True)
     inputs = [_x(2, 4), _x(2, 6)]
     np.testing.assert_allclose(ops.convert_to_numpy(reloaded(inputs)), ops.convert_to_numpy(pruned(inputs)), atol=1e-6)
+
+
+class _LazyWithMode(LazyBlock):
+    def call(self, x, context, mode=None):
+        return super().call(x, context)
+
+
+@keras.saving.register_keras_serializable(package="test_copying")
+class _CallsWithAnObject(keras.Model):
+    """Calls its wrapped LazyBlock with an argument no file can hold (a function)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.block = keras_ltp.PrunableWrapper(_LazyWithMode(3, name="lazy"), initial_threshold=0.02)
+
+    def call(self, inputs):
+        x, context = inputs
+        return self.block(x, context, mode=str.upper)
+
+
+def test_a_first_call_that_cannot_be_written_is_not_replayed_and_the_model_reloads(tmp_path):
+    model = _CallsWithAnObject()
+    inputs = [_x(2, 4), _x(2, 6)]
+    expected = ops.convert_to_numpy(model(inputs))
+    assert "call_spec" not in model.block.get_build_config()  # rebuilt by the model's own call instead
+    model.save(tmp_path / "object.keras")
+    reloaded = keras.saving.load_model(tmp_path / "object.keras", safe_mode=True)
+    np.testing.assert_allclose(ops.convert_to_numpy(reloaded(inputs)), expected, atol=1e-6)
+
+
+def test_a_first_call_is_written_as_json_with_each_tensor_as_its_spec():
+    # What a file records of the call it replays: plain values as they are,
+    # tensors as shape (batch free), dtype and sparseness, tuples marked;
+    # anything else makes the call one that is not written (False).
+    from keras_ltp.wrapper import _encode_call
+
+    tensor, scalar = np.zeros((2, 5, 3), "int32"), np.float16(1.5)
+    spec = _encode_call((tensor,), {"mode": "fast", "scale": 2.0, "flag": True, "none": None, "pair": (scalar, [1])})
+    assert spec == {
+        "args": [{"__tensor__": {"shape": [None, 5, 3], "dtype": "int32", "sparse": False}}],
+        "kwargs": {
+            "mode": "fast",
+            "scale": 2.0,
+            "flag": True,
+            "none": None,
+            "pair": {"__tuple__": [{"__tensor__": {"shape": [], "dtype": "float16", "sparse": False}}, [1]]},
+        },
+    }
+    for unwritable in (str.upper, types.SimpleNamespace(dtype="int32"), {1: tensor}):
+        assert _encode_call((tensor,), {"mode": unwritable}) is False

@@ -423,3 +423,21 @@ def test_an_unbuilt_layer_is_built_from_its_keyword_inputs_too():
     assert kernel.shape == (7, 4)
     expected = np.concatenate([x, context], axis=-1) @ (kernel * (kernel**2 > 0.5 * np.mean(kernel**2)))
     np.testing.assert_allclose(out, expected, atol=1e-5)
+
+
+def test_hard_forward_defaults_on_for_channels_and_off_per_weight():
+    # A channel half-on in training would feed the next batch norm
+    # statistics that inference never sees: channel granularity trains with
+    # the hard mask forward by default, per-weight pruning with the soft one.
+    assert PrunableWrapper(L.Dense(2), granularity="channel").hard_forward is True
+    assert PrunableWrapper(L.Dense(2)).hard_forward is False
+    assert PrunableWrapper(L.Dense(2), granularity="channel", hard_forward=False).hard_forward is False
+
+
+def test_the_wrapper_takes_its_layers_dtype_policy_and_never_autocasts():
+    # The layer's own policy, not the global one; an `autocast` in a config
+    # (Keras writes one) is accepted and the wrapper still reads raw weights.
+    wrapper = PrunableWrapper(L.Dense(2, dtype="mixed_float16"), autocast=True)
+    assert wrapper.dtype_policy.name == "mixed_float16"
+    assert wrapper.autocast is False
+    assert "autocast" not in wrapper.get_config()
