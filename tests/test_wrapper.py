@@ -319,6 +319,7 @@ _CHANNEL_INPUT = {"kernel_cost": 1.0, "width": 2, "sources": ["a"]}
         ({"granularity": "block"}, "granularity must be one of"),
         ({"hard_forward": 1}, "hard_forward must be True or False, got 1."),
         ({"follows": ["ltp_a"]}, "follows takes PrunableWrappers"),
+        ({"follows": [{"owner": "ltp_a"}]}, "follows takes PrunableWrappers"),
     ],
 )
 def test_each_bad_argument_is_named_with_the_layer(arguments, message):
