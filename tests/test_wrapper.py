@@ -442,3 +442,21 @@ def test_the_wrapper_takes_its_layers_dtype_policy_and_never_autocasts():
     assert wrapper.dtype_policy.name == "mixed_float16"
     assert wrapper.autocast is False
     assert "autocast" not in wrapper.get_config()
+
+
+class _ScaledDense(keras.layers.Dense):
+    def call(self, inputs, scale=2.0):
+        return super().call(inputs) * scale
+
+
+def test_a_call_argument_keeps_the_layers_own_default():
+    # The wrapper adopts its layer's call signature; a default other than
+    # None must reach the layer as the layer defines it.
+    layer = _ScaledDense(3)
+    wrapper = PrunableWrapper(layer)
+    x = np.random.default_rng(0).normal(size=(2, 4)).astype("float32")
+    outputs = keras.ops.convert_to_numpy(wrapper(x))
+    kernel, bias = (keras.ops.convert_to_numpy(w) for w in (layer.kernel, layer.bias))
+    np.testing.assert_allclose(outputs, 2.0 * (x @ kernel + bias), atol=1e-5)
+    symbolic = keras.Model(inputs := keras.Input((4,)), wrapper(inputs))
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(symbolic(x)), outputs, atol=1e-5)
