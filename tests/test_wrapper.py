@@ -458,5 +458,6 @@ def test_a_call_argument_keeps_the_layers_own_default():
     outputs = keras.ops.convert_to_numpy(wrapper(x))
     kernel, bias = (keras.ops.convert_to_numpy(w) for w in (layer.kernel, layer.bias))
     np.testing.assert_allclose(outputs, 2.0 * (x @ kernel + bias), atol=1e-5)
-    symbolic = keras.Model(inputs := keras.Input((4,)), wrapper(inputs))
+    inputs = keras.Input((4,))
+    symbolic = keras.Model(inputs, wrapper(inputs))
     np.testing.assert_allclose(keras.ops.convert_to_numpy(symbolic(x)), outputs, atol=1e-5)

@@ -8,13 +8,14 @@ them) and PYTEST_ARGS select the tests, relative to MUTANTS_DIR (copy a new
 test file into MUTANTS_DIR/tests first). Prints `NAME killed` or `NAME
 survives` (or `NAME timeout`, counted as killed, when a mutant's run takes
 longer than MUTANT_TIMEOUT seconds, 600 by default) per mutant on standard
-error (pytest's own output goes to standard output). mutmut's trampolines read MUTANT_UNDER_TEST on each call,
-so one process runs every mutant and imports TensorFlow once: seconds per
-mutant instead of a fresh process each. The tests must first pass with no
+error (pytest's own output goes to standard output). mutmut's trampolines
+read MUTANT_UNDER_TEST on each call, so one process runs every mutant and
+imports TensorFlow once: seconds per mutant instead of a fresh process each. The tests must first pass with no
 mutant active.
 """
 
 import os
+import runpy
 import signal
 import sys
 
@@ -30,7 +31,7 @@ def main(mutants_dir, names_file, pytest_args):
     # The shim that tests/conftest.py gets in the clone, applied before the
     # package is imported here (conftest would come too late for wrapper.py).
     shim = os.path.join(os.path.dirname(os.path.abspath(__file__)), "mutmut_conftest_shim.py")
-    exec(compile(open(shim).read(), shim, "exec"), {})
+    runpy.run_path(shim)
     import keras_ltp
 
     if not os.path.abspath(keras_ltp.__file__).startswith(mutants_dir):
