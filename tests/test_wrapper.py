@@ -2,6 +2,7 @@
 
 import json
 import math
+import warnings
 
 import keras
 import numpy as np
@@ -252,11 +253,21 @@ def test_mixed_precision_keeps_thresholds_and_masks_float32():
     assert report["weights"][0]["kept"] == 3
 
 
-def test_masked_input_is_propagated():
+@pytest.mark.parametrize("wrapped", ["lstm", "embedding", "both"])
+def test_masked_input_is_propagated(wrapped):
+    # The wrapper takes a mask as its layer does (a wrapped LSTM) and hands on
+    # the mask its layer makes (a wrapped Embedding with mask_zero).
     inputs = keras.Input((5,), dtype="int32")
-    x = L.Embedding(10, 4, mask_zero=True)(inputs)
-    out = PrunableWrapper(L.LSTM(3))(x)
-    model = keras.Model(inputs, out)
+    embedding, lstm = L.Embedding(10, 4, mask_zero=True), L.LSTM(3)
+    if wrapped in ("embedding", "both"):
+        embedding = PrunableWrapper(embedding, initial_threshold=0.0)
+    if wrapped in ("lstm", "both"):
+        lstm = PrunableWrapper(lstm, initial_threshold=0.0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model = keras.Model(inputs, lstm(embedding(inputs)))
+    # Keras warns that a layer which does not support masking drops the mask.
+    assert not [w for w in caught if "support masking" in str(w.message)]
     data = np.array([[1, 2, 3, 0, 0], [4, 5, 6, 7, 8]])
     a = keras.ops.convert_to_numpy(model(data))
     # Padding is masked: the first row ends as if the sequence stopped after 3 steps.
@@ -266,7 +277,7 @@ def test_masked_input_is_propagated():
     np.testing.assert_allclose(a[0], unpadded[0], atol=1e-6)
     plain_embedding = L.Embedding(10, 4)  # same weights, no mask
     plain_embedding.build((None, 5))
-    plain_embedding.set_weights(model.layers[1].get_weights())
+    plain_embedding.set_weights(getattr(model.layers[1], "layer", model.layers[1]).get_weights())
     unmasked = keras.ops.convert_to_numpy(
         keras.Sequential([keras.Input((5,), dtype="int32"), plain_embedding, model.layers[2]])(data)
     )
