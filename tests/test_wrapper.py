@@ -472,3 +472,26 @@ def test_a_call_argument_keeps_the_layers_own_default():
     inputs = keras.Input((4,))
     symbolic = keras.Model(inputs, wrapper(inputs))
     np.testing.assert_allclose(keras.ops.convert_to_numpy(symbolic(x)), outputs, atol=1e-5)
+
+
+class _KeywordDense(keras.layers.Dense):
+    """A layer whose call takes `**kwargs` and no `training`."""
+
+    def call(self, inputs, **kwargs):
+        self.seen = sorted(kwargs)
+        return super().call(inputs) * kwargs.get("scale", 1.0)
+
+
+def test_a_layer_whose_call_takes_keywords_but_no_training_is_wrapped():
+    # The wrapper adds `training` to the adopted signature before `**kwargs`
+    # (after it, the signature would be invalid) and never hands it on.
+    layer = _KeywordDense(3)
+    wrapper = PrunableWrapper(layer)
+    x = np.random.default_rng(0).normal(size=(2, 4)).astype("float32")
+    outputs = keras.ops.convert_to_numpy(wrapper(x, scale=3.0, training=True))
+    assert layer.seen == ["scale"]
+    assert wrapper.call_signature_parameters == ["inputs", "training", "kwargs"]
+    kernel = keras.ops.convert_to_numpy(layer.kernel)
+    bias = keras.ops.convert_to_numpy(layer.bias)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(wrapper(x, scale=3.0)), 3.0 * (x @ kernel + bias), atol=1e-5)
+    assert outputs.shape == (2, 3)
