@@ -495,3 +495,31 @@ def test_a_layer_whose_call_takes_keywords_but_no_training_is_wrapped():
     bias = keras.ops.convert_to_numpy(layer.bias)
     np.testing.assert_allclose(keras.ops.convert_to_numpy(wrapper(x, scale=3.0)), 3.0 * (x @ kernel + bias), atol=1e-5)
     assert outputs.shape == (2, 3)
+
+
+class _CallsItsBlock(keras.Model):
+    """A subclassed model that calls its wrapped layer without `training`."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.block = PrunableWrapper(L.Dense(3))
+
+    def call(self, inputs):
+        return self.block(inputs)
+
+
+@pytest.mark.parametrize("container", ["subclassed", "sequential_of_a_pair"])
+def test_training_reaches_a_wrapper_that_is_not_handed_it(container):
+    # Keras hands `training` on through its call context (a subclassed
+    # model) or only to layers that declare it (a Sequential model that runs
+    # its layers one by one, as it does for a pair of inputs). The wrapper
+    # adds its L0 term, and uses the soft mask, only in training.
+    x = np.random.default_rng(0).normal(size=(2, 4)).astype("float32")
+    if container == "subclassed":
+        model, inputs = _CallsItsBlock(), x
+    else:
+        model, inputs = keras.Sequential([L.Add(), PrunableWrapper(L.Dense(3))]), [x, x]
+    model(inputs, training=False)
+    assert len(model.losses) == 0
+    model(inputs, training=True)
+    assert len(model.losses) == 1
