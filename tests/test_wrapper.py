@@ -455,6 +455,15 @@ def test_the_wrapper_takes_its_layers_dtype_policy_and_never_autocasts():
     assert "autocast" not in wrapper.get_config()
 
 
+def test_the_wrappers_variables_have_names_to_select_them_by():
+    # What `model.weights` shows and what an optimizer's
+    # `exclude_from_weight_decay(var_names=...)` matches.
+    wrapper = PrunableWrapper(L.LSTM(3, name="rnn"))
+    wrapper(np.zeros((1, 2, 4), "float32"))
+    own = [v.path for v in wrapper.weights if v.path.startswith(wrapper.name + "/") and "/rnn/" not in v.path]
+    assert own == [f"{wrapper.name}/{n}" for n in ("threshold_0", "threshold_1", "temperature", "l0_strength")]
+
+
 class _ScaledDense(keras.layers.Dense):
     def call(self, inputs, scale=2.0):
         return super().call(inputs) * scale
