@@ -112,3 +112,28 @@ def test_channel_pruning_under_mixed_float16_reaches_a_cost_target_and_shrinks_e
         np.testing.assert_allclose(got, expected, atol=2e-2 * max(1.0, np.abs(expected).max()))
     finally:
         keras.config.set_dtype_policy("float32")
+
+
+class _AutocastingBlock(keras.layers.Layer):
+    """A mixed_float16 layer whose call (an autocast scope) calls a wrapped Dense."""
+
+    def __init__(self, **kwargs):
+        super().__init__(dtype="mixed_float16", **kwargs)
+        self.inner = keras_ltp.PrunableWrapper(keras.layers.Dense(3, use_bias=False, dtype="mixed_float16"))
+
+    def call(self, x):
+        return self.inner(x)
+
+
+def test_a_wrapper_inside_an_autocasting_layer_masks_with_float32_thresholds():
+    # tau = mean(w^2) ~ 2.3e-8 is 0 in float16: a threshold read through the
+    # outer layer's autocast scope would keep every weight.
+    block = _AutocastingBlock()
+    x = np.ones((1, 4), "float32")
+    block(x)
+    kernel = np.full((4, 3), 1e-4, "float32")
+    kernel[0] = 3e-4
+    block.inner.layer.kernel.assign(kernel)
+    block.inner.thresholds[0].assign(1.0 / block.inner.threshold_gain)
+    outputs = keras.ops.convert_to_numpy(block(x)).astype("float32")
+    np.testing.assert_allclose(outputs, np.full((1, 3), 3e-4), rtol=1e-2)  # only the first row is kept
