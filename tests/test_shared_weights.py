@@ -115,6 +115,21 @@ def test_inference_masks_both_uses_with_the_owners_threshold():
     assert keras_ltp.sparsity(pruned)["sparsity"] == pytest.approx(np.mean(masked == 0))
 
 
+def test_an_owner_given_to_the_constructor_is_followed_when_the_follower_builds():
+    # PrunableWrapper(layer, follows=[owner]) does what follower.follow(owner) does.
+    keras.utils.set_random_seed(0)
+    proj, head = _layers()
+    owner = keras_ltp.PrunableWrapper(proj)
+    follower = keras_ltp.PrunableWrapper(head, follows=[owner])
+    inputs = keras.Input((D,))
+    model = keras.Model(inputs, follower(owner(inputs)))
+    assert follower.pruned_weights == [] and follower.thresholds == []
+    owner.thresholds[0].assign(0.03)
+    masked = _numpy_masked(ops.convert_to_numpy(proj.kernel.value), 0.03, owner.threshold_gain)
+    x = _x()
+    np.testing.assert_allclose(ops.convert_to_numpy(model(x)), (x @ masked) @ masked.T, rtol=1e-5, atol=1e-5)
+
+
 def test_training_soft_masks_both_uses_alike_and_the_threshold_gets_both_gradients():
     model = functional()
     kernel = ops.convert_to_numpy(model.get_layer("proj").kernel.value).astype("float64")
