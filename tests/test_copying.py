@@ -395,5 +395,10 @@ def test_a_first_call_is_written_as_json_with_each_tensor_as_its_spec():
             "pair": {"__tuple__": [{"__tensor__": {"shape": [], "dtype": "float16", "sparse": False}}, [1]]},
         },
     }
+    sparse = keras.KerasTensor((None, 7), dtype="float32", sparse=True)
+    assert _encode_call((sparse,), {}) == {
+        "args": [{"__tensor__": {"shape": [None, 7], "dtype": "float32", "sparse": True}}],
+        "kwargs": {},
+    }
     for unwritable in (str.upper, types.SimpleNamespace(dtype="int32"), {1: tensor}):
         assert _encode_call((tensor,), {"mode": unwritable}) is False
