@@ -12,8 +12,9 @@ to it at the written precision (`94.80%` is 0.948 or 94.8 in a file: scales
   neither listed there nor in `NOT_RESULTS` fails the test: a new result
   table must name its source);
 - the figures with `%` or `x` in the prose of benchmarks/README.md and of
-  the README's "Results" section, against the result files their paragraph
-  names (`results/X.json`), or every result file if it names none.
+  the README's "Results" and "Faster models" sections, against the result
+  files their paragraph names (`results/X.json`), or every result file if
+  it names none.
 
 Differences of two checked figures ("+1.66 points") and settings (epochs,
 batch sizes, targets written without `%`) are not figures here. Code blocks
@@ -30,7 +31,8 @@ import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RESULTS = os.path.join(ROOT, "benchmarks", "results")
-DOCS = {"README.md": "## Results ", "benchmarks/README.md": None}  # doc: the section whose prose is checked (None: all)
+# doc: the sections whose prose is checked (None: all of it)
+DOCS = {"README.md": ("## Results ", "## Faster models"), "benchmarks/README.md": None}
 
 PERCENT, PLAIN, MB = (100.0, 1.0), (1.0,), (1.0 / 2**20,)
 # Tables of the docs that hold no results (API, options).
@@ -266,8 +268,8 @@ def check_prose():
     names, or against all of them if it names none."""
     everything = _pool(["*.json", "*.md"])
     failures, checked = [], 0
-    for doc, section in DOCS.items():
-        for paragraph in paragraphs(doc, section):
+    for doc, sections in DOCS.items():
+        for paragraph in [p for section in sections or (None,) for p in paragraphs(doc, section)]:
             named = sources_named(paragraph)
             missing = [n for n in named if not glob.glob(os.path.join(RESULTS, n))]
             if missing:
@@ -279,7 +281,7 @@ def check_prose():
                     continue
                 checked += 1
                 if not matches(value, decimals, unit, pool):
-                    where = f"the files it names, {named}" if named else "no file of benchmarks/results/"
+                    where = f"none of the files it names, {named}" if named else "no file of benchmarks/results/"
                     failures.append(f"{doc}: {text!r} is in {where}: {' '.join(paragraph.split())[:100]!r}")
     return checked, failures
 
