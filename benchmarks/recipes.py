@@ -40,6 +40,12 @@ Recipes (E = `compare.py`'s pruning epochs for the network):
   process), trained on the train split, evaluated on the test split only
   (no tune accuracy); it leaves depthwise kernels dense.
 * `ltp_no_depthwise_3x`, `tfmot_polynomial_3x`: the same with 3E epochs.
+* `ltp_finetune_3x`: 3E epochs split as tfmot's schedule splits its own:
+  2E of LTP, then E of fine-tuning with the masks frozen at the full
+  learning rate (1e-3). `ltp_hard_finetune_3x`: the same with
+  `hard_forward=True`; `ltp_hard_forward_3x`: 3E of LTP with it.
+  `ltp_no_depthwise_finetune_3x`, `ltp_no_depthwise_hard_finetune_3x`:
+  the first two at the toolkit's coverage.
 
 For the LTP recipes it also records, at the end of pruning, the fraction of
 weights in the soft mask's transition band and the loss gap between hard and
@@ -73,19 +79,31 @@ import keras_ltp  # noqa: E402
 from examples.common import flow as ltp_example  # noqa: E402
 from examples.common.architectures import TEMPERATURES  # noqa: E402
 
-LTP_RECIPES = {  # name: (pruning epochs in units of E, frozen fine-tuning epochs in E, prune() options, cosine rate)
-    "ltp": (1, 0, {}, False),
-    "ltp_3x": (3, 0, {}, False),
-    "ltp_finetune": (1, 1, {}, False),
-    "ltp_hard_forward": (1, 0, {"hard_forward": True}, False),
-    "ltp_cosine": (1, 0, {}, True),
-    "ltp_no_depthwise": (1, 0, {"exclude": [keras.layers.DepthwiseConv2D]}, False),
-    "ltp_ramp": (1, 0, {}, False),
-    "ltp_no_depthwise_3x": (3, 0, {"exclude": [keras.layers.DepthwiseConv2D]}, False),
+# name: (pruning epochs in E, frozen fine-tuning epochs in E, prune() options, cosine rate, fine-tuning rate)
+LTP_RECIPES = {
+    "ltp": (1, 0, {}, False, None),
+    "ltp_3x": (3, 0, {}, False, None),
+    "ltp_finetune": (1, 1, {}, False, 1e-4),
+    "ltp_hard_forward": (1, 0, {"hard_forward": True}, False, None),
+    "ltp_cosine": (1, 0, {}, True, None),
+    "ltp_no_depthwise": (1, 0, {"exclude": [keras.layers.DepthwiseConv2D]}, False, None),
+    "ltp_ramp": (1, 0, {}, False, None),
+    "ltp_no_depthwise_3x": (3, 0, {"exclude": [keras.layers.DepthwiseConv2D]}, False, None),
+    # 3E in all, split as tfmot's schedule splits it: masks learned for 2E, then E with them frozen at full rate
+    "ltp_finetune_3x": (2, 1, {}, False, 1e-3),
+    "ltp_hard_forward_3x": (3, 0, {"hard_forward": True}, False, None),
+    "ltp_hard_finetune_3x": (2, 1, {"hard_forward": True}, False, 1e-3),
+    "ltp_no_depthwise_finetune_3x": (2, 1, {"exclude": [keras.layers.DepthwiseConv2D]}, False, 1e-3),
+    "ltp_no_depthwise_hard_finetune_3x": (
+        2,
+        1,
+        {"exclude": [keras.layers.DepthwiseConv2D], "hard_forward": True},
+        False,
+        1e-3,
+    ),
 }
 RAMP_FRACTION = 2 / 3  # ltp_ramp: the target is reached after this fraction of the steps
 RECIPES = (*LTP_RECIPES, "global_magnitude", "global_magnitude_3x", "tfmot_polynomial", "tfmot_polynomial_3x")
-FINETUNE_LEARNING_RATE = 1e-4
 
 
 def splits():
@@ -137,13 +155,11 @@ class RampedSparsityTarget(keras_ltp.callbacks.SparsityTarget):
         super()._steer(step, final)
 
 
-def finetune_frozen(plain, train, epochs, batch_size):
-    """Fine-tunes a stripped model with its zeros kept (`compare.KeepMasks`)."""
-    weights = keras_ltp.registry.prunable_weights(plain)
-    masks = [(w, (keras.ops.convert_to_numpy(w.value) != 0).astype("float32")) for w in weights]
-    ltp_example.compile_model(plain, FINETUNE_LEARNING_RATE)
+def finetune_frozen(plain, train, epochs, batch_size, learning_rate):
+    """Fine-tunes a stripped model with its zeros kept (`keras_ltp.callbacks.KeepZeros`)."""
+    ltp_example.compile_model(plain, learning_rate)
     start = time.time()
-    plain.fit(*train, batch_size=batch_size, epochs=epochs, verbose=0, callbacks=[compare.KeepMasks(masks)])
+    plain.fit(*train, batch_size=batch_size, epochs=epochs, verbose=0, callbacks=[keras_ltp.callbacks.KeepZeros()])
     return (time.time() - start) / epochs
 
 
@@ -159,7 +175,7 @@ def run_recipe(recipe, dense, target, model_name, data, epochs, batch_size, seed
         plain, seconds = compare.magnitude(dense, target, "global", (train, test), budget, batch_size)
         row["epochs"] = budget
     else:
-        units, finetune_units, options, cosine = LTP_RECIPES[recipe]
+        units, finetune_units, options, cosine, finetune_rate = LTP_RECIPES[recipe]
         budget = units * epochs
         pruned, seconds, row["diagnostics"] = prune_ltp(
             dense, target, model_name, train, tune, budget, batch_size, options, cosine, ramp=recipe == "ltp_ramp"
@@ -168,7 +184,9 @@ def run_recipe(recipe, dense, target, model_name, data, epochs, batch_size, seed
         row["epochs"] = budget
         if finetune_units:
             more = finetune_units * epochs
-            seconds = (seconds * budget + finetune_frozen(plain, train, more, batch_size) * more) / (budget + more)
+            seconds = (seconds * budget + finetune_frozen(plain, train, more, batch_size, finetune_rate) * more) / (
+                budget + more
+            )
             row["epochs"] = budget + more
     ltp_example.recalibrate_if_batch_norm(plain, train[0], batch_size, verbose=False)
     ltp_example.compile_model(plain, 1e-3)
