@@ -68,6 +68,10 @@ TABLES = {
         dict.fromkeys(LATENCY_TABLE[2:], PLAIN),
     ),
     SEEDS_TABLE: (["latency_transformer.json", "latency_seeds.json"], dict.fromkeys(SEEDS_TABLE[2:], PLAIN)),
+    ("model", "widths", "multiply-adds", "LiteRT default, 1 thread", "ns per multiply-add"): (
+        ["width_latency.json"],
+        dict.fromkeys(("multiply-adds", "LiteRT default, 1 thread", "ns per multiply-add"), PLAIN),
+    ),
     ("network", "seed", "channel LTP accuracy", "L1 accuracy at LTP's LiteRT latency"): (
         ["latency_equal.json"],
         {"channel LTP accuracy": PLAIN, "L1 accuracy at LTP's LiteRT latency": PLAIN},
@@ -115,10 +119,11 @@ TABLES = {
         "test accuracy",
         "tune accuracy",
         "sparsity",
+        "dense test",
         "test - dense",
     ): (
         ["recipes_*.json"],
-        {c: PERCENT for c in ("test accuracy", "tune accuracy", "sparsity", "test - dense")},
+        {c: PERCENT for c in ("test accuracy", "tune accuracy", "sparsity", "dense test", "test - dense")},
     ),
     ("model", "target", "LTP, max_strength=30 (default)", "LTP, max_strength=1e4"): (
         ["compare.json", "compare_ltp_max_strength_1e4.json"],
