@@ -3,7 +3,7 @@
 # throw-away clone (the mutants never touch the working tree). Slow: re-run
 # by hand when the modules of a group change; not part of CI. See docs/testing.md.
 #
-#   tools/mutation.sh GROUP [REPO]      GROUP: masks | core | walk | wrapper | report | callbacks | export
+#   tools/mutation.sh GROUP [REPO]      GROUP: masks | core | walk | wrapper | report | callbacks | keep_zeros | export
 #   MUTANTS='NAME_OR_GLOB ...' tools/mutation.sh GROUP    only those mutants
 #
 # Each group mutates some modules and runs only the test files that exercise
@@ -12,7 +12,7 @@
 # `mutmut show NAME` inside the printed directory.
 set -euo pipefail
 
-group=${1:?usage: tools/mutation.sh masks|core|walk|wrapper|report|callbacks|export [REPO]}
+group=${1:?usage: tools/mutation.sh masks|core|walk|wrapper|report|callbacks|keep_zeros|export [REPO]}
 repo=$(cd "${2:-$(dirname "$0")/..}" && pwd)
 python=${PYTHON:-$repo/.venv/bin/python}
 mutmut=$(dirname "$python")/mutmut
@@ -32,6 +32,9 @@ case $group in
     # (not test_resume.py: its fixture runs fresh Pythons; its in-process NaN tests killed 11 by hand)
     modules='"keras_ltp/callbacks/*.py"'
     tests='"tests/test_callbacks.py", "tests/test_trail.py", "tests/test_steering.py", "tests/test_steering_edges.py", "tests/test_sparsity_bounds.py", "tests/test_coupled.py", "tests/test_diagnostics.py", "tests/test_cost_measure.py", "tests/test_channels.py", "tests/test_plot.py"' ;;
+  keep_zeros)  # KeepZeros (added 2026-12-07, after the callbacks run)
+    modules='"keras_ltp/callbacks/keep_zeros.py"'
+    tests='"tests/test_keep_zeros.py"' ;;
   wrapper)  # the wrapper alone, against the files that test it (quicker than core)
     modules='"keras_ltp/wrapper.py"'
     tests='"tests/test_wrapper.py", "tests/test_pruned_weight_guard.py", "tests/test_saving.py", "tests/test_mixed_precision.py", "tests/test_diagnostics.py", "tests/test_sparsity_bounds.py", "tests/test_shared_weights.py", "tests/test_channels.py", "tests/test_coupled.py", "tests/test_copying.py", "tests/test_recurrent_channels.py", "tests/test_attention_heads.py"' ;;
