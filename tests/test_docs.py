@@ -67,13 +67,16 @@ TABLES = {
         ["latency.json", "latency_target85.json", "latency_coupled.json", "latency_equal.json"],
         dict.fromkeys(LATENCY_TABLE[2:], PLAIN),
     ),
-    SEEDS_TABLE: (["latency_transformer.json", "latency_seeds.json"], dict.fromkeys(SEEDS_TABLE[2:], PLAIN)),
+    SEEDS_TABLE: (
+        ["latency_transformer.json", "latency_seeds.json", "latency_equal_seeds.json"],
+        dict.fromkeys(SEEDS_TABLE[2:], PLAIN),
+    ),
     ("model", "widths", "multiply-adds", "LiteRT default, 1 thread", "ns per multiply-add"): (
         ["width_latency.json"],
         dict.fromkeys(("multiply-adds", "LiteRT default, 1 thread", "ns per multiply-add"), PLAIN),
     ),
     ("network", "seed", "channel LTP accuracy", "L1 accuracy at LTP's LiteRT latency"): (
-        ["latency_equal.json"],
+        ["latency_equal.json", "latency_equal_seeds.json"],
         {"channel LTP accuracy": PLAIN, "L1 accuracy at LTP's LiteRT latency": PLAIN},
     ),
     ("example", "dense accuracy", "pruned accuracy", "sparsity", "command"): (
