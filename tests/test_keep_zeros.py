@@ -125,3 +125,36 @@ def test_a_stripped_ltp_model_fine_tunes_at_its_sparsity():
     assert sparsity > 0.5
     fit(plain, [KeepZeros(verbose=1)])
     assert keras_ltp.weight_sparsity(plain)["sparsity"] == sparsity
+
+
+def test_verbose_counts_the_zeros_it_keeps(capsys):
+    model, masks = sparse_model()
+    fit(model, [KeepZeros(verbose=1)], epochs=1)
+    zeros = sum(int(np.sum(~mask)) for mask in masks.values())
+    total = sum(mask.size for mask in masks.values())
+    assert f"KeepZeros: keeping {zeros:,} of {total:,} prunable weights at zero." in capsys.readouterr().out
+    fit(model, [KeepZeros()], epochs=1)
+    assert "KeepZeros" not in capsys.readouterr().out  # silent by default
+
+
+def test_a_weight_without_zeros_or_not_trained_does_not_stop_the_others():
+    # the first kernel has no zero, the second is frozen (a LoRA base kernel:
+    # prunable, not trainable); the third's zeros must still be kept
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential(
+        [
+            keras.Input((5,)),
+            L.Dense(6, name="full"),
+            L.Dense(6, name="lora"),
+            L.Dense(3, name="out"),
+        ]
+    )
+    model.get_layer("lora").enable_lora(2)
+    out = model.get_layer("out").kernel
+    mask = np.random.default_rng(3).random(out.shape) < 0.5
+    out.assign(np.where(mask, keras.ops.convert_to_numpy(out.value), 0.0))
+    model.compile(keras.optimizers.Adam(0.05), "mse")
+    rng = np.random.default_rng(4)
+    model.fit(rng.normal(size=(32, 5)), rng.normal(size=(32, 3)), epochs=2, verbose=0, callbacks=[KeepZeros()])
+    kernel = keras.ops.convert_to_numpy(out.value)
+    assert np.all(kernel[~mask] == 0.0) and np.all(kernel[mask] != 0.0)
