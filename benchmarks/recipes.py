@@ -80,6 +80,7 @@ import keras_ltp  # noqa: E402
 from examples.common import flow as ltp_example  # noqa: E402
 from examples.common.architectures import TEMPERATURES  # noqa: E402
 
+NO_DEPTHWISE = {"exclude": [keras.layers.DepthwiseConv2D]}  # the toolkit's coverage
 # name: (pruning epochs in E, frozen fine-tuning epochs in E, prune() options, cosine rate, fine-tuning rate)
 LTP_RECIPES = {
     "ltp": (1, 0, {}, False, None),
@@ -87,28 +88,16 @@ LTP_RECIPES = {
     "ltp_finetune": (1, 1, {}, False, 1e-4),
     "ltp_hard_forward": (1, 0, {"hard_forward": True}, False, None),
     "ltp_cosine": (1, 0, {}, True, None),
-    "ltp_no_depthwise": (1, 0, {"exclude": [keras.layers.DepthwiseConv2D]}, False, None),
+    "ltp_no_depthwise": (1, 0, NO_DEPTHWISE, False, None),
     "ltp_ramp": (1, 0, {}, False, None),
-    "ltp_no_depthwise_3x": (3, 0, {"exclude": [keras.layers.DepthwiseConv2D]}, False, None),
+    "ltp_no_depthwise_3x": (3, 0, NO_DEPTHWISE, False, None),
     # 3E in all, split as tfmot's schedule splits it: masks learned for 2E, then E with them frozen at full rate
     "ltp_finetune_3x": (2, 1, {}, False, 1e-3),
     "ltp_hard_forward_3x": (3, 0, {"hard_forward": True}, False, None),
     "ltp_hard_finetune_3x": (2, 1, {"hard_forward": True}, False, 1e-3),
-    "ltp_no_depthwise_finetune_3x": (2, 1, {"exclude": [keras.layers.DepthwiseConv2D]}, False, 1e-3),
-    "ltp_no_depthwise_hard_finetune": (
-        2 / 3,
-        1 / 3,
-        {"exclude": [keras.layers.DepthwiseConv2D], "hard_forward": True},
-        False,
-        1e-3,
-    ),
-    "ltp_no_depthwise_hard_finetune_3x": (
-        2,
-        1,
-        {"exclude": [keras.layers.DepthwiseConv2D], "hard_forward": True},
-        False,
-        1e-3,
-    ),
+    "ltp_no_depthwise_finetune_3x": (2, 1, NO_DEPTHWISE, False, 1e-3),
+    "ltp_no_depthwise_hard_finetune": (2 / 3, 1 / 3, {**NO_DEPTHWISE, "hard_forward": True}, False, 1e-3),
+    "ltp_no_depthwise_hard_finetune_3x": (2, 1, {**NO_DEPTHWISE, "hard_forward": True}, False, 1e-3),
 }
 RAMP_FRACTION = 2 / 3  # ltp_ramp: the target is reached after this fraction of the steps
 RECIPES = (*LTP_RECIPES, "global_magnitude", "global_magnitude_3x", "tfmot_polynomial", "tfmot_polynomial_3x")

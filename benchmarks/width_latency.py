@@ -76,17 +76,14 @@ def variants(source):
     """`{name: widths}`: the models of the module docstring."""
     with open(source) as f:
         rows = json.load(f)["rows"]
-    found = {"dense": DENSE}
+    l1 = next(row["widths"] for row in rows if row["model"] == "l1_filters")  # one fraction for every seed
+    l1_stream = l1[7]
+    found = {"dense": DENSE, "l1_filters": l1}
     for row in rows:
-        if row["model"] not in ("ltp_channel", "l1_filters"):
+        if row["model"] != "ltp_channel":
             continue
-        widths = [int(w) for w in json.loads(row["widths"])] if isinstance(row["widths"], str) else row["widths"]
-        if row["model"] == "l1_filters":
-            found.setdefault("l1_filters", widths)  # one fraction for every seed
-            continue
-        seed = row["seed"]
+        seed, widths = row["seed"], row["widths"]
         found[f"ltp_channel seed {seed}"] = widths
-        l1_stream = found["l1_filters"][7] if "l1_filters" in found else 32
         found[f"ltp_channel seed {seed}, last stream {l1_stream}"] = widths[:7] + [l1_stream, l1_stream, 10]
         found[f"ltp_channel seed {seed}, rounded up to 8"] = [-(-w // 8) * 8 for w in widths[:-1]] + [10]
         cut = [w - w % 16 if w % 16 in (1, 2) else w for w in widths[:-1]] + [10]
