@@ -23,6 +23,10 @@ offline: `examples.common.data`), then for the same number of epochs:
   ranked by their L1 norms summed over the layers that write them and go
   from all of them (Li et al. left the stream whole; this is the stronger
   baseline).
+* `ltp_channel_rounded` (with `--round-to M`): `ltp_channel` for
+  `--round-epochs` fewer epochs, then `keras_ltp.round_channels(multiple=M)`
+  (each layer's width down to a multiple of the kernels' tile), `shrink()`,
+  and those epochs of fine-tuning: the same budget.
 
 Each model is timed side by side in one run (rounds take turns, median):
 the `.tflite` file `keras_ltp.export.tflite` writes, in LiteRT with its
@@ -37,6 +41,8 @@ under `tf.function` on the TensorFlow CPU runtime (batch 1 and 64).
     python -m benchmarks.latency --l1-curve 0.3,0.45,0.6 ...
                                             # L1 models at more fractions: the L1 accuracy at
                                             # channel LTP's LiteRT latency, by interpolation
+    python -m benchmarks.latency --round-to 8 ...
+                                            # ltp_channel_rounded too: widths on tiles of 8
 
 Writes benchmarks/results/latency.json and, with matplotlib, latency.png
 (accuracy against LiteRT latency).
@@ -203,13 +209,13 @@ def run_network(network, args, train, test, epochs, seed=0):
     settled(dense, train[0])
     models, notes = {"dense": dense}, {}
 
-    def ltp(granularity, measure="weights", **options):
+    def ltp(granularity, measure="weights", phase=epochs, **options):
         keras.utils.set_random_seed(100 * seed + 1)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             pruned = compiled(keras_ltp.prune(dense, granularity=granularity, **options))
         target = keras_ltp.callbacks.SparsityTarget(args.target, measure=measure)
-        pruned.fit(*train, epochs=epochs, batch_size=64, verbose=0, callbacks=[target])
+        pruned.fit(*train, epochs=phase, batch_size=64, verbose=0, callbacks=[target])
         return pruned
 
     models["ltp_weight"] = settled(keras_ltp.strip(ltp("weight")), train[0])
@@ -219,6 +225,8 @@ def run_network(network, args, train, test, epochs, seed=0):
     models["ltp_channel"], report = keras_ltp.shrink(channel, return_report=True)
     settled(models["ltp_channel"], train[0])
     print(report)
+    if args.round_to:
+        models["ltp_channel_rounded"], notes["rounded"] = rounded_ltp(ltp, args, train, epochs, seed)
     goal = multiply_adds(models["ltp_channel"])
     fraction = min(
         (abs(multiply_adds(l1_filters(dense, f, args.couple)) - goal), f)
@@ -256,15 +264,38 @@ def run_network(network, args, train, test, epochs, seed=0):
     return rows, notes
 
 
-def l1_at_ltp_latency(rows, kind="tflite_default_1t"):
+def rounded_ltp(ltp, args, train, epochs, seed):
+    """Channel LTP for `epochs - args.round_epochs` epochs, its widths
+    rounded down to multiples of `args.round_to`, shrunk, then fine-tuned
+    for the remaining epochs; and the rounding's rows."""
+    if not 0 < args.round_epochs < epochs:
+        raise SystemExit(
+            f"--round-epochs must be between 1 and {epochs - 1} (the epochs per phase), got {args.round_epochs}"
+        )
+    pruned = ltp(
+        "channel", measure="cost", phase=epochs - args.round_epochs, cost="flops", fallback="dense", couple=args.couple
+    )
+    rows = keras_ltp.round_channels(pruned, multiple=args.round_to, mode="down")
+    for row in rows:
+        print(
+            f"{row['layer']:32s} {row['channels']:4d} channels, kept {row['kept_before']:4d} -> {row['kept_after']:4d}"
+        )
+    keras.utils.set_random_seed(100 * seed + 3)
+    small = compiled(settled(keras_ltp.shrink(pruned), train[0]))
+    small.fit(*train, epochs=args.round_epochs, batch_size=64, verbose=0)
+    return settled(small, train[0]), rows
+
+
+def l1_at_ltp_latency(rows, kind="tflite_default_1t", model="ltp_channel"):
     """`{(network, seed): (L1 accuracy, LTP accuracy)}`: the L1 baseline's
-    held-out accuracy at channel LTP's `kind` latency, interpolated linearly
-    between the two L1 models (matched and `--l1-curve` fractions) of that
-    seed whose latencies enclose it; left out where none do."""
+    held-out accuracy at the `kind` latency of `model` (a channel LTP row),
+    interpolated linearly between the two L1 models (matched and
+    `--l1-curve` fractions) of that seed whose latencies enclose it; left
+    out where none do."""
     found = {}
     for network, seed in dict.fromkeys((r["network"], r["seed"]) for r in rows):
         own = [r for r in rows if r["network"] == network and r["seed"] == seed]
-        ltp = next((r for r in own if r["model"] == "ltp_channel"), None)
+        ltp = next((r for r in own if r["model"] == model), None)
         curve = sorted((r[f"{kind}_ms"], r["test_accuracy"]) for r in own if r["model"].startswith("l1_filters"))
         if ltp is None or len(curve) < 2 or not curve[0][0] <= ltp[f"{kind}_ms"] <= curve[-1][0]:
             continue
@@ -288,7 +319,7 @@ def summary(rows):
         for key in keys:
             values = np.array([r[key] for r in group], dtype="float64")
             entry[key] = {"mean": float(values.mean()), "std": float(values.std(ddof=1)) if len(values) > 1 else 0.0}
-        if model == "ltp_channel":
+        if model.startswith("ltp_channel"):
             l1 = {r["seed"]: r["test_accuracy"] for r in rows if r["network"] == network and r["model"] == "l1_filters"}
             gaps = np.array([r["test_accuracy"] - l1[r["seed"]] for r in group if r["seed"] in l1])
             entry["accuracy_minus_l1"] = {
@@ -296,7 +327,11 @@ def summary(rows):
                 "std": float(gaps.std(ddof=1)),
                 "per_seed": gaps.tolist(),
             }
-            equal = [ltp - l1 for (net, _), (l1, ltp) in sorted(l1_at_ltp_latency(rows).items()) if net == network]
+            equal = [
+                ltp - l1
+                for (net, _), (l1, ltp) in sorted(l1_at_ltp_latency(rows, model=model).items())
+                if net == network
+            ]
             if len(equal) > 1:
                 entry["accuracy_minus_l1_at_equal_latency"] = {
                     "mean": float(np.mean(equal)),
@@ -340,7 +375,7 @@ def plot(rows, path):
         return
     networks = list(dict.fromkeys(r["network"] for r in rows))
     figure, axes = plt.subplots(1, len(networks), figsize=(4.5 * len(networks), 3.8), squeeze=False)
-    markers = {"dense": "o", "ltp_weight": "s", "ltp_channel": "*", "l1_filters": "^"}
+    markers = {"dense": "o", "ltp_weight": "s", "ltp_channel": "*", "ltp_channel_rounded": "P", "l1_filters": "^"}
     for ax, network in zip(axes[0], networks):
         for r in (r for r in rows if r["network"] == network):
             model = r["model"].split("@")[0]
@@ -380,6 +415,14 @@ def main(argv=None):
         help="comma-separated extra L1 fractions (for example 0.3,0.45,0.6): L1 models at each, timed in the "
         "same run, give the L1 accuracy at channel LTP's latency by interpolation",
     )
+    parser.add_argument(
+        "--round-to",
+        type=int,
+        default=0,
+        help="also ltp_channel_rounded: widths rounded down to multiples of this (8: ARM64's tile) "
+        "before the last --round-epochs epochs, which fine-tune the shrunk model (default: off)",
+    )
+    parser.add_argument("--round-epochs", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--per-round", type=int, default=20)
     parser.add_argument("--name", default="latency", help="the result's name: results/NAME.json and NAME.png")
@@ -433,16 +476,25 @@ def main(argv=None):
                 ),
                 flush=True,
             )
-    equal = l1_at_ltp_latency(result["rows"])
-    if equal:
+    equal = {
+        model: l1_at_ltp_latency(result["rows"], model=model)
+        for model in ("ltp_channel", "ltp_channel_rounded")
+        if any(r["model"] == model for r in result["rows"])
+    }
+    if any(equal.values()):
         result["equal_latency"] = [
-            {"network": network, "seed": seed, "l1_accuracy": l1, "ltp_accuracy": ltp}
-            for (network, seed), (l1, ltp) in equal.items()
+            {"network": network, "seed": seed, "model": model, "l1_accuracy": l1, "ltp_accuracy": ltp}
+            for model, found in equal.items()
+            for (network, seed), (l1, ltp) in found.items()
         ]
         print(
             _common.table(
-                ["network (seed)", "channel LTP acc", "L1 acc at the same LiteRT 1t latency", "LTP - L1"],
-                [[f"{n} ({s})", f"{ltp:.3f}", f"{l1:.3f}", f"{ltp - l1:+.3f}"] for (n, s), (l1, ltp) in equal.items()],
+                ["network (seed)", "model", "LTP acc", "L1 acc at the same LiteRT 1t latency", "LTP - L1"],
+                [
+                    [f"{n} ({s})", model, f"{ltp:.3f}", f"{l1:.3f}", f"{ltp - l1:+.3f}"]
+                    for model, found in equal.items()
+                    for (n, s), (l1, ltp) in found.items()
+                ],
             ),
             flush=True,
         )

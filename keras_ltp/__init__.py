@@ -5,6 +5,7 @@ from keras_ltp.batch_norm import recalibrate_batch_norm
 from keras_ltp.coupled import CoupledChannels
 from keras_ltp.pruning import prune
 from keras_ltp.registry import register_prunable
+from keras_ltp.rounding import round_channels
 from keras_ltp.shrinking import shrink
 from keras_ltp.sparsity_report import sparsity, weight_sparsity
 from keras_ltp.stripping import strip
@@ -24,6 +25,7 @@ __all__ = [
     "prune",
     "recalibrate_batch_norm",
     "register_prunable",
+    "round_channels",
     "shrink",
     "sparsity",
     "strip",
