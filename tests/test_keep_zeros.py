@@ -85,6 +85,29 @@ def test_a_constraint_of_the_variable_still_applies_and_is_given_back():
     assert callback._given == []
 
 
+class _Interrupt(keras.callbacks.Callback):
+    def on_train_batch_end(self, batch, logs=None):
+        raise KeyboardInterrupt
+
+
+def test_a_fit_that_raised_leaves_masks_that_the_next_keep_zeros_gives_back():
+    max_norm = keras.constraints.MaxNorm(10.0, axis=[0, 1, 2])
+    model, masks = sparse_model(constraint=max_norm)
+    variable = model.get_layer("conv").kernel
+    with pytest.raises(KeyboardInterrupt):
+        fit(model, [KeepZeros(), _Interrupt()])
+    assert variable.constraint is not max_norm  # Keras skipped on_train_end
+    value = keras.ops.convert_to_numpy(variable.value)
+    revived = np.argwhere(~masks["conv"])[0]
+    value[tuple(revived)] = 0.5  # free in the next fit: its masks are taken anew
+    variable.assign(value)
+    fit(model, [KeepZeros()], epochs=1)
+    after = keras.ops.convert_to_numpy(variable.value)
+    assert after[tuple(revived)] != 0.0
+    assert np.sum(after == 0.0) == np.sum(~masks["conv"]) - 1
+    assert variable.constraint is max_norm  # the original, not the mask left by the fit that raised
+
+
 def test_the_masks_are_taken_anew_at_each_fit():
     model, masks = sparse_model()
     callback = KeepZeros()

@@ -21,7 +21,8 @@ class KeepZeros(keras.callbacks.Callback):
     step `w <- m * w`, as a constraint of its variable: inside the compiled
     training step, on every backend and with any `steps_per_execution`. A
     constraint the variable already has is applied first; it is given back
-    when `fit` ends.
+    when `fit` ends. (Keras skips `on_train_end` when `fit` raises; the
+    next `fit` with a `KeepZeros` gives back what was left then.)
 
     Fine-tuning this way after the masks are learned (say the last third of
     the epochs, at the full learning rate) is the recipe that closed most of
@@ -61,6 +62,8 @@ class KeepZeros(keras.callbacks.Callback):
         for variable in prunable_weights(model):
             if not variable.trainable:
                 continue
+            while isinstance(variable.constraint, _MaskedConstraint):  # left by a fit that raised
+                variable.constraint = variable.constraint.inner
             mask = keras.ops.cast(keras.ops.not_equal(variable.value, 0), variable.dtype)
             zeros = int(keras.ops.convert_to_numpy(keras.ops.sum(1 - mask)))
             total += math.prod(variable.shape)
