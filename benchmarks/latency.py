@@ -25,8 +25,12 @@ offline: `examples.common.data`), then for the same number of epochs:
   baseline).
 * `ltp_channel_rounded` (with `--round-to M`): `ltp_channel` for
   `--round-epochs` fewer epochs, then `keras_ltp.round_channels(multiple=M)`
-  (each layer's width down to a multiple of the kernels' tile), `shrink()`,
+  (each layer's width down, or with `--round-mode`, to a multiple of the
+  kernels' tile), `shrink()`,
   and those epochs of fine-tuning: the same budget.
+  `ltp_channel_rounded_no_ft`: `ltp_channel`'s own pruned model rounded
+  the same way at the end of its epochs, shrunk, batch norms re-estimated,
+  not trained further.
 
 Each model is timed side by side in one run (rounds take turns, median):
 the `.tflite` file `keras_ltp.export.tflite` writes, in LiteRT with its
@@ -227,6 +231,8 @@ def run_network(network, args, train, test, epochs, seed=0):
     print(report)
     if args.round_to:
         models["ltp_channel_rounded"], notes["rounded"] = rounded_ltp(ltp, args, train, epochs, seed)
+        notes["rounded_no_ft"] = keras_ltp.round_channels(channel, multiple=args.round_to, mode=args.round_mode)
+        models["ltp_channel_rounded_no_ft"] = settled(keras_ltp.shrink(channel), train[0])
     goal = multiply_adds(models["ltp_channel"])
     fraction = min(
         (abs(multiply_adds(l1_filters(dense, f, args.couple)) - goal), f)
@@ -266,7 +272,7 @@ def run_network(network, args, train, test, epochs, seed=0):
 
 def rounded_ltp(ltp, args, train, epochs, seed):
     """Channel LTP for `epochs - args.round_epochs` epochs, its widths
-    rounded down to multiples of `args.round_to`, shrunk, then fine-tuned
+    rounded to multiples of `args.round_to` (`args.round_mode`), shrunk, then fine-tuned
     for the remaining epochs; and the rounding's rows."""
     if not 0 < args.round_epochs < epochs:
         raise SystemExit(
@@ -275,7 +281,7 @@ def rounded_ltp(ltp, args, train, epochs, seed):
     pruned = ltp(
         "channel", measure="cost", phase=epochs - args.round_epochs, cost="flops", fallback="dense", couple=args.couple
     )
-    rows = keras_ltp.round_channels(pruned, multiple=args.round_to, mode="down")
+    rows = keras_ltp.round_channels(pruned, multiple=args.round_to, mode=args.round_mode)
     for row in rows:
         print(
             f"{row['layer']:32s} {row['channels']:4d} channels, kept {row['kept_before']:4d} -> {row['kept_after']:4d}"
@@ -375,7 +381,14 @@ def plot(rows, path):
         return
     networks = list(dict.fromkeys(r["network"] for r in rows))
     figure, axes = plt.subplots(1, len(networks), figsize=(4.5 * len(networks), 3.8), squeeze=False)
-    markers = {"dense": "o", "ltp_weight": "s", "ltp_channel": "*", "ltp_channel_rounded": "P", "l1_filters": "^"}
+    markers = {
+        "dense": "o",
+        "ltp_weight": "s",
+        "ltp_channel": "*",
+        "ltp_channel_rounded": "P",
+        "ltp_channel_rounded_no_ft": "X",
+        "l1_filters": "^",
+    }
     for ax, network in zip(axes[0], networks):
         for r in (r for r in rows if r["network"] == network):
             model = r["model"].split("@")[0]
@@ -419,10 +432,12 @@ def main(argv=None):
         "--round-to",
         type=int,
         default=0,
-        help="also ltp_channel_rounded: widths rounded down to multiples of this (8: ARM64's tile) "
-        "before the last --round-epochs epochs, which fine-tune the shrunk model (default: off)",
+        help="also ltp_channel_rounded (widths rounded down to multiples of this, 8: ARM64's tile, before the "
+        "last --round-epochs epochs, which fine-tune the shrunk model) and ltp_channel_rounded_no_ft "
+        "(ltp_channel rounded at the end, not trained further) (default: off)",
     )
     parser.add_argument("--round-epochs", type=int, default=2)
+    parser.add_argument("--round-mode", choices=keras_ltp.rounding.MODES, default="down", help="round_channels' mode")
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--per-round", type=int, default=20)
     parser.add_argument("--name", default="latency", help="the result's name: results/NAME.json and NAME.png")
@@ -478,7 +493,7 @@ def main(argv=None):
             )
     equal = {
         model: l1_at_ltp_latency(result["rows"], model=model)
-        for model in ("ltp_channel", "ltp_channel_rounded")
+        for model in ("ltp_channel", "ltp_channel_rounded", "ltp_channel_rounded_no_ft")
         if any(r["model"] == model for r in result["rows"])
     }
     if any(equal.values()):
