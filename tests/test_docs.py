@@ -68,7 +68,13 @@ TABLES = {
         dict.fromkeys(LATENCY_TABLE[2:], PLAIN),
     ),
     SEEDS_TABLE: (
-        ["latency_transformer.json", "latency_seeds.json", "latency_equal_seeds.json"],
+        [
+            "latency_transformer.json",
+            "latency_seeds.json",
+            "latency_equal_seeds.json",
+            "latency_rounded_seeds.json",
+            "latency_rounded_nearest.json",
+        ],
         dict.fromkeys(SEEDS_TABLE[2:], PLAIN),
     ),
     ("model", "widths", "multiply-adds", "LiteRT default, 1 thread", "ns per multiply-add"): (
@@ -78,6 +84,10 @@ TABLES = {
     ("network", "seed", "channel LTP accuracy", "L1 accuracy at LTP's LiteRT latency"): (
         ["latency_equal.json", "latency_equal_seeds.json"],
         {"channel LTP accuracy": PLAIN, "L1 accuracy at LTP's LiteRT latency": PLAIN},
+    ),
+    ("network", "model", "seed", "LTP accuracy", "L1 accuracy at LTP's LiteRT latency"): (
+        ["latency_rounded_nearest.json"],
+        {"LTP accuracy": PLAIN, "L1 accuracy at LTP's LiteRT latency": PLAIN},
     ),
     ("example", "dense accuracy", "pruned accuracy", "sparsity", "command"): (
         ["example_*.json"],

@@ -151,6 +151,10 @@ def test_channel_example_shrinks_exports_and_prints_the_speed_table(tmp_path):
         "1",
         "--prune-epochs",
         "1",
+        "--round-to",
+        "8",
+        "--finetune-epochs",
+        "1",
         "--out",
         str(out),
         "--verbose",
@@ -166,6 +170,11 @@ def test_channel_example_shrinks_exports_and_prints_the_speed_table(tmp_path):
     dense, shrunk = summary["models"]["dense"], summary["models"]["shrunk"]
     assert shrunk["multiply_adds"] < dense["multiply_adds"] and shrunk["params"] < dense["params"]
     assert summary["tflite_float32_max_abs_error"] < 1e-3
+    # Each channel-pruned layer rounded down to a multiple of 8, or left under one tile.
+    assert summary["rounded"] and all(
+        r["kept_after"] <= r["kept_before"] and (r["kept_after"] % 8 == 0 or r["kept_after"] == r["kept_before"] < 8)
+        for r in summary["rounded"]
+    ), summary["rounded"]
     for name in ("model.tflite", "model_int8.tflite", "saved_model", "resnet_shrunk.keras"):
         assert (out / name).exists(), name
 
