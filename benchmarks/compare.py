@@ -153,7 +153,7 @@ def train_dense(model_name, data, epochs, batch_size, scratch):
     return dense, float(dense.evaluate(xt, yt, verbose=0)[1]), weights_path
 
 
-def tfmot(model_name, target, weights_path, data_path, epochs, batch_size, seed=1):
+def tfmot(model_name, target, weights_path, data_path, epochs, batch_size, seed=1, decay_last=0.0):
     with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as f:
         out = f.name
     command = [
@@ -174,6 +174,8 @@ def tfmot(model_name, target, weights_path, data_path, epochs, batch_size, seed=
         str(batch_size),
         "--seed",
         str(seed),
+        "--decay-last",
+        str(decay_last),
         "--out",
         out,
     ]

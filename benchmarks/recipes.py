@@ -47,6 +47,10 @@ Recipes (E = `compare.py`'s pruning epochs for the network):
   `ltp_no_depthwise_finetune_3x`, `ltp_no_depthwise_hard_finetune_3x`:
   the first two at the toolkit's coverage; `ltp_no_depthwise_hard_finetune`
   the second in E epochs (2E/3 and E/3, rounded).
+* `ltp_no_depthwise_hard_finetune_cosine_3x`: `ltp_no_depthwise_hard_finetune_3x`
+  with the fine-tuning's learning rate decaying from 1e-3 to 0 along a
+  cosine; `tfmot_polynomial_cosine_3x`: the toolkit's run with the same
+  decay over its last third of the steps (its masks are fixed from 70%).
 
 For the LTP recipes it also records, at the end of pruning, the fraction of
 weights in the soft mask's transition band and the loss gap between hard and
@@ -81,7 +85,8 @@ from examples.common import flow as ltp_example  # noqa: E402
 from examples.common.architectures import TEMPERATURES  # noqa: E402
 
 NO_DEPTHWISE = {"exclude": [keras.layers.DepthwiseConv2D]}  # the toolkit's coverage
-# name: (pruning epochs in E, frozen fine-tuning epochs in E, prune() options, cosine rate, fine-tuning rate)
+# name: (pruning epochs in E, frozen fine-tuning epochs in E, prune() options, cosine rate, fine-tuning rate);
+# the fine-tuning rate "cosine" decays from 1e-3 to 0 along a cosine over the fine-tuning
 LTP_RECIPES = {
     "ltp": (1, 0, {}, False, None),
     "ltp_3x": (3, 0, {}, False, None),
@@ -98,9 +103,17 @@ LTP_RECIPES = {
     "ltp_no_depthwise_finetune_3x": (2, 1, NO_DEPTHWISE, False, 1e-3),
     "ltp_no_depthwise_hard_finetune": (2 / 3, 1 / 3, {**NO_DEPTHWISE, "hard_forward": True}, False, 1e-3),
     "ltp_no_depthwise_hard_finetune_3x": (2, 1, {**NO_DEPTHWISE, "hard_forward": True}, False, 1e-3),
+    "ltp_no_depthwise_hard_finetune_cosine_3x": (2, 1, {**NO_DEPTHWISE, "hard_forward": True}, False, "cosine"),
 }
 RAMP_FRACTION = 2 / 3  # ltp_ramp: the target is reached after this fraction of the steps
-RECIPES = (*LTP_RECIPES, "global_magnitude", "global_magnitude_3x", "tfmot_polynomial", "tfmot_polynomial_3x")
+RECIPES = (
+    *LTP_RECIPES,
+    "global_magnitude",
+    "global_magnitude_3x",
+    "tfmot_polynomial",
+    "tfmot_polynomial_3x",
+    "tfmot_polynomial_cosine_3x",
+)
 
 
 def splits():
@@ -153,7 +166,10 @@ class RampedSparsityTarget(keras_ltp.callbacks.SparsityTarget):
 
 
 def finetune_frozen(plain, train, epochs, batch_size, learning_rate):
-    """Fine-tunes a stripped model with its zeros kept (`keras_ltp.callbacks.KeepZeros`)."""
+    """Fine-tunes a stripped model with its zeros kept (`keras_ltp.callbacks.KeepZeros`), at
+    `learning_rate`, or with "cosine" from 1e-3 to 0 along a cosine."""
+    if learning_rate == "cosine":
+        learning_rate = keras.optimizers.schedules.CosineDecay(1e-3, epochs * -(-len(train[0]) // batch_size))
     ltp_example.compile_model(plain, learning_rate)
     start = time.time()
     plain.fit(*train, batch_size=batch_size, epochs=epochs, verbose=0, callbacks=[keras_ltp.callbacks.KeepZeros()])
@@ -166,7 +182,8 @@ def run_recipe(recipe, dense, target, model_name, data, epochs, batch_size, seed
     row = {"recipe": recipe, "model": model_name, "target": target, "seed": seed}
     if recipe.startswith("tfmot_polynomial"):
         budget = 3 * epochs if recipe.endswith("_3x") else epochs
-        return _tfmot_row(row, dense, target, model_name, data, budget, batch_size)
+        decay_last = 1 / 3 if "_cosine" in recipe else 0.0
+        return _tfmot_row(row, dense, target, model_name, data, budget, batch_size, decay_last)
     if recipe.startswith("global_magnitude"):
         budget = 3 * epochs if recipe.endswith("_3x") else epochs
         plain, seconds = compare.magnitude(dense, target, "global", (train, test), budget, batch_size)
@@ -194,13 +211,15 @@ def run_recipe(recipe, dense, target, model_name, data, epochs, batch_size, seed
     return row
 
 
-def _tfmot_row(row, dense, target, model_name, data, epochs, batch_size):
+def _tfmot_row(row, dense, target, model_name, data, epochs, batch_size, decay_last=0.0):
     (x, y), _, (xt, yt) = data
     with tempfile.TemporaryDirectory() as scratch:
         weights_path, data_path = os.path.join(scratch, "dense.npz"), os.path.join(scratch, "data.npz")
         np.savez(weights_path, *dense.get_weights())
         np.savez(data_path, x=x, y=y, xt=xt, yt=yt)
-        worker = compare.tfmot(model_name, target, weights_path, data_path, epochs, batch_size, seed=row["seed"])
+        worker = compare.tfmot(
+            model_name, target, weights_path, data_path, epochs, batch_size, seed=row["seed"], decay_last=decay_last
+        )
     if "error" in worker:
         raise RuntimeError(worker["error"])
     row.update(

@@ -69,6 +69,21 @@ def weight_sparsity(model):
     return counts
 
 
+def constant_then_cosine(rate, steps, decay_steps):
+    """`rate` for `steps - decay_steps` steps, then a cosine decay to 0 over the last `decay_steps`."""
+    start = steps - decay_steps
+
+    class ConstantThenCosine(tf_keras.optimizers.schedules.LearningRateSchedule):
+        def __call__(self, step):
+            progress = tf.clip_by_value((tf.cast(step, tf.float32) - start) / max(decay_steps, 1), 0.0, 1.0)
+            return rate * 0.5 * (1.0 + tf.cos(np.pi * progress))
+
+        def get_config(self):
+            return {}
+
+    return ConstantThenCosine()
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--model", required=True)
@@ -78,6 +93,12 @@ def main():
     parser.add_argument("--epochs", type=int, required=True)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--seed", type=int, help="seeds Python, NumPy and TensorFlow (as compare.py does in-process)")
+    parser.add_argument(
+        "--decay-last",
+        type=float,
+        default=0.0,
+        help="the learning rate decays from 1e-3 to 0 along a cosine over this last fraction of the steps",
+    )
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
     if args.seed is not None:
@@ -99,8 +120,9 @@ def main():
             frequency=max(steps // (4 * args.epochs), 1),
         )
         pruned = tfmot.sparsity.keras.prune_low_magnitude(model, pruning_schedule=schedule)
+        rate = constant_then_cosine(1e-3, steps, int(round(args.decay_last * steps))) if args.decay_last else 1e-3
         pruned.compile(
-            tf_keras.optimizers.Adam(1e-3),
+            tf_keras.optimizers.Adam(rate),
             tf_keras.losses.SparseCategoricalCrossentropy(from_logits=True),
             metrics=["accuracy"],
         )
