@@ -51,6 +51,11 @@ Recipes (E = `compare.py`'s pruning epochs for the network):
   with the fine-tuning's learning rate decaying from 1e-3 to 0 along a
   cosine; `tfmot_polynomial_cosine_3x`: the toolkit's run with the same
   decay over its last third of the steps (its masks are fixed from 70%).
+* `ltp_cap99_3x`: `ltp_3x` with one ceiling on every layer's sparsity,
+  `prune(..., max_sparsity=0.99)`: at 98% LTP empties the small ResNet's
+  1x1 shortcut convolutions (layer collapse, `compare.json`); the ceiling
+  keeps at least 1% of each layer. `ltp_hard_cap99_3x`: the same with
+  `hard_forward=True`.
 
 For the LTP recipes it also records, at the end of pruning, the fraction of
 weights in the soft mask's transition band and the loss gap between hard and
@@ -85,6 +90,7 @@ from examples.common import flow as ltp_example  # noqa: E402
 from examples.common.architectures import TEMPERATURES  # noqa: E402
 
 NO_DEPTHWISE = {"exclude": [keras.layers.DepthwiseConv2D]}  # the toolkit's coverage
+CAP99 = {"max_sparsity": 0.99}  # one ceiling for every layer: none is pruned past 99%
 # name: (pruning epochs in E, frozen fine-tuning epochs in E, prune() options, cosine rate, fine-tuning rate);
 # the fine-tuning rate "cosine" decays from 1e-3 to 0 along a cosine over the fine-tuning
 LTP_RECIPES = {
@@ -104,6 +110,8 @@ LTP_RECIPES = {
     "ltp_no_depthwise_hard_finetune": (2 / 3, 1 / 3, {**NO_DEPTHWISE, "hard_forward": True}, False, 1e-3),
     "ltp_no_depthwise_hard_finetune_3x": (2, 1, {**NO_DEPTHWISE, "hard_forward": True}, False, 1e-3),
     "ltp_no_depthwise_hard_finetune_cosine_3x": (2, 1, {**NO_DEPTHWISE, "hard_forward": True}, False, "cosine"),
+    "ltp_cap99_3x": (3, 0, CAP99, False, None),
+    "ltp_hard_cap99_3x": (3, 0, {**CAP99, "hard_forward": True}, False, None),
 }
 RAMP_FRACTION = 2 / 3  # ltp_ramp: the target is reached after this fraction of the steps
 RECIPES = (
@@ -206,7 +214,9 @@ def run_recipe(recipe, dense, target, model_name, data, epochs, batch_size, seed
     ltp_example.compile_model(plain, 1e-3)
     row["tune_accuracy"] = float(plain.evaluate(*tune, verbose=0)[1])
     row["test_accuracy"] = float(plain.evaluate(*test, verbose=0)[1])
-    row["sparsity"] = keras_ltp.weight_sparsity(plain)["sparsity"]
+    report = keras_ltp.weight_sparsity(plain)
+    row["sparsity"] = report["sparsity"]
+    row["kept_per_weight"] = {entry["weight"]: [entry["kept"], entry["total"]] for entry in report["weights"]}
     row["seconds_per_epoch"] = seconds
     return row
 
