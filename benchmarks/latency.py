@@ -132,12 +132,6 @@ def accuracy(model, test):
     return float(np.mean(np.argmax(model.predict(test[0], verbose=0, batch_size=250), axis=1) == test[1]))
 
 
-def _producers(wrapper):
-    """The producers whose output channels a channel wrapper masks (several where they are coupled)."""
-    groups = wrapper.layer.members if isinstance(wrapper.layer, keras_ltp.CoupledChannels) else [wrapper.layer]
-    return [g.layers[0] if isinstance(g, keras.Sequential) else g for g in groups]
-
-
 def l1_filters(dense, fraction, couple=False):
     """The dense model with the `fraction` smallest-L1-norm output channels
     of each channel-prunable layer zeroed (through its batch norm), shrunk.

@@ -49,6 +49,7 @@ __all__ = [
     "keeps_zero",
     "output_kernel",
     "output_tiles",
+    "producers",
     "recurrent_directions",
     "recurrent_kernels",
     "weights_per_channel",
@@ -121,6 +122,22 @@ def _entries(pairs):
 
 def is_producer(layer):
     return isinstance(layer, PRODUCERS) or has_units(layer)
+
+
+def producers(layer):
+    """The producers whose output channels a channel-pruned `layer` masks:
+    `[layer]`, the head of a `keras.Sequential` chain, or one per member of
+    a `CoupledChannels`.
+
+    Example:
+    >>> import keras
+    >>> conv = keras.layers.Conv2D(4, 3)
+    >>> chain = keras.Sequential([conv, keras.layers.BatchNormalization()])
+    >>> producers(chain) == [conv]
+    True
+    """
+    groups = layer.members if isinstance(layer, CoupledChannels) else [layer]
+    return [g.layers[0] if isinstance(g, keras.Sequential) and g.layers else g for g in groups]
 
 
 def is_recurrent(layer):

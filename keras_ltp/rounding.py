@@ -16,7 +16,6 @@ import keras
 import numpy as np
 
 from keras_ltp import channels
-from keras_ltp.coupled import CoupledChannels
 from keras_ltp.wrapper import iter_wrappers
 
 __all__ = ["MODES", "round_channels"]
@@ -89,11 +88,6 @@ def _checked(multiple, mode):
     return int(multiple), mode
 
 
-def _producers(wrapper):
-    groups = wrapper.layer.members if isinstance(wrapper.layer, CoupledChannels) else [wrapper.layer]
-    return [g.layers[0] if isinstance(g, keras.Sequential) and g.layers else g for g in groups]
-
-
 def rounded_width(kept, width, multiple, mode):
     """The width `round_channels` gives a layer that keeps `kept` of
     `width` channels (see there for the rule).
@@ -122,7 +116,7 @@ def _round(wrapper, multiple, mode):
     width = saliency.size
     kept = int(np.sum(keras.ops.convert_to_numpy(wrapper.channel_mask())))
     row = {"layer": wrapper.name, "channels": width, "kept_before": kept, "kept_after": kept, "note": None}
-    if any(channels.is_attention(layer) for layer in _producers(wrapper)):
+    if any(channels.is_attention(layer) for layer in channels.producers(wrapper.layer)):
         row["note"] = "attention heads are not rounded"
         return row
     target = rounded_width(kept, width, multiple, mode)
