@@ -12,7 +12,7 @@
 # `mutmut show NAME` inside the printed directory.
 set -euo pipefail
 
-group=${1:?usage: tools/mutation.sh masks|core|walk|wrapper|report|callbacks|keep_zeros|export [REPO]}
+group=${1:?usage: tools/mutation.sh masks|core|walk|wrapper|report|callbacks|keep_zeros|rounding|export [REPO]}
 repo=$(cd "${2:-$(dirname "$0")/..}" && pwd)
 python=${PYTHON:-$repo/.venv/bin/python}
 mutmut=$(dirname "$python")/mutmut
@@ -35,6 +35,9 @@ case $group in
   keep_zeros)  # KeepZeros (added 2026-12-07, after the callbacks run)
     modules='"keras_ltp/callbacks/keep_zeros.py"'
     tests='"tests/test_keep_zeros.py"' ;;
+  rounding)  # round_channels (added 2026-12-07)
+    modules='"keras_ltp/rounding.py"'
+    tests='"tests/test_round_channels.py"' ;;
   wrapper)  # the wrapper alone, against the files that test it (quicker than core)
     modules='"keras_ltp/wrapper.py"'
     tests='"tests/test_wrapper.py", "tests/test_pruned_weight_guard.py", "tests/test_saving.py", "tests/test_mixed_precision.py", "tests/test_diagnostics.py", "tests/test_sparsity_bounds.py", "tests/test_shared_weights.py", "tests/test_channels.py", "tests/test_coupled.py", "tests/test_copying.py", "tests/test_recurrent_channels.py", "tests/test_attention_heads.py"' ;;
