@@ -267,6 +267,29 @@ def test_sparsity_target_end_of_fit_prunes_no_more_and_reports_a_shortfall(short
     np.testing.assert_array_equal(helpers.thresholds(model), thetas)
 
 
+@pytest.mark.parametrize("emptied", [False, True])
+def test_sparsity_target_warns_at_the_end_of_fit_about_a_layer_with_every_weight_pruned(emptied):
+    model = frozen_mlp()
+    _set_sparsity(model, 0.5)
+    if emptied:  # every weight of "h" under its threshold
+        hidden = next(w for w in iter_wrappers(model) if w.layer.name == "h")
+        kernel = keras.ops.convert_to_numpy(hidden.pruned_weights[0].value)
+        relative = np.max(np.square(kernel)) / np.mean(np.square(kernel))
+        hidden.thresholds[0].assign(2 * relative / hidden.threshold_gain)
+    before = _pruned_count(model)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model.fit(*xy(), epochs=1, verbose=0, callbacks=[SparsityTarget(before / 144, check_every=10**6)])
+    collapse = [str(w.message) for w in caught if "layer collapse" in str(w.message)]
+    assert _pruned_count(model) == before  # the warning changes nothing
+    if emptied:
+        assert (
+            len(collapse) == 1 and "every weight of ltp_h pruned" in collapse[0] and "max_sparsity=0.99" in collapse[0]
+        )
+    else:
+        assert collapse == []
+
+
 def test_sparsity_target_reaches_target_with_lambda_clamped():
     # lambda starts at max_strength: the thresholds' common factor alone
     # reaches the target.

@@ -4,6 +4,7 @@ import math
 import warnings
 
 import keras
+import numpy as np
 
 from keras_ltp import cost_measure, steering
 from keras_ltp.callbacks._common import wrappers_of
@@ -45,7 +46,10 @@ class SparsityTarget(keras.callbacks.Callback):
     no training left, even a few more weights can cost much accuracy (a
     one-step close of a 0.05-point gap, tried on the small ResNet of
     `benchmarks/compare.py` at 98%, cost it over ten points). A shortfall of
-    more than 0.5 points is reported with a warning.
+    more than 0.5 points is reported with a warning, and so is a layer whose
+    every weight ends pruned (a layer collapse; the fix, a ceiling on every
+    layer, `keras_ltp.prune(model, max_sparsity=0.99)`, scored 7 points more
+    on the small ResNet at 98% in `benchmarks/README.md`, "Recipes").
 
     The common factor is an exact order statistic: it prunes the weights
     with the smallest `w^2 / tau` across the model, and lands halfway between
@@ -180,6 +184,7 @@ class SparsityTarget(keras.callbacks.Callback):
 
     def on_train_end(self, logs=None):
         self._steer(self._step(), final=True)
+        _warn_if_emptied(self.model)
 
     def _steer(self, step, final=False):
         key = (id(self.model.optimizer), step)
@@ -234,3 +239,19 @@ class SparsityTarget(keras.callbacks.Callback):
             logs["l0_strength"] = strength
         if self.verbose:
             print(f"\nEpoch {epoch + 1}: SparsityTarget lambda={strength:.4g}, target {self.target:.2%}.")
+
+
+def _warn_if_emptied(model):
+    """Warns about the layers whose hard masks prune every weight (a layer collapse)."""
+    emptied = [
+        wrapper.name
+        for wrapper in iter_wrappers(model)
+        if any(not np.any(_numpy(mask)) for mask in wrapper.hard_masks())
+    ]
+    if emptied:
+        warnings.warn(
+            f"SparsityTarget: fit() ended with every weight of {', '.join(emptied)} pruned (a layer collapse: "
+            "such a layer passes on only its bias). To keep some weights in every layer, prune with a ceiling, "
+            "keras_ltp.prune(model, max_sparsity=0.99); see benchmarks/README.md, 'Recipes for high sparsity'.",
+            stacklevel=2,
+        )
