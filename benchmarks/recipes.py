@@ -51,6 +51,9 @@ Recipes (E = `compare.py`'s pruning epochs for the network):
   with the fine-tuning's learning rate decaying from 1e-3 to 0 along a
   cosine; `tfmot_polynomial_cosine_3x`: the toolkit's run with the same
   decay over its last third of the steps (its masks are fixed from 70%).
+* `ltp_no_depthwise_hard_long_finetune_cosine_3x`: the same budget split
+  the other way: E epochs of LTP (its masks are decided within two), then
+  2E of fine-tuning with them fixed, the rate decaying from 1e-3 to 0.
 * `ltp_cap99`, `ltp_cap99_3x`: `ltp`, `ltp_3x` with one ceiling on every
   layer's sparsity, `prune(..., max_sparsity=0.99)`: at 98% LTP empties the small ResNet's
   1x1 shortcut convolutions (layer collapse, `compare.json`); the ceiling
@@ -110,6 +113,8 @@ LTP_RECIPES = {
     "ltp_no_depthwise_hard_finetune": (2 / 3, 1 / 3, {**NO_DEPTHWISE, "hard_forward": True}, False, 1e-3),
     "ltp_no_depthwise_hard_finetune_3x": (2, 1, {**NO_DEPTHWISE, "hard_forward": True}, False, 1e-3),
     "ltp_no_depthwise_hard_finetune_cosine_3x": (2, 1, {**NO_DEPTHWISE, "hard_forward": True}, False, "cosine"),
+    # E of LTP (the masks are decided within two epochs), then 2E with them fixed, the rate decaying to 0
+    "ltp_no_depthwise_hard_long_finetune_cosine_3x": (1, 2, {**NO_DEPTHWISE, "hard_forward": True}, False, "cosine"),
     "ltp_cap99": (1, 0, CAP99, False, None),
     "ltp_cap99_3x": (3, 0, CAP99, False, None),
     "ltp_hard_cap99_3x": (3, 0, {**CAP99, "hard_forward": True}, False, None),
