@@ -38,8 +38,10 @@ def round_channels(model, multiple=8, mode="down"):
 
     A layer pruned by attention head keeps its heads (a head is already a
     block of `head_dim` channels), and a layer already at a multiple keeps
-    its learned threshold. Save the model first to keep the learned
-    thresholds of the others.
+    its learned threshold, as does one where channels of equal saliency
+    straddle the rounded width (no threshold separates them; a warning
+    says so). Save the model first to keep the learned thresholds of the
+    others.
 
     Args:
         model: a model pruned with `keras_ltp.prune(..., granularity="channel")`.
@@ -126,14 +128,16 @@ def _round(wrapper, multiple, mode):
     # The threshold halfway between the last channel kept and the first
     # pruned; below every saliency where all are kept (saliencies are >= 0).
     relative = -1.0 if target == width else 0.5 * (ranked[target - 1] + ranked[target])
+    learned = keras.ops.convert_to_numpy(wrapper.thresholds[0].value)
     wrapper.thresholds[0].assign(relative / wrapper.threshold_gain)
     row["kept_after"] = int(np.sum(keras.ops.convert_to_numpy(wrapper.channel_mask())))
     if row["kept_after"] != target:
-        why = (
-            "its min_sparsity/max_sparsity bounds"
-            if wrapper.bounded
-            else "channels with equal saliency at the boundary"
-        )
+        if wrapper.bounded:
+            why = "its min_sparsity/max_sparsity bounds"
+        else:  # no threshold separates them: keep what LTP learned rather than cut every tied channel
+            why = "channels with equal saliency at the boundary"
+            wrapper.thresholds[0].assign(learned)
+            row["kept_after"] = kept
         row["note"] = f"kept {row['kept_after']}, not {target}: {why}"
         warnings.warn(
             f"round_channels: {wrapper.name!r} keeps {row['kept_after']} of {width} channels, not {target}, "

@@ -177,3 +177,42 @@ def test_a_model_pruned_per_weight_is_refused_with_the_fix():
     pruned = keras_ltp.prune(_mlp())
     with pytest.raises(ValueError, match=r"no layer is pruned by channel.*granularity='channel'"):
         keras_ltp.round_channels(pruned)
+
+
+@pytest.mark.parametrize(
+    "kept, width, mode, expected",
+    [
+        (0, 64, "down", 0),  # an emptied layer stays empty
+        (0, 64, "nearest", 0),
+        (1, 64, "down", 1),  # under one tile: kept as it is
+        (1, 64, "nearest", 1),
+        (12, 64, "nearest", 8),  # a tie goes down
+        (21, 64, "nearest", 24),
+        (20, 20, "nearest", 20),  # the full width is a width of its own
+        (20, 20, "down", 16),
+    ],
+)
+def test_rounded_width_at_the_edges(kept, width, mode, expected):
+    assert keras_ltp.rounding.rounded_width(kept, width, 8, mode) == expected
+
+
+def test_the_default_tile_is_8_and_the_default_mode_down():
+    pruned = _pruned()  # keeps 25 of 37 and 19 of 21
+    assert [row["kept_after"] for row in keras_ltp.round_channels(pruned)] == [24, 16]
+
+
+def test_channels_tied_at_the_rounded_width_keep_the_learned_threshold_with_a_warning():
+    model = _mlp()
+    kernel = np.tile(np.random.default_rng(0).normal(size=(6, 1)), (1, 37)).astype("float32")
+    model.get_layer("a").kernel.assign(kernel)  # 37 channels of one saliency, all kept
+    pruned = _pruned(model)
+    wrapper = pruned.get_layer("ltp_a")
+    threshold = numpy(wrapper.thresholds[0].value)
+    with pytest.warns(UserWarning, match="'ltp_a' keeps 37 of 37 channels, not 32, because of channels with equal"):
+        rows = keras_ltp.round_channels(pruned, multiple=8)
+    assert (
+        rows[0]["kept_after"] == 37
+        and rows[0]["note"] == "kept 37, not 32: channels with equal saliency at the boundary"
+    )
+    assert int(_mask(wrapper).sum()) == 37
+    np.testing.assert_array_equal(numpy(wrapper.thresholds[0].value), threshold)
