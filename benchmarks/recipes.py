@@ -54,6 +54,10 @@ Recipes (E = `compare.py`'s pruning epochs for the network):
 * `ltp_no_depthwise_hard_long_finetune_cosine_3x`: the same budget split
   the other way: E epochs of LTP (its masks are decided within two), then
   2E of fine-tuning with them fixed, the rate decaying from 1e-3 to 0.
+* `ltp_no_depthwise_hard_ramp_finetune_cosine_3x`:
+  `ltp_no_depthwise_hard_finetune_cosine_3x` with `ltp_ramp`'s cubic
+  target over the first 2/3 of its 2E LTP epochs: pruned as gradually as
+  the toolkit prunes (over 8 of 18 epochs; tfmot: 12.6).
 * `ltp_cap99`, `ltp_cap99_3x`: `ltp`, `ltp_3x` with one ceiling on every
   layer's sparsity, `prune(..., max_sparsity=0.99)`: at 98% LTP empties the small ResNet's
   1x1 shortcut convolutions (layer collapse, `compare.json`); the ceiling
@@ -115,6 +119,8 @@ LTP_RECIPES = {
     "ltp_no_depthwise_hard_finetune_cosine_3x": (2, 1, {**NO_DEPTHWISE, "hard_forward": True}, False, "cosine"),
     # E of LTP (the masks are decided within two epochs), then 2E with them fixed, the rate decaying to 0
     "ltp_no_depthwise_hard_long_finetune_cosine_3x": (1, 2, {**NO_DEPTHWISE, "hard_forward": True}, False, "cosine"),
+    # as ltp_no_depthwise_hard_finetune_cosine_3x, the target raised along the cubic over 2/3 of the LTP epochs
+    "ltp_no_depthwise_hard_ramp_finetune_cosine_3x": (2, 1, {**NO_DEPTHWISE, "hard_forward": True}, False, "cosine"),
     "ltp_cap99": (1, 0, CAP99, False, None),
     "ltp_cap99_3x": (3, 0, CAP99, False, None),
     "ltp_hard_cap99_3x": (3, 0, {**CAP99, "hard_forward": True}, False, None),
@@ -206,7 +212,7 @@ def run_recipe(recipe, dense, target, model_name, data, epochs, batch_size, seed
         units, finetune_units, options, cosine, finetune_rate = LTP_RECIPES[recipe]
         budget = round(units * epochs)
         pruned, seconds, row["diagnostics"] = prune_ltp(
-            dense, target, model_name, train, tune, budget, batch_size, options, cosine, ramp=recipe == "ltp_ramp"
+            dense, target, model_name, train, tune, budget, batch_size, options, cosine, ramp="ramp" in recipe
         )
         plain = keras_ltp.strip(pruned)
         row["epochs"] = budget
