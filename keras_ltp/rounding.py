@@ -128,7 +128,7 @@ def _round(wrapper, multiple, mode):
     # The threshold halfway between the last channel kept and the first
     # pruned; below every saliency where all are kept (saliencies are >= 0).
     relative = -1.0 if target == width else 0.5 * (ranked[target - 1] + ranked[target])
-    learned = keras.ops.convert_to_numpy(wrapper.thresholds[0].value)
+    learned = wrapper.thresholds[0].numpy()
     wrapper.thresholds[0].assign(relative / wrapper.threshold_gain)
     row["kept_after"] = int(np.sum(keras.ops.convert_to_numpy(wrapper.channel_mask())))
     if row["kept_after"] != target:

@@ -203,9 +203,10 @@ def test_the_default_tile_is_8_and_the_default_mode_down():
 
 def test_channels_tied_at_the_rounded_width_keep_the_learned_threshold_with_a_warning():
     model = _mlp()
-    kernel = np.tile(np.random.default_rng(0).normal(size=(6, 1)), (1, 37)).astype("float32")
-    model.get_layer("a").kernel.assign(kernel)  # 37 channels of one saliency, all kept
-    pruned = _pruned(model)
+    column = np.random.default_rng(0).normal(size=(6, 1))
+    kernel = np.concatenate([np.tile(1.5 * column, (1, 20)), np.tile(column, (1, 17))], axis=1)
+    model.get_layer("a").kernel.assign(kernel.astype("float32"))  # two saliencies; channels 20-36 tie
+    pruned = _pruned(model, initial_threshold=0.01)  # all 37 kept; rounded down, 32 would split the tie
     wrapper = pruned.get_layer("ltp_a")
     threshold = numpy(wrapper.thresholds[0].value)
     with pytest.warns(UserWarning, match="'ltp_a' keeps 37 of 37 channels, not 32, because of channels with equal"):
@@ -214,5 +215,5 @@ def test_channels_tied_at_the_rounded_width_keep_the_learned_threshold_with_a_wa
         rows[0]["kept_after"] == 37
         and rows[0]["note"] == "kept 37, not 32: channels with equal saliency at the boundary"
     )
-    assert int(_mask(wrapper).sum()) == 37
+    assert int(_mask(wrapper).sum()) == 37  # not 20: the tied channels are not all cut
     np.testing.assert_array_equal(numpy(wrapper.thresholds[0].value), threshold)
