@@ -74,6 +74,7 @@ TABLES = {
             "latency_equal_seeds.json",
             "latency_rounded_seeds.json",
             "latency_rounded_nearest.json",
+            "latency_small_resnet_target80.json",
         ],
         dict.fromkeys(SEEDS_TABLE[2:], PLAIN),
     ),
