@@ -58,6 +58,10 @@ Recipes (E = `compare.py`'s pruning epochs for the network):
   `ltp_no_depthwise_hard_finetune_cosine_3x` with `ltp_ramp`'s cubic
   target over the first 2/3 of its 2E LTP epochs: pruned as gradually as
   the toolkit prunes (over 8 of 18 epochs; tfmot: 12.6).
+* `ltp_no_depthwise_hard_finetune_cosine_uniform_3x`: the cosine recipe
+  with every layer capped at 90% (`max_sparsity=0.9`), so that a 90%
+  target prunes each layer alike, as the toolkit does: a diagnostic that
+  keeps LTP's training and takes the toolkit's allocation.
 * `ltp_cap99`, `ltp_cap99_3x`: `ltp`, `ltp_3x` with one ceiling on every
   layer's sparsity, `prune(..., max_sparsity=0.99)`: at 98% LTP empties the small ResNet's
   1x1 shortcut convolutions (layer collapse, `compare.json`); the ceiling
@@ -121,6 +125,14 @@ LTP_RECIPES = {
     "ltp_no_depthwise_hard_long_finetune_cosine_3x": (1, 2, {**NO_DEPTHWISE, "hard_forward": True}, False, "cosine"),
     # as ltp_no_depthwise_hard_finetune_cosine_3x, the target raised along the cubic over 2/3 of the LTP epochs
     "ltp_no_depthwise_hard_ramp_finetune_cosine_3x": (2, 1, {**NO_DEPTHWISE, "hard_forward": True}, False, "cosine"),
+    # every layer capped at the target: the toolkit's uniform allocation, LTP's training (a diagnostic)
+    "ltp_no_depthwise_hard_finetune_cosine_uniform_3x": (
+        2,
+        1,
+        {**NO_DEPTHWISE, "hard_forward": True, "max_sparsity": 0.9},
+        False,
+        "cosine",
+    ),
     "ltp_cap99": (1, 0, CAP99, False, None),
     "ltp_cap99_3x": (3, 0, CAP99, False, None),
     "ltp_hard_cap99_3x": (3, 0, {**CAP99, "hard_forward": True}, False, None),
