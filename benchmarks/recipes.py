@@ -62,6 +62,11 @@ Recipes (E = `compare.py`'s pruning epochs for the network):
   with every layer capped at 90% (`max_sparsity=0.9`), so that a 90%
   target prunes each layer alike, as the toolkit does: a diagnostic that
   keeps LTP's training and takes the toolkit's allocation.
+* `ltp_guided_magnitude_3x`: LTP's allocation with the toolkit's
+  training. E epochs of LTP at the toolkit's coverage (`hard_forward`)
+  give each layer's sparsity; the dense model is then pruned by
+  magnitude to those sparsities over 2E epochs along the toolkit's cubic
+  (masks updated every 100 steps over the first 70%, then fixed).
 * `ltp_cap99`, `ltp_cap99_3x`: `ltp`, `ltp_3x` with one ceiling on every
   layer's sparsity, `prune(..., max_sparsity=0.99)`: at 98% LTP empties the small ResNet's
   1x1 shortcut convolutions (layer collapse, `compare.json`); the ceiling
@@ -133,6 +138,9 @@ LTP_RECIPES = {
         False,
         "cosine",
     ),
+    # E of LTP only to learn each layer's sparsity; then 2E of gradual magnitude pruning (`GradualMagnitude`) of
+    # the dense model to those sparsities, the toolkit's schedule (run_recipe handles the second part)
+    "ltp_guided_magnitude_3x": (1, 0, {**NO_DEPTHWISE, "hard_forward": True}, False, None),
     "ltp_cap99": (1, 0, CAP99, False, None),
     "ltp_cap99_3x": (3, 0, CAP99, False, None),
     "ltp_hard_cap99_3x": (3, 0, {**CAP99, "hard_forward": True}, False, None),
@@ -197,6 +205,50 @@ class RampedSparsityTarget(keras_ltp.callbacks.SparsityTarget):
         super()._steer(step, final)
 
 
+class GradualMagnitude(keras.callbacks.Callback):
+    """Per-layer magnitude pruning along the toolkit's cubic: weight `v`
+    reaches sparsity `targets[i] * (1 - (1 - t)^3)` at the fraction `t` of
+    `ramp_steps`, its mask recomputed from magnitudes every `every` steps
+    and applied after every batch; after the ramp the masks stay fixed."""
+
+    def __init__(self, variables, targets, ramp_steps, every=100):
+        super().__init__()
+        self.variables, self.targets, self.ramp_steps, self.every = variables, targets, ramp_steps, every
+        self.masks, self.step = [None] * len(variables), 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.step <= self.ramp_steps and (self.step % self.every == 0 or self.step == self.ramp_steps):
+            progress = min(self.step / self.ramp_steps, 1.0)
+            for i, (variable, target) in enumerate(zip(self.variables, self.targets)):
+                magnitude = np.abs(variable.numpy()).ravel()
+                pruned = int(target * (1.0 - (1.0 - progress) ** 3) * magnitude.size)
+                mask = np.ones(magnitude.size, "float32")
+                mask[np.argsort(magnitude, kind="stable")[:pruned]] = 0.0
+                self.masks[i] = mask.reshape(variable.shape)
+        for variable, mask in zip(self.variables, self.masks):
+            if mask is not None:
+                variable.assign(variable.numpy() * mask)
+        self.step += 1
+
+
+def guided_magnitude(dense, plain, train, epochs, batch_size):
+    """The dense model pruned by magnitude, gradually (`GradualMagnitude`, over
+    70% of `epochs`' steps, as tfmot's `PolynomialDecay`), to the per-layer
+    sparsities of `plain` (an LTP result); returns the model and seconds per epoch."""
+    model = compare.copy_of(dense)
+    variables = [v for v in keras_ltp.registry.prunable_weights(model) if v.trainable]
+    learned = keras_ltp.registry.prunable_weights(plain)
+    if [tuple(v.shape) for v in learned] != [tuple(v.shape) for v in variables]:
+        raise RuntimeError("the LTP result and the dense model list different prunable weights")
+    targets = [1.0 - np.count_nonzero(v.numpy()) / v.numpy().size for v in learned]
+    steps = epochs * -(-len(train[0]) // batch_size)
+    ltp_example.compile_model(model, 1e-3)
+    start = time.time()
+    callback = GradualMagnitude(variables, targets, int(0.7 * steps))
+    model.fit(*train, batch_size=batch_size, epochs=epochs, verbose=0, callbacks=[callback])
+    return model, (time.time() - start) / epochs
+
+
 def finetune_frozen(plain, train, epochs, batch_size, learning_rate):
     """Fine-tunes a stripped model with its zeros kept (`keras_ltp.callbacks.KeepZeros`), at
     `learning_rate`, or with "cosine" from 1e-3 to 0 along a cosine."""
@@ -228,6 +280,10 @@ def run_recipe(recipe, dense, target, model_name, data, epochs, batch_size, seed
         )
         plain = keras_ltp.strip(pruned)
         row["epochs"] = budget
+        if recipe == "ltp_guided_magnitude_3x":
+            plain, more_seconds = guided_magnitude(dense, plain, train, 2 * epochs, batch_size)
+            seconds = (seconds * budget + more_seconds * 2 * epochs) / (budget + 2 * epochs)
+            row["epochs"] = budget + 2 * epochs
         if finetune_units:
             more = round((units + finetune_units) * epochs) - budget
             seconds = (seconds * budget + finetune_frozen(plain, train, more, batch_size, finetune_rate) * more) / (
