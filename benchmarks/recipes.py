@@ -67,6 +67,9 @@ Recipes (E = `compare.py`'s pruning epochs for the network):
   give each layer's sparsity; the dense model is then pruned by
   magnitude to those sparsities over 2E epochs along the toolkit's cubic
   (masks updated every 100 steps over the first 70%, then fixed).
+* `gradual_magnitude_3x`: `GradualMagnitude` with the toolkit's uniform
+  targets and coverage over 3E epochs: this script's version of
+  `tfmot_polynomial_3x`, to check the one above against the toolkit.
 * `ltp_cap99`, `ltp_cap99_3x`: `ltp`, `ltp_3x` with one ceiling on every
   layer's sparsity, `prune(..., max_sparsity=0.99)`: at 98% LTP empties the small ResNet's
   1x1 shortcut convolutions (layer collapse, `compare.json`); the ceiling
@@ -150,6 +153,7 @@ RECIPES = (
     *LTP_RECIPES,
     "global_magnitude",
     "global_magnitude_3x",
+    "gradual_magnitude_3x",
     "tfmot_polynomial",
     "tfmot_polynomial_3x",
     "tfmot_polynomial_cosine_3x",
@@ -231,16 +235,24 @@ class GradualMagnitude(keras.callbacks.Callback):
         self.step += 1
 
 
-def guided_magnitude(dense, plain, train, epochs, batch_size):
+def guided_magnitude(dense, plain, train, epochs, batch_size, uniform=None):
     """The dense model pruned by magnitude, gradually (`GradualMagnitude`, over
     70% of `epochs`' steps, as tfmot's `PolynomialDecay`), to the per-layer
-    sparsities of `plain` (an LTP result); returns the model and seconds per epoch."""
+    sparsities of `plain` (an LTP result), or to `uniform` in every layer but
+    the depthwise ones (the toolkit's coverage); returns the model and seconds per epoch."""
     model = compare.copy_of(dense)
     variables = [v for v in keras_ltp.registry.prunable_weights(model) if v.trainable]
-    learned = keras_ltp.registry.prunable_weights(plain)
-    if [tuple(v.shape) for v in learned] != [tuple(v.shape) for v in variables]:
-        raise RuntimeError("the LTP result and the dense model list different prunable weights")
-    targets = [1.0 - np.count_nonzero(v.numpy()) / v.numpy().size for v in learned]
+    if uniform is not None:
+        depthwise = {
+            id(v) for layer in model.layers if isinstance(layer, keras.layers.DepthwiseConv2D) for v in layer.weights
+        }
+        variables = [v for v in variables if id(v) not in depthwise]
+        targets = [uniform] * len(variables)
+    else:
+        learned = keras_ltp.registry.prunable_weights(plain)
+        if [tuple(v.shape) for v in learned] != [tuple(v.shape) for v in variables]:
+            raise RuntimeError("the LTP result and the dense model list different prunable weights")
+        targets = [1.0 - np.count_nonzero(v.numpy()) / v.numpy().size for v in learned]
     steps = epochs * -(-len(train[0]) // batch_size)
     ltp_example.compile_model(model, 1e-3)
     start = time.time()
@@ -268,7 +280,10 @@ def run_recipe(recipe, dense, target, model_name, data, epochs, batch_size, seed
         budget = 3 * epochs if recipe.endswith("_3x") else epochs
         decay_last = 1 / 3 if "_cosine" in recipe else 0.0
         return _tfmot_row(row, dense, target, model_name, data, budget, batch_size, decay_last)
-    if recipe.startswith("global_magnitude"):
+    if recipe == "gradual_magnitude_3x":  # GradualMagnitude checked against the toolkit's own run
+        plain, seconds = guided_magnitude(dense, None, train, 3 * epochs, batch_size, uniform=target)
+        row["epochs"] = 3 * epochs
+    elif recipe.startswith("global_magnitude"):
         budget = 3 * epochs if recipe.endswith("_3x") else epochs
         plain, seconds = compare.magnitude(dense, target, "global", (train, test), budget, batch_size)
         row["epochs"] = budget
