@@ -66,7 +66,8 @@ Recipes (E = `compare.py`'s pruning epochs for the network):
   training. E epochs of LTP at the toolkit's coverage (`hard_forward`)
   give each layer's sparsity; the dense model is then pruned by
   magnitude to those sparsities over 2E epochs along the toolkit's cubic
-  (masks updated every 100 steps over the first 70%, then fixed).
+  (masks updated four times an epoch over the first 70%, then fixed, as
+  `tfmot_worker.py` sets the toolkit's schedule).
 * `gradual_magnitude_3x`: `GradualMagnitude` with the toolkit's uniform
   targets and coverage over 3E epochs: this script's version of
   `tfmot_polynomial_3x`, to check the one above against the toolkit.
@@ -256,7 +257,8 @@ def guided_magnitude(dense, plain, train, epochs, batch_size, uniform=None):
     steps = epochs * -(-len(train[0]) // batch_size)
     ltp_example.compile_model(model, 1e-3)
     start = time.time()
-    callback = GradualMagnitude(variables, targets, int(0.7 * steps))
+    # masks updated four times an epoch, as tfmot_worker.py's PolynomialDecay(frequency=...) does
+    callback = GradualMagnitude(variables, targets, int(0.7 * steps), every=max(steps // (4 * epochs), 1))
     model.fit(*train, batch_size=batch_size, epochs=epochs, verbose=0, callbacks=[callback])
     return model, (time.time() - start) / epochs
 
