@@ -210,29 +210,27 @@ class RampedSparsityTarget(keras_ltp.callbacks.SparsityTarget):
         super()._steer(step, final)
 
 
-class GradualMagnitude(keras.callbacks.Callback):
+class GradualMagnitude(compare.KeepMasks):
     """Per-layer magnitude pruning along the toolkit's cubic: weight `v`
     reaches sparsity `targets[i] * (1 - (1 - t)^3)` at the fraction `t` of
     `ramp_steps`, its mask recomputed from magnitudes every `every` steps
-    and applied after every batch; after the ramp the masks stay fixed."""
+    and applied after every batch (`KeepMasks`); after the ramp the masks
+    stay fixed."""
 
     def __init__(self, variables, targets, ramp_steps, every=100):
-        super().__init__()
-        self.variables, self.targets, self.ramp_steps, self.every = variables, targets, ramp_steps, every
-        self.masks, self.step = [None] * len(variables), 0
+        super().__init__([(v, np.ones(v.shape, "float32")) for v in variables])
+        self.targets, self.ramp_steps, self.every, self.step = targets, ramp_steps, every, 0
 
     def on_train_batch_end(self, batch, logs=None):
         if self.step <= self.ramp_steps and (self.step % self.every == 0 or self.step == self.ramp_steps):
             progress = min(self.step / self.ramp_steps, 1.0)
-            for i, (variable, target) in enumerate(zip(self.variables, self.targets)):
+            for i, ((variable, _), target) in enumerate(zip(self.masks, self.targets)):
                 magnitude = np.abs(variable.numpy()).ravel()
                 pruned = int(target * (1.0 - (1.0 - progress) ** 3) * magnitude.size)
                 mask = np.ones(magnitude.size, "float32")
                 mask[np.argsort(magnitude, kind="stable")[:pruned]] = 0.0
-                self.masks[i] = mask.reshape(variable.shape)
-        for variable, mask in zip(self.variables, self.masks):
-            if mask is not None:
-                variable.assign(variable.numpy() * mask)
+                self.masks[i] = (variable, mask.reshape(variable.shape))
+        super().on_train_batch_end(batch, logs)
         self.step += 1
 
 
